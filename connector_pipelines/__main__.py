@@ -1,0 +1,5 @@
+"""`python -m connector_pipelines` = the `connector-pipelines` command."""
+
+from connector_pipelines.cli import main
+
+main()

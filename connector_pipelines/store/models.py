@@ -1,0 +1,175 @@
+"""Tables of the connector database. Every table but ``tenants`` is keyed by tenant first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Own name, so the connector tables can share a database with Dagster's storage (which uses alembic too).
+VERSION_TABLE = "connector_alembic_version"
+
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on every backend (SQLite would hand back naive datetimes)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def tenant_fk() -> ForeignKey:
+    return ForeignKey("tenants.id", ondelete="CASCADE")
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True, nullable=False)
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    pipelines: Mapped[list[str]] = mapped_column(JsonDoc, nullable=False, default=list)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+    enabled_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+
+
+class TenantSettings(Base):
+    __tablename__ = "tenant_settings"
+
+    tenant_id: Mapped[int] = mapped_column(tenant_fk(), primary_key=True)
+    system: Mapped[str] = mapped_column(String(40), primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+
+
+class TenantCredential(Base):
+    __tablename__ = "tenant_credentials"
+
+    tenant_id: Mapped[int] = mapped_column(tenant_fk(), primary_key=True)
+    system: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+
+
+class SyncState(Base):
+    """Cursors (high-water marks) per tenant, pipeline and kind."""
+
+    __tablename__ = "sync_state"
+
+    tenant_id: Mapped[int] = mapped_column(tenant_fk(), primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(60), primary_key=True)
+    cursor: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(tenant_fk(), nullable=False)
+    pipeline: Mapped[str] = mapped_column(String(40), nullable=False)
+    mode: Mapped[str] = mapped_column(String(20), nullable=False)
+    step: Mapped[str] = mapped_column(String(80), nullable=False)
+    dagster_run_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    counts: Mapped[dict[str, Any]] = mapped_column(JsonDoc, nullable=False, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_sync_runs_tenant_pipeline", "tenant_id", "pipeline", "started_at"),)
+
+
+class RecordError(Base):
+    """A record that could not be synced; kept open until a later run gets it through."""
+
+    __tablename__ = "record_errors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(tenant_fk(), nullable=False)
+    pipeline: Mapped[str] = mapped_column(String(40), nullable=False)
+    stage: Mapped[str] = mapped_column(String(40), nullable=False)
+    record_key: Mapped[str] = mapped_column(String(300), nullable=False)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    payload: Mapped[Any] = mapped_column(JsonDoc, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    resolved: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    first_seen: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "pipeline", "stage", "record_key", name="uq_record_errors_key"),
+        Index("ix_record_errors_open", "tenant_id", "pipeline", "resolved"),
+    )
+
+
+class Mapping(Base):
+    """Source key -> target id, with the content hash last confirmed by the target."""
+
+    __tablename__ = "mappings"
+
+    tenant_id: Mapped[int] = mapped_column(tenant_fk(), primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+
+
+class Record(Base):
+    """Cached source data in canonical form: config caches and product snapshots."""
+
+    __tablename__ = "records"
+
+    tenant_id: Mapped[int] = mapped_column(tenant_fk(), primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    payload: Mapped[Any] = mapped_column(JsonDoc, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)

@@ -1,0 +1,456 @@
+"""Tenant-scoped access to the connector database.
+
+A :class:`TenantStore` is opened for one tenant and one pipeline; every query it makes is filtered by that
+tenant's id, so code running for tenant A has no way to name tenant B's rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from connector_pipelines.store.db import Database
+from connector_pipelines.store.models import (
+    Mapping,
+    Record,
+    RecordError,
+    SyncRun,
+    SyncState,
+    Tenant,
+    utcnow,
+)
+
+_CHUNK = 500  # rows per statement: well under SQLite's and psycopg's parameter limits
+
+
+def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
+    """INSERT ... ON CONFLICT DO UPDATE as one executemany, for SQLite and PostgreSQL."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = [c for c in rows[0] if c not in keys]
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns})
+    # One compiled statement, executed per row by the driver (sqlite3 executemany, psycopg pipeline).
+    session.execute(stmt, list(rows))
+
+
+@dataclass(frozen=True)
+class MappingRow:
+    source_key: str
+    target_id: str
+    content_hash: str
+    extra: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    key: str
+    content_hash: str
+    payload: Any
+
+
+@dataclass(frozen=True)
+class ProductFacts:
+    products: int
+    variants: int
+    single_products: int  # one variant without options: one Shopware product, no parent
+    incomplete: list[str]  # keys of products without a category or with a variant lacking the currency
+
+
+@dataclass(frozen=True)
+class OpenError:
+    stage: str
+    record_key: str
+    reason: str
+    attempts: int
+    payload: Any
+    last_seen: datetime
+
+
+class TenantStore:
+    """Everything one pipeline keeps for one tenant."""
+
+    def __init__(self, db: Database, tenant_slug: str, pipeline: str) -> None:
+        self.db = db
+        self.tenant = tenant_slug
+        self.pipeline = pipeline
+        with db.session() as s:
+            tenant_id = s.scalars(select(Tenant.id).where(Tenant.slug == tenant_slug)).one_or_none()
+        if tenant_id is None:
+            raise LookupError(f"unknown tenant '{tenant_slug}'")
+        self.tenant_id: int = tenant_id
+
+    def _scope(self) -> dict[str, Any]:
+        return {"tenant_id": self.tenant_id, "pipeline": self.pipeline}
+
+    # --- cursors ------------------------------------------------------------------------------------------
+
+    def get_cursor(self, kind: str) -> str | None:
+        with self.db.session() as s:
+            row = s.get(SyncState, (self.tenant_id, self.pipeline, kind))
+            return row.cursor if row else None
+
+    def set_cursor(self, kind: str, cursor: str) -> None:
+        with self.db.session() as s:
+            upsert(
+                s,
+                SyncState.__table__,  # type: ignore[arg-type]
+                [{**self._scope(), "kind": kind, "cursor": cursor, "updated_at": utcnow()}],
+                ("tenant_id", "pipeline", "kind"),
+            )
+
+    # --- runs ---------------------------------------------------------------------------------------------
+
+    def start_run(self, mode: str, step: str, dagster_run_id: str | None) -> int:
+        with self.db.session() as s:
+            run = SyncRun(
+                **self._scope(), mode=mode, step=step, dagster_run_id=dagster_run_id, status="running"
+            )
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def finish_run(self, run_id: int, status: str, counts: dict[str, Any], error: str | None = None) -> None:
+        with self.db.session() as s:
+            s.execute(
+                update(SyncRun)
+                .where(SyncRun.id == run_id, SyncRun.tenant_id == self.tenant_id)
+                .values(status=status, counts=counts, error=error, finished_at=utcnow())
+            )
+
+    def last_run(self, step: str, status: str = "success") -> SyncRun | None:
+        with self.db.session() as s:
+            return s.scalars(
+                select(SyncRun)
+                .where(
+                    SyncRun.tenant_id == self.tenant_id,
+                    SyncRun.pipeline == self.pipeline,
+                    SyncRun.step == step,
+                    SyncRun.status == status,
+                )
+                .order_by(SyncRun.id.desc())
+                .limit(1)
+            ).one_or_none()
+
+    # --- record errors ------------------------------------------------------------------------------------
+
+    def record_errors(self, stage: str, errors: Iterable[tuple[str, str, Any]], run_id: str | None) -> int:
+        """Record (key, reason, payload) failures; a key failing again counts another attempt."""
+        rows = [
+            {**self._scope(), "stage": stage, "record_key": key, "reason": reason, "payload": payload}
+            for key, reason, payload in errors
+        ]
+        if not rows:
+            return 0
+        now = utcnow()
+        with self.db.session() as s:
+            for chunk in _chunks(rows):
+                dialect = s.get_bind().dialect.name
+                insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+                stmt = insert(RecordError).values(
+                    [
+                        {**r, "run_id": run_id, "first_seen": now, "last_seen": now, "attempts": 1}
+                        for r in chunk
+                    ]
+                )
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["tenant_id", "pipeline", "stage", "record_key"],
+                    set_={
+                        "reason": stmt.excluded.reason,
+                        "payload": stmt.excluded.payload,
+                        "run_id": stmt.excluded.run_id,
+                        "last_seen": now,
+                        "resolved": False,
+                        "resolved_at": None,
+                        "attempts": RecordError.attempts + 1,
+                    },
+                )
+                s.execute(stmt)
+        return len(rows)
+
+    def resolve_errors(self, stage: str, keys: Iterable[str]) -> int:
+        """Close the open errors of records that have now gone through."""
+        keys = list(keys)
+        resolved = 0
+        with self.db.session() as s:
+            for chunk in _chunks(keys):
+                result = s.execute(
+                    update(RecordError)
+                    .where(
+                        RecordError.tenant_id == self.tenant_id,
+                        RecordError.pipeline == self.pipeline,
+                        RecordError.stage == stage,
+                        RecordError.resolved.is_(False),
+                        RecordError.record_key.in_(chunk),
+                    )
+                    .values(resolved=True, resolved_at=utcnow())
+                )
+                resolved += result.rowcount or 0  # type: ignore[attr-defined]
+        return resolved
+
+    def open_errors(self, stage: str | None = None, limit: int | None = None) -> list[OpenError]:
+        with self.db.session() as s:
+            query = (
+                select(RecordError)
+                .where(
+                    RecordError.tenant_id == self.tenant_id,
+                    RecordError.pipeline == self.pipeline,
+                    RecordError.resolved.is_(False),
+                )
+                .order_by(RecordError.last_seen.desc(), RecordError.id)
+            )
+            if stage is not None:
+                query = query.where(RecordError.stage == stage)
+            if limit is not None:
+                query = query.limit(limit)
+            return [
+                OpenError(e.stage, e.record_key, e.reason, e.attempts, e.payload, e.last_seen)
+                for e in s.scalars(query)
+            ]
+
+    def count_open_errors(self, stage: str | None = None) -> int:
+        with self.db.session() as s:
+            query = select(func.count()).where(
+                RecordError.tenant_id == self.tenant_id,
+                RecordError.pipeline == self.pipeline,
+                RecordError.resolved.is_(False),
+            )
+            if stage is not None:
+                query = query.where(RecordError.stage == stage)
+            return int(s.scalar(query) or 0)
+
+    # --- mappings -----------------------------------------------------------------------------------------
+
+    def mappings(self, kind: str) -> dict[str, MappingRow]:
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Mapping.source_key, Mapping.target_id, Mapping.content_hash, Mapping.extra).where(
+                    Mapping.tenant_id == self.tenant_id,
+                    Mapping.pipeline == self.pipeline,
+                    Mapping.kind == kind,
+                )
+            )
+            return {r[0]: MappingRow(r[0], r[1], r[2], r[3]) for r in rows}
+
+    def mappings_for(self, kind: str, source_keys: Iterable[str]) -> dict[str, MappingRow]:
+        keys = list(source_keys)
+        out: dict[str, MappingRow] = {}
+        with self.db.session() as s:
+            for chunk in _chunks(keys):
+                rows = s.execute(
+                    select(Mapping.source_key, Mapping.target_id, Mapping.content_hash, Mapping.extra).where(
+                        Mapping.tenant_id == self.tenant_id,
+                        Mapping.pipeline == self.pipeline,
+                        Mapping.kind == kind,
+                        Mapping.source_key.in_(chunk),
+                    )
+                )
+                out.update({r[0]: MappingRow(r[0], r[1], r[2], r[3]) for r in rows})
+        return out
+
+    def put_mappings(self, kind: str, rows: Iterable[MappingRow]) -> None:
+        now = utcnow()
+        values = [
+            {
+                **self._scope(),
+                "kind": kind,
+                "source_key": r.source_key,
+                "target_id": r.target_id,
+                "content_hash": r.content_hash,
+                "extra": r.extra,
+                "updated_at": now,
+            }
+            for r in rows
+        ]
+        with self.db.session() as s:
+            upsert(s, Mapping.__table__, values, ("tenant_id", "pipeline", "kind", "source_key"))  # type: ignore[arg-type]
+
+    def delete_mappings(self, kind: str, source_keys: Iterable[str]) -> None:
+        keys = list(source_keys)
+        with self.db.session() as s:
+            for chunk in _chunks(keys):
+                s.execute(
+                    delete(Mapping).where(
+                        Mapping.tenant_id == self.tenant_id,
+                        Mapping.pipeline == self.pipeline,
+                        Mapping.kind == kind,
+                        Mapping.source_key.in_(chunk),
+                    )
+                )
+
+    def count_mappings(self, kind: str) -> int:
+        with self.db.session() as s:
+            return int(
+                s.scalar(
+                    select(func.count()).where(
+                        Mapping.tenant_id == self.tenant_id,
+                        Mapping.pipeline == self.pipeline,
+                        Mapping.kind == kind,
+                    )
+                )
+                or 0
+            )
+
+    # --- cached records (config caches, snapshots) --------------------------------------------------------
+
+    def put_records(self, kind: str, records: Iterable[tuple[str, str, Any]]) -> int:
+        """Upsert (key, content_hash, payload) rows."""
+        now = utcnow()
+        values = [
+            {**self._scope(), "kind": kind, "key": k, "content_hash": h, "payload": p, "updated_at": now}
+            for k, h, p in records
+        ]
+        with self.db.session() as s:
+            upsert(s, Record.__table__, values, ("tenant_id", "pipeline", "kind", "key"))  # type: ignore[arg-type]
+        return len(values)
+
+    def record_hashes(self, kind: str) -> dict[str, str]:
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Record.key, Record.content_hash).where(
+                    Record.tenant_id == self.tenant_id, Record.pipeline == self.pipeline, Record.kind == kind
+                )
+            )
+            return {key: digest for key, digest in rows}
+
+    def iter_records(
+        self, kind: str, keys: Iterable[str] | None = None, batch: int = _CHUNK
+    ) -> Iterator[StoredRecord]:
+        """Stream records (all, or the given keys) in key order without loading them all at once."""
+        base = and_(Record.tenant_id == self.tenant_id, Record.pipeline == self.pipeline, Record.kind == kind)
+        if keys is not None:
+            wanted = sorted(set(keys))
+            for chunk in _chunks(wanted, batch):
+                with self.db.session() as s:
+                    found = list(
+                        s.execute(
+                            select(Record.key, Record.content_hash, Record.payload)
+                            .where(base, Record.key.in_(chunk))
+                            .order_by(Record.key)
+                        )
+                    )
+                # Yield outside the transaction: the consumer writes to the same database meanwhile.
+                yield from (StoredRecord(*r) for r in found)
+            return
+        last: str | None = None
+        while True:
+            with self.db.session() as s:
+                query = select(Record.key, Record.content_hash, Record.payload).where(base)
+                if last is not None:
+                    query = query.where(Record.key > last)
+                rows = list(s.execute(query.order_by(Record.key).limit(batch)))
+            if not rows:
+                return
+            yield from (StoredRecord(*r) for r in rows)
+            last = rows[-1][0]
+
+    def records(self, kind: str) -> dict[str, Any]:
+        """All payloads of a (small) kind, such as a config cache."""
+        return {r.key: r.payload for r in self.iter_records(kind)}
+
+    def delete_records(self, kind: str, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        with self.db.session() as s:
+            for chunk in _chunks(keys):
+                s.execute(
+                    delete(Record).where(
+                        Record.tenant_id == self.tenant_id,
+                        Record.pipeline == self.pipeline,
+                        Record.kind == kind,
+                        Record.key.in_(chunk),
+                    )
+                )
+
+    def records_updated_at(self, kind: str) -> datetime | None:
+        with self.db.session() as s:
+            return s.scalar(
+                select(func.max(Record.updated_at)).where(
+                    Record.tenant_id == self.tenant_id, Record.pipeline == self.pipeline, Record.kind == kind
+                )
+            )
+
+    def product_facts(self, kind: str, currency: str) -> ProductFacts:
+        """Counts over a canonical product snapshot, computed by the database's JSON functions: the
+        checks that run after every sync must not decode a 100,000-variation snapshot in Python."""
+        dialect = self.db.dialect
+        if dialect == "postgresql":
+            variants = "jsonb_array_length(payload->'variants')"
+            first_options = "jsonb_array_length(payload->'variants'->0->'options')"
+            categories = "jsonb_array_length(payload->'category_keys')"
+            unpriced = (
+                "EXISTS (SELECT 1 FROM jsonb_array_elements(payload->'variants') v WHERE NOT EXISTS "
+                "(SELECT 1 FROM jsonb_array_elements(v->'prices') p WHERE p->>'currency' = :currency))"
+            )
+        else:
+            variants = "json_array_length(payload, '$.variants')"
+            first_options = "json_array_length(payload, '$.variants[0].options')"
+            categories = "json_array_length(payload, '$.category_keys')"
+            unpriced = (
+                "EXISTS (SELECT 1 FROM json_each(payload, '$.variants') v WHERE NOT EXISTS "
+                "(SELECT 1 FROM json_each(v.value, '$.prices') p "
+                "WHERE json_extract(p.value, '$.currency') = :currency))"
+            )
+        scope = "tenant_id = :tenant AND pipeline = :pipeline AND kind = :kind"
+        params = {"tenant": self.tenant_id, "pipeline": self.pipeline, "kind": kind, "currency": currency}
+        with self.db.session() as s:
+            row = s.execute(
+                text(
+                    f"SELECT count(*), coalesce(sum({variants}), 0), "
+                    f"coalesce(sum(CASE WHEN {variants} = 1 AND {first_options} = 0 THEN 1 ELSE 0 END), 0) "
+                    f"FROM records WHERE {scope}"
+                ),
+                params,
+            ).one()
+            incomplete = s.scalars(
+                text(
+                    f"SELECT key FROM records WHERE {scope} AND ({categories} = 0 OR {unpriced}) ORDER BY key"
+                ),
+                params,
+            ).all()
+        return ProductFacts(int(row[0]), int(row[1]), int(row[2]), list(incomplete))
+
+    # --- run failures (the run-failure sensor) -------------------------------------------------------------
+
+    RUN_FAILED = "run_failed"
+
+    def record_run_failure(self, mode: str, dagster_run_id: str, error: str) -> int:
+        """A Dagster run that failed as a whole, as a ``sync_runs`` row with status ``run_failed``.
+
+        Idempotent per run: a sensor tick evaluated again after a daemon restart records nothing twice."""
+        with self.db.session() as s:
+            existing = s.scalars(
+                select(SyncRun.id).where(
+                    SyncRun.tenant_id == self.tenant_id,
+                    SyncRun.dagster_run_id == dagster_run_id,
+                    SyncRun.status == self.RUN_FAILED,
+                )
+            ).first()
+            if existing is not None:
+                return existing
+            now = utcnow()
+            run = SyncRun(
+                **self._scope(),
+                mode=mode,
+                step="run",
+                dagster_run_id=dagster_run_id,
+                status=self.RUN_FAILED,
+                error=error,
+                started_at=now,
+                finished_at=now,
+            )
+            s.add(run)
+            s.flush()
+            return run.id

@@ -1,0 +1,271 @@
+"""The tenant registry: who the merchants are, what they sync, their settings and encrypted credentials."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+
+from connector_pipelines.redaction import register_secrets
+from connector_pipelines.store.db import Database
+from connector_pipelines.store.models import Tenant, TenantCredential, TenantSettings, utcnow
+from connector_pipelines.tenants.crypto import Keyring, Sealed
+from connector_pipelines.tenants.systems import (
+    CREDENTIAL_MODELS,
+    PIPELINE_SYSTEMS,
+    SETTINGS_MODELS,
+    secret_values,
+)
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+M = TypeVar("M", bound=BaseModel)
+
+
+class TenantError(ValueError):
+    """A request about tenants that cannot be honoured; the message is meant for the user."""
+
+
+class UnknownTenantError(TenantError):
+    def __init__(self, slug: str) -> None:
+        super().__init__(f"unknown tenant '{slug}'")
+
+
+def check_slug(slug: str) -> str:
+    if not SLUG_RE.fullmatch(slug):
+        raise TenantError(
+            f"invalid tenant slug '{slug}': use 2-63 lowercase letters, digits and hyphens, "
+            "starting with a letter or digit"
+        )
+    return slug
+
+
+def check_pipelines(pipelines: list[str]) -> list[str]:
+    unknown = sorted(set(pipelines) - set(PIPELINE_SYSTEMS))
+    if unknown:
+        raise TenantError(
+            f"unknown pipeline(s) {', '.join(unknown)}; known: {', '.join(sorted(PIPELINE_SYSTEMS))}"
+        )
+    return sorted(set(pipelines))
+
+
+def check_system(system: str) -> str:
+    if system not in SETTINGS_MODELS:
+        raise TenantError(f"unknown system '{system}'; known: {', '.join(sorted(SETTINGS_MODELS))}")
+    return system
+
+
+def _validate(model: type[M], values: dict[str, Any], what: str) -> M:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        # Never echo input values: credentials may be among them.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
+        raise TenantError(f"invalid {what}: {problems}") from None
+
+
+class TenantInfo(BaseModel):
+    """What may be shown about a tenant: never a credential value."""
+
+    slug: str
+    display_name: str
+    enabled: bool
+    pipelines: list[str]
+    settings: dict[str, dict[str, Any]]
+    credentials_set: list[str]
+    created_at: datetime
+    updated_at: datetime
+    enabled_at: datetime
+
+
+class TenantRegistry:
+    def __init__(self, db: Database, keyring: Callable[[], Keyring] = Keyring.from_env) -> None:
+        self.db = db
+        self._keyring_factory = keyring
+        self._keyring: Keyring | None = None
+
+    @property
+    def keyring(self) -> Keyring:
+        if self._keyring is None:
+            self._keyring = self._keyring_factory()
+        return self._keyring
+
+    # --- reading ------------------------------------------------------------------------------------------
+
+    def _info(self, tenant: Tenant, settings: list[TenantSettings], creds: list[str]) -> TenantInfo:
+        return TenantInfo(
+            slug=tenant.slug,
+            display_name=tenant.display_name,
+            enabled=tenant.enabled,
+            pipelines=list(tenant.pipelines),
+            settings={s.system: s.settings for s in settings},
+            credentials_set=sorted(creds),
+            created_at=tenant.created_at,
+            updated_at=tenant.updated_at,
+            enabled_at=tenant.enabled_at,
+        )
+
+    def tenants(self, *, enabled_only: bool = False) -> list[TenantInfo]:
+        with self.db.session() as s:
+            query = select(Tenant).order_by(Tenant.slug)
+            if enabled_only:
+                query = query.where(Tenant.enabled.is_(True))
+            tenants = s.scalars(query).all()
+            settings = s.scalars(select(TenantSettings)).all()
+            creds = s.execute(select(TenantCredential.tenant_id, TenantCredential.system)).all()
+        by_tenant: dict[int, list[TenantSettings]] = {}
+        for row in settings:
+            by_tenant.setdefault(row.tenant_id, []).append(row)
+        cred_by_tenant: dict[int, list[str]] = {}
+        for tenant_id, system in creds:
+            cred_by_tenant.setdefault(tenant_id, []).append(system)
+        return [self._info(t, by_tenant.get(t.id, []), cred_by_tenant.get(t.id, [])) for t in tenants]
+
+    def get(self, slug: str) -> TenantInfo:
+        with self.db.session() as s:
+            tenant = self._tenant(s, slug)
+            settings = list(s.scalars(select(TenantSettings).where(TenantSettings.tenant_id == tenant.id)))
+            creds = list(
+                s.scalars(select(TenantCredential.system).where(TenantCredential.tenant_id == tenant.id))
+            )
+            return self._info(tenant, settings, creds)
+
+    def tenant_id(self, slug: str) -> int:
+        with self.db.session() as s:
+            return self._tenant(s, slug).id
+
+    @staticmethod
+    def _tenant(session: Any, slug: str) -> Tenant:
+        tenant = session.scalars(select(Tenant).where(Tenant.slug == slug)).one_or_none()
+        if tenant is None:
+            raise UnknownTenantError(slug)
+        return tenant  # type: ignore[no-any-return]
+
+    def settings(self, slug: str, system: str, model: type[M]) -> M:
+        with self.db.session() as s:
+            tenant = self._tenant(s, slug)
+            row = s.get(TenantSettings, (tenant.id, system))
+        if row is None:
+            raise TenantError(f"tenant '{slug}' has no settings for system '{system}'")
+        return _validate(model, row.settings, f"stored settings of tenant '{slug}' for '{system}'")
+
+    def credentials(self, slug: str, system: str, model: type[M]) -> M:
+        with self.db.session() as s:
+            tenant = self._tenant(s, slug)
+            row = s.get(TenantCredential, (tenant.id, system))
+        if row is None:
+            raise TenantError(f"tenant '{slug}' has no credentials for system '{system}'")
+        plaintext = self.keyring.decrypt(Sealed(row.key_id, row.ciphertext), slug, system)
+        creds = _validate(
+            model, orjson.loads(plaintext), f"stored credentials of tenant '{slug}' for '{system}'"
+        )
+        register_secrets(secret_values(creds))
+        return creds
+
+    # --- writing ------------------------------------------------------------------------------------------
+
+    def add(
+        self,
+        slug: str,
+        display_name: str,
+        pipelines: list[str],
+        settings: dict[str, dict[str, Any]] | None = None,
+    ) -> TenantInfo:
+        check_slug(slug)
+        pipelines = check_pipelines(pipelines)
+        validated = self._validate_settings(settings or {})
+        with self.db.session() as s:
+            if s.scalars(select(Tenant.id).where(Tenant.slug == slug)).first() is not None:
+                raise TenantError(f"tenant '{slug}' already exists")
+            tenant = Tenant(slug=slug, display_name=display_name or slug, enabled=True, pipelines=pipelines)
+            s.add(tenant)
+            s.flush()
+            for system, values in validated.items():
+                s.add(TenantSettings(tenant_id=tenant.id, system=system, settings=values))
+        return self.get(slug)
+
+    def _validate_settings(self, settings: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        out = {}
+        for system, values in settings.items():
+            model = SETTINGS_MODELS[check_system(system)]
+            out[system] = _validate(model, values, f"settings for '{system}'").model_dump(mode="json")
+        return out
+
+    def update(
+        self,
+        slug: str,
+        *,
+        display_name: str | None = None,
+        enabled: bool | None = None,
+        pipelines: list[str] | None = None,
+        settings: dict[str, dict[str, Any]] | None = None,
+    ) -> TenantInfo:
+        with self.db.session() as s:
+            tenant = self._tenant(s, slug)
+            if display_name is not None:
+                tenant.display_name = display_name
+            if enabled is not None and enabled != tenant.enabled:
+                tenant.enabled = enabled
+                if enabled:
+                    tenant.enabled_at = utcnow()
+            if pipelines is not None:
+                tenant.pipelines = check_pipelines(pipelines)
+            for system, values in (settings or {}).items():
+                check_system(system)
+                row = s.get(TenantSettings, (tenant.id, system))
+                merged = {**(row.settings if row else {}), **values}
+                clean = self._validate_settings({system: merged})[system]
+                if row is None:
+                    s.add(TenantSettings(tenant_id=tenant.id, system=system, settings=clean))
+                else:
+                    row.settings = clean
+                    row.updated_at = utcnow()
+            tenant.updated_at = utcnow()
+        return self.get(slug)
+
+    def remove(self, slug: str) -> None:
+        with self.db.session() as s:
+            s.delete(self._tenant(s, slug))
+
+    def set_credentials(self, slug: str, system: str, values: dict[str, Any]) -> None:
+        check_system(system)
+        creds = _validate(CREDENTIAL_MODELS[system], values, f"credentials for '{system}'")
+        plaintext = orjson.dumps(
+            {
+                k: (v.get_secret_value() if hasattr(v, "get_secret_value") else v)
+                for k, v in creds.__dict__.items()
+            }
+        )
+        sealed = self.keyring.encrypt(plaintext, slug, system)
+        with self.db.session() as s:
+            tenant = self._tenant(s, slug)
+            row = s.get(TenantCredential, (tenant.id, system))
+            if row is None:
+                s.add(
+                    TenantCredential(
+                        tenant_id=tenant.id, system=system, key_id=sealed.key_id, ciphertext=sealed.blob
+                    )
+                )
+            else:
+                row.key_id, row.ciphertext, row.updated_at = sealed.key_id, sealed.blob, utcnow()
+
+    def rotate_keys(self) -> int:
+        """Re-encrypt every credential with the current key, all or nothing. Returns how many changed."""
+        keyring = self.keyring
+        changed = 0
+        with self.db.session() as s:
+            rows = s.execute(
+                select(TenantCredential, Tenant.slug).join(Tenant, Tenant.id == TenantCredential.tenant_id)
+            )
+            for cred, slug in rows:
+                if cred.key_id == keyring.current_id:
+                    continue
+                plaintext = keyring.decrypt(Sealed(cred.key_id, cred.ciphertext), slug, cred.system)
+                sealed = keyring.encrypt(plaintext, slug, cred.system)
+                cred.key_id, cred.ciphertext, cred.updated_at = sealed.key_id, sealed.blob, utcnow()
+                changed += 1
+        return changed

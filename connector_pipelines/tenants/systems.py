@@ -1,0 +1,339 @@
+"""Settings and credential models per external system, and which systems each pipeline uses.
+
+Settings are plain configuration a user may see; credentials are secrets, stored encrypted and never shown.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError("must be an http(s) URL")
+    return value.rstrip("/")
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+class TlsOptions(_Model):
+    ca_bundle: str | None = Field(
+        None, description="PEM file of a private CA to trust; verification stays on"
+    )
+
+
+class PlentymarketsSettings(_Model):
+    base_url: HttpUrl = Field(description="https://<tenant>.my.plentysystems.com (without /rest)")
+    lang: str = Field("de", pattern=r"^[a-z]{2}$")
+    plenty_id: int | None = Field(None, description="client (webstore) whose visible variations are synced")
+    default_sales_price_id: int = Field(1, description="sales price config holding the shop price")
+    rrp_sales_price_id: int | None = Field(None, description="sales price config used as list price")
+    warehouse_ids: list[int] = Field(
+        default_factory=list, description="sum stock over these; empty = all sales"
+    )
+    page_size: int = Field(250, ge=1, le=250)
+    tls: TlsOptions = Field(default_factory=TlsOptions)
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_rest_suffix(cls, value: str) -> str:
+        if value.rstrip("/").endswith("/rest"):
+            raise ValueError("give the host without /rest; the client adds it")
+        return value
+
+
+class PlentymarketsCredentials(_Model):
+    username: str = Field(min_length=1)
+    password: SecretStr
+
+
+class Shopware6Settings(_Model):
+    base_url: HttpUrl = Field(description="https://shop.example.com (the Admin API lives under /api)")
+    sales_channel_name: str = Field("Storefront")
+    language_locale: str = Field("de-DE")
+    currency_map: dict[str, str] = Field(
+        default_factory=dict, description="source currency ISO -> Shopware currency ISO, if they differ"
+    )
+    deletion: Literal["delete", "deactivate"] = "delete"
+    batch_size: int = Field(100, ge=1, le=1000, description="parent products per sync request")
+    tls: TlsOptions = Field(default_factory=TlsOptions)
+
+
+class Shopware6Credentials(_Model):
+    client_id: str = Field(min_length=1)
+    client_secret: SecretStr
+
+
+class ShopifySettings(_Model):
+    shop_url: HttpUrl = Field(description="https://<shop>.myshopify.com")
+    api_version: str = Field("2026-07", pattern=r"^\d{4}-\d{2}$")
+    tls: TlsOptions = Field(default_factory=TlsOptions)
+    bulk_threshold: int = Field(
+        50, ge=1, description="this many products or more go through a bulk mutation; fewer, direct calls"
+    )
+    bulk_batch_size: int = Field(
+        2500,
+        ge=1,
+        le=50_000,
+        description="products per bulk mutation (bounds memory and the staged JSONL file's size)",
+    )
+    bulk_poll_interval_s: float = Field(0.5, gt=0, le=60, description="status polls of a bulk operation")
+    bulk_timeout_s: float = Field(
+        3600.0, gt=0, description="give up waiting (the next run adopts the operation still running)"
+    )
+    missing_sku_action: Literal["delete", "archive", "draft"] = Field(
+        "delete", description="what happens to a product whose SKUs are gone from the file"
+    )
+    location_id: str | None = Field(
+        None,
+        pattern=r"^gid://shopify/Location/\d+$",
+        description="inventory quantities are set at this location; none = stock is not synced",
+    )
+    sku_lookup_batch_size: int = Field(
+        100, ge=1, le=125, description="SKUs per productVariants search (the page holds twice as many)"
+    )
+
+
+class ShopifyCredentials(_Model):
+    access_token: SecretStr
+
+
+# --- ERP product files --------------------------------------------------------------------------------------
+
+_GLOB_CHARS = frozenset("*?[")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_HOST_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _check_segments(value: str, what: str) -> list[str]:
+    if _CONTROL_RE.search(value):
+        raise ValueError(f"{what} must not contain control characters")
+    if "\\" in value:
+        raise ValueError(f"{what} must use '/' as separator, not '\\'")
+    segments = [s for s in value.split("/") if s not in ("", ".")]
+    if ".." in segments:
+        raise ValueError(f"{what} must not contain '..' segments")
+    return segments
+
+
+def relative_file_path(value: str, what: str = "path") -> str:
+    """A path below the configured root: relative, no '..', no drive letter; normalized to 'a/b/c'."""
+    if value.startswith("/") or re.match(r"^[A-Za-z]:", value):
+        raise ValueError(f"{what} must be relative to the root, not absolute: {value!r}")
+    segments = _check_segments(value, what)
+    if not segments or value.endswith("/"):
+        raise ValueError(f"{what} must name a file below the root")
+    return "/".join(segments)
+
+
+class CsvOptions(_Model):
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    quotechar: str = Field('"', min_length=1, max_length=1)
+    escapechar: str | None = Field(None, min_length=1, max_length=1, description="none = quotes are doubled")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CsvOptions:
+        specials = [c for c in (self.delimiter, self.quotechar, self.escapechar) if c is not None]
+        if len(set(specials)) != len(specials):
+            raise ValueError("delimiter, quotechar and escapechar must differ")
+        if any(c in "\r\n" for c in specials):
+            raise ValueError("delimiter, quotechar and escapechar cannot be line breaks")
+        return self
+
+
+class ErpFilesSettings(_Model):
+    """Where a tenant's ERP product file lives and how it is written.
+
+    ``root`` is the directory every ``path`` / ``pattern`` is relative to (on the server for ftp / ftps /
+    sftp, on this machine for local); a path may not leave it.
+    """
+
+    kind: Literal["local", "ftp", "ftps", "sftp"]
+    host: str | None = Field(None, description="server name or IP (ftp, ftps, sftp)")
+    port: int | None = Field(None, ge=1, le=65535, description="default 21 (ftp, ftps) or 22 (sftp)")
+    root: str = Field(".", description="base directory; '.' = the login directory (remote kinds)")
+    path: str | None = Field(None, description="one file, relative to root")
+    pattern: str | None = Field(
+        None, description="glob in the file name, relative to root (e.g. 'exports/products_*.csv')"
+    )
+    newest_by: Literal["mtime", "name"] = Field(
+        "mtime", description="which match of the pattern is read; 'mtime' falls back to the name without one"
+    )
+    format: Literal["csv", "json", "ndjson"] = "csv"
+    encoding: str = Field(
+        "utf-8-sig", description="Python codec; 'utf-8-sig' reads UTF-8 with or without a BOM"
+    )
+    csv: CsvOptions = Field(default_factory=CsvOptions)
+    json_records_path: str = Field(
+        "", description="dotted keys leading to the record array of a JSON document; '' = the document is it"
+    )
+    tls: TlsOptions = Field(default_factory=TlsOptions)
+    sftp_host_key: str | None = Field(
+        None, description="'SHA256:<base64>' fingerprint, or the OpenSSH public key / known_hosts line"
+    )
+    sftp_accept_unknown_host_key: bool = Field(
+        False, description="sandbox only (loopback hosts): accept any host key, logging its fingerprint"
+    )
+    timeout_s: float = Field(30.0, gt=0, le=600)
+    mapping_file: str | None = Field(
+        None, description="the mapping configuration (YAML or JSON); relative paths are below CONNECTOR_HOME"
+    )
+    sync_frequency_hours: int = Field(
+        24, ge=1, le=168, description="scheduled syncs every this many hours (file changes trigger more)"
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(ipaddress.ip_address(value.strip("[]")))
+        except ValueError:
+            pass
+        if not _HOST_RE.match(value):
+            raise ValueError("must be a host name or IP address (no scheme, user or port)")
+        return value.lower()
+
+    @field_validator("root")
+    @classmethod
+    def _root(cls, value: str) -> str:
+        _check_segments(value, "root")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = relative_file_path(value)
+        if any(c in _GLOB_CHARS for c in path):
+            raise ValueError("path names one file; use pattern for a glob")
+        return path
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        pattern = relative_file_path(value, "pattern")
+        directory = pattern.rpartition("/")[0]
+        if any(c in _GLOB_CHARS for c in directory):
+            raise ValueError("pattern may use wildcards in the file name only, not in directories")
+        return pattern
+
+    @field_validator("mapping_file")
+    @classmethod
+    def _mapping_file(cls, value: str | None) -> str | None:
+        # Absolute: the operator's choice; relative: below CONNECTOR_HOME, which '..' would leave.
+        if value is not None:
+            _check_segments(value, "mapping_file")
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}") from None
+        return value
+
+    @field_validator("json_records_path")
+    @classmethod
+    def _records_path(cls, value: str) -> str:
+        if value and any(not part for part in value.split(".")):
+            raise ValueError("dotted keys without empty parts, e.g. 'data.products'")
+        return value
+
+    @field_validator("sftp_host_key")
+    @classmethod
+    def _host_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if value.startswith("SHA256:"):
+            if not re.fullmatch(r"SHA256:[A-Za-z0-9+/]{43}=?", value):
+                raise ValueError("a SHA256 fingerprint is 'SHA256:' and 43 base64 characters")
+            return value.rstrip("=")
+        if not re.search(r"(?:^|\s)(?:ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+) AAAA", value):
+            raise ValueError("give a 'SHA256:...' fingerprint or an OpenSSH public key line")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ErpFilesSettings:
+        if (self.path is None) == (self.pattern is None):
+            raise ValueError("set exactly one of path and pattern")
+        remote = self.kind != "local"
+        if remote and not self.host:
+            raise ValueError(f"{self.kind} needs a host")
+        if not remote:
+            if self.host or self.port:
+                raise ValueError("local files take no host or port")
+            if not self.root.startswith("/"):
+                raise ValueError("root of a local source must be an absolute directory")
+        if self.kind != "ftps" and self.tls.ca_bundle:
+            raise ValueError("tls.ca_bundle applies to ftps only")
+        if self.kind != "sftp" and (self.sftp_host_key or self.sftp_accept_unknown_host_key):
+            raise ValueError("sftp_host_key / sftp_accept_unknown_host_key apply to sftp only")
+        if self.kind == "sftp":
+            if self.sftp_accept_unknown_host_key and self.host not in LOOPBACK_HOSTS:
+                raise ValueError("sftp_accept_unknown_host_key is for the sandbox on loopback only")
+            if not self.sftp_host_key and not self.sftp_accept_unknown_host_key:
+                raise ValueError("sftp needs sftp_host_key (the server's key fingerprint) to verify it")
+        return self
+
+    @property
+    def effective_port(self) -> int | None:
+        if self.port is not None or self.kind == "local":
+            return self.port
+        return 22 if self.kind == "sftp" else 21
+
+
+class ErpFilesCredentials(_Model):
+    username: str = Field("", description="empty = anonymous FTP")
+    password: SecretStr | None = None
+    private_key: SecretStr | None = Field(None, description="SFTP: OpenSSH or PEM private key text")
+    private_key_passphrase: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _passphrase_needs_key(self) -> ErpFilesCredentials:
+        if self.private_key_passphrase is not None and self.private_key is None:
+            raise ValueError("private_key_passphrase given without private_key")
+        return self
+
+
+SETTINGS_MODELS: dict[str, type[BaseModel]] = {
+    "plentymarkets": PlentymarketsSettings,
+    "shopware6": Shopware6Settings,
+    "shopify": ShopifySettings,
+    "erp_files": ErpFilesSettings,
+}
+
+CREDENTIAL_MODELS: dict[str, type[BaseModel]] = {
+    "plentymarkets": PlentymarketsCredentials,
+    "shopware6": Shopware6Credentials,
+    "shopify": ShopifyCredentials,
+    "erp_files": ErpFilesCredentials,
+}
+
+PIPELINE_SYSTEMS: dict[str, tuple[str, ...]] = {
+    "plenty_shopware": ("plentymarkets", "shopware6"),
+    "erp_files_shopify": ("erp_files", "shopify"),
+}
+
+
+def secret_values(credentials: BaseModel) -> list[str]:
+    """Every secret string inside a credentials model (for redaction)."""
+    return [v.get_secret_value() for v in credentials.__dict__.values() if isinstance(v, SecretStr)]

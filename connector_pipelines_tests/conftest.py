@@ -1,0 +1,79 @@
+"""Fixtures shared by the whole suite: an encryption key, a connector home, and the connector database on
+SQLite and on PostgreSQL (at 127.0.0.1:5432; required when CI=true)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from connector_pipelines.store.db import Database
+from connector_pipelines.tenants.crypto import generate_key
+from connector_pipelines.tenants.registry import TenantRegistry
+
+PG_ADMIN_DSN = os.environ.get("CONNECTOR_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(autouse=True)
+def _environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONNECTOR_HOME", str(tmp_path / "connector"))
+    monkeypatch.setenv("CONNECTOR_ENCRYPTION_KEY", generate_key())
+    monkeypatch.delenv("CONNECTOR_ENCRYPTION_KEYS_OLD", raising=False)
+    monkeypatch.delenv("CONNECTOR_DATABASE_URL", raising=False)
+
+
+def _postgres_available() -> str | None:
+    try:
+        with psycopg.connect(PG_ADMIN_DSN, connect_timeout=3):
+            return None
+    except psycopg.OperationalError as exc:
+        return f"PostgreSQL at {PG_ADMIN_DSN} is not reachable: {str(exc).splitlines()[0]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin DSN of the test PostgreSQL; skips (or fails, when CI=true) if it is down."""
+    problem = _postgres_available()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{problem} (required when CI=true)")
+        pytest.skip(problem)
+    return PG_ADMIN_DSN
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"connector_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = postgres_server.rsplit("/", 1)[0]
+    try:
+        yield f"postgresql+psycopg://{base.split('://', 1)[1]}/{name}"
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'connector.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def registry(db: Database) -> TenantRegistry:
+    return TenantRegistry(db)

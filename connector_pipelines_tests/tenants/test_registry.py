@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from connector_pipelines.redaction import redact
+from connector_pipelines.store.db import Database
+from connector_pipelines.store.models import TenantCredential
+from connector_pipelines.tenants.crypto import DecryptionError, generate_key
+from connector_pipelines.tenants.registry import TenantError, TenantRegistry, UnknownTenantError
+from connector_pipelines.tenants.systems import PlentymarketsCredentials, PlentymarketsSettings
+
+PLENTY = {"base_url": "https://acme.my.plentysystems.com", "lang": "en"}
+SECRET = "pw-9f8e7d6c5b4a"
+
+
+def test_tenant_round_trip(registry: TenantRegistry) -> None:
+    registry.add("acme", "ACME Inc.", ["plenty_shopware"], {"plentymarkets": PLENTY})
+    registry.add("globex", "", ["plenty_shopware"])
+    assert [t.slug for t in registry.tenants()] == ["acme", "globex"]
+    info = registry.get("acme")
+    assert info.display_name == "ACME Inc." and info.enabled and info.pipelines == ["plenty_shopware"]
+    assert registry.settings("acme", "plentymarkets", PlentymarketsSettings).lang == "en"
+
+    registry.update("acme", enabled=False, settings={"plentymarkets": {"lang": "de"}})
+    assert [t.slug for t in registry.tenants(enabled_only=True)] == ["globex"]
+    settings = registry.settings("acme", "plentymarkets", PlentymarketsSettings)
+    assert settings.lang == "de" and settings.base_url == PLENTY["base_url"], "updates merge"
+
+    registry.remove("globex")
+    with pytest.raises(UnknownTenantError, match="unknown tenant 'globex'"):
+        registry.get("globex")
+
+
+def test_reenabling_moves_enabled_at(registry: TenantRegistry) -> None:
+    first = registry.add("acme", "", ["plenty_shopware"]).enabled_at
+    registry.update("acme", enabled=False)
+    assert registry.update("acme", enabled=True).enabled_at > first
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda r: r.add("Bad Slug", "", ["plenty_shopware"]), "invalid tenant slug 'Bad Slug'"),
+        (lambda r: r.add("acme", "", ["nope"]), "unknown pipeline"),
+        (lambda r: r.add("acme", "", ["plenty_shopware"], {"sap": {}}), "unknown system 'sap'"),
+        (
+            lambda r: r.add("acme", "", ["plenty_shopware"], {"plentymarkets": {"base_url": "ftp://x"}}),
+            "invalid settings for 'plentymarkets': base_url",
+        ),
+        (lambda r: r.update("ghost", enabled=True), "unknown tenant 'ghost'"),
+    ],
+)
+def test_bad_requests_are_clear(registry: TenantRegistry, call: object, message: str) -> None:
+    with pytest.raises(TenantError, match=message):
+        call(registry)  # type: ignore[operator]
+
+
+def test_duplicate_slug(registry: TenantRegistry) -> None:
+    registry.add("acme", "", ["plenty_shopware"])
+    with pytest.raises(TenantError, match="already exists"):
+        registry.add("acme", "", ["plenty_shopware"])
+
+
+def test_credentials_are_encrypted_and_round_trip(registry: TenantRegistry, db: Database) -> None:
+    registry.add("acme", "", ["plenty_shopware"])
+    registry.set_credentials("acme", "plentymarkets", {"username": "api", "password": SECRET})
+    with db.session() as s:
+        stored = s.scalars(select(TenantCredential)).one()
+    assert SECRET.encode() not in stored.ciphertext and b"api" not in stored.ciphertext
+    creds = registry.credentials("acme", "plentymarkets", PlentymarketsCredentials)
+    assert creds.password.get_secret_value() == SECRET
+    assert SECRET not in repr(creds) and SECRET not in registry.get("acme").model_dump_json()
+    assert redact(f"login failed for {SECRET}") == "login failed for ***"
+
+
+def test_invalid_credentials_do_not_echo_values(registry: TenantRegistry) -> None:
+    registry.add("acme", "", ["plenty_shopware"])
+    with pytest.raises(TenantError) as info:
+        registry.set_credentials("acme", "plentymarkets", {"password": SECRET, "extra": SECRET})
+    assert "username" in str(info.value) and SECRET not in str(info.value)
+
+
+def test_ciphertext_copied_to_another_tenant_is_rejected(registry: TenantRegistry, db: Database) -> None:
+    registry.add("acme", "", ["plenty_shopware"])
+    registry.add("globex", "", ["plenty_shopware"])
+    registry.set_credentials("acme", "plentymarkets", {"username": "a", "password": SECRET})
+    registry.set_credentials("globex", "plentymarkets", {"username": "g", "password": "other-secret"})
+    acme_id, globex_id = registry.tenant_id("acme"), registry.tenant_id("globex")
+    with db.session() as s:
+        source = s.get(TenantCredential, (acme_id, "plentymarkets"))
+        target = s.get(TenantCredential, (globex_id, "plentymarkets"))
+        assert source is not None and target is not None
+        target.ciphertext, target.key_id = source.ciphertext, source.key_id
+    with pytest.raises(DecryptionError, match="tenant 'globex'"):
+        registry.credentials("globex", "plentymarkets", PlentymarketsCredentials)
+
+
+def test_key_rotation_keeps_every_tenant_readable(
+    registry: TenantRegistry, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for slug in ("acme", "globex"):
+        registry.add(slug, "", ["plenty_shopware"])
+        registry.set_credentials(slug, "plentymarkets", {"username": slug, "password": f"{slug}-{SECRET}"})
+    import os
+
+    old_key = os.environ["CONNECTOR_ENCRYPTION_KEY"]
+    monkeypatch.setenv("CONNECTOR_ENCRYPTION_KEY", generate_key())
+    monkeypatch.setenv("CONNECTOR_ENCRYPTION_KEYS_OLD", old_key)
+    rotated = TenantRegistry(db)
+    assert rotated.rotate_keys() == 2
+    assert rotated.rotate_keys() == 0, "already current"
+
+    monkeypatch.delenv("CONNECTOR_ENCRYPTION_KEYS_OLD")
+    fresh = TenantRegistry(db)
+    for slug in ("acme", "globex"):
+        creds = fresh.credentials(slug, "plentymarkets", PlentymarketsCredentials)
+        assert creds.password.get_secret_value() == f"{slug}-{SECRET}"
+
+
+def test_wrong_key_is_a_clear_error(
+    registry: TenantRegistry, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry.add("acme", "", ["plenty_shopware"])
+    registry.set_credentials("acme", "plentymarkets", {"username": "a", "password": SECRET})
+    monkeypatch.setenv("CONNECTOR_ENCRYPTION_KEY", generate_key())
+    with pytest.raises(DecryptionError, match="tenant 'acme' for system 'plentymarkets'") as info:
+        TenantRegistry(db).credentials("acme", "plentymarkets", PlentymarketsCredentials)
+    assert SECRET not in str(info.value)
