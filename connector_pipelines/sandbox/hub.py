@@ -1,0 +1,444 @@
+"""Many emulator accounts on one port: ``/<system>/<account>/...`` -> that account's emulator.
+
+Each tenant of the demo (or of a test) gets its own Plentymarkets account and its own Shopware shop, as in
+real life, so tenants never share target state. ``connector-pipelines sandbox serve`` runs a hub. ERP file
+accounts are SFTP servers of their own (each on its own port) over a generated catalog; the hub lists them
+and can change their files.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, JsonValue
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from connector_pipelines.sandbox.convergence import ConvergenceReport, check_convergence
+from connector_pipelines.sandbox.file_servers import (
+    ErpFileLayout,
+    SftpSandbox,
+    add_products,
+    change_prices,
+    default_mapping,
+    delete_products,
+    write_erp_catalog,
+)
+from connector_pipelines.sandbox.plentymarkets import PlentyEmulator, PlentySettings
+from connector_pipelines.sandbox.server import EmulatorServer
+from connector_pipelines.sandbox.shopify import ShopifyEmulator
+from connector_pipelines.sandbox.shopify import ShopifySettings as ShopifyEmulatorSettings
+from connector_pipelines.sandbox.shopware6 import Shopware6Emulator, ShopwareSettings
+from connector_pipelines.sources.erp_files import SourceRow, parse_records
+from connector_pipelines.sources.erp_mapping import NumberParser, write_mapping
+from connector_pipelines.tenants.systems import ErpFilesSettings
+
+
+@dataclass(frozen=True)
+class PlentyAccount:
+    emulator: PlentyEmulator
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class ShopwareAccount:
+    emulator: Shopware6Emulator
+    client_id: str
+    client_secret: str
+
+
+@dataclass(frozen=True)
+class ShopifyAccount:
+    emulator: ShopifyEmulator
+    access_token: str
+
+
+@dataclass(frozen=True)
+class ErpFilesAccount:
+    """An SFTP server over ``directory`` holding the catalog ``file``, and the mapping that reads it."""
+
+    server: SftpSandbox
+    directory: Path
+    file: Path
+    layout: ErpFileLayout
+    mapping_file: Path
+
+
+class ErpMutation(BaseModel):
+    """Body of ``POST /__hub/erp_files/<account>/mutate``: a change to the account's catalog file."""
+
+    op: Literal["change_prices", "delete_products", "add_products"]
+    fraction: float = Field(0.1, gt=0, le=1)
+    factor: str = "1.10"
+    seed: int = 0
+    parent_ids: list[str] = Field(default_factory=list)
+    count: int = Field(1, ge=1)
+    variants: int = Field(3, ge=1)
+
+
+@dataclass
+class _Dispatch:
+    """A router whose mounts can be added while the server runs."""
+
+    router: Router = field(default_factory=Router)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.router(scope, receive, send)
+
+
+class SandboxHub:
+    def __init__(self) -> None:
+        self.plenty: dict[str, PlentyAccount] = {}
+        self.shopware: dict[str, ShopwareAccount] = {}
+        self.shopify: dict[str, ShopifyAccount] = {}
+        self.erp_files: dict[str, ErpFilesAccount] = {}
+        self._dispatch = _Dispatch()
+        self._dispatch.router.routes.append(Route("/__hub", self._index))
+        self._dispatch.router.routes.append(
+            Route("/__hub/convergence/{plenty}/{shopware}", self._convergence)
+        )
+        self._dispatch.router.routes.append(
+            Route("/__hub/convergence/erp_files_shopify/{erp}/{shopify}", self._erp_convergence)
+        )
+        self._dispatch.router.routes.append(
+            Route("/__hub/erp_files/{account}/mutate", self._erp_mutate, methods=["POST"])
+        )
+        self.app: ASGIApp = Starlette(routes=[Mount("/", app=self._dispatch)])
+        self._server: EmulatorServer | None = None
+
+    async def _index(self, request: Request) -> JSONResponse:
+        return JSONResponse(
+            {
+                "plentymarkets": sorted(self.plenty),
+                "shopware6": sorted(self.shopware),
+                "shopify": sorted(self.shopify),
+                "erp_files": sorted(self.erp_files),
+            },
+        )
+
+    async def _convergence(self, request: Request) -> JSONResponse:
+        """Compare two accounts' states (for a benchmark whose pipeline runs in another process)."""
+        plenty = self.plenty.get(request.path_params["plenty"])
+        shopware = self.shopware.get(request.path_params["shopware"])
+        if plenty is None or shopware is None:
+            return JSONResponse({"error": "unknown account"}, status_code=404)
+        report = await run_in_threadpool(check_convergence, plenty.emulator, shopware.emulator)
+        return JSONResponse(
+            {
+                "converged": report.converged,
+                "expected": report.expected,
+                "actual": report.actual,
+                "detail": report.describe(),
+            }
+        )
+
+    async def _erp_convergence(self, request: Request) -> JSONResponse:
+        """File rows against Shopify variants by SKU (for a benchmark whose pipeline runs elsewhere)."""
+        erp = self.erp_files.get(request.path_params["erp"])
+        shopify = self.shopify.get(request.path_params["shopify"])
+        if erp is None or shopify is None:
+            return JSONResponse({"error": "unknown account"}, status_code=404)
+        report = await run_in_threadpool(
+            check_erp_shopify_convergence, erp.file, erp.layout, shopify.emulator
+        )
+        return JSONResponse(
+            {
+                "converged": report.converged,
+                "expected": report.expected,
+                "actual": report.actual,
+                "detail": report.describe(),
+            }
+        )
+
+    async def _erp_mutate(self, request: Request) -> JSONResponse:
+        account = self.erp_files.get(request.path_params["account"])
+        if account is None:
+            return JSONResponse({"error": "unknown account"}, status_code=404)
+        mutation = ErpMutation.model_validate_json(await request.body())
+        changed = await run_in_threadpool(mutate_erp_file, account, mutation)
+        return JSONResponse({"changed": changed})
+
+    def _mount(self, prefix: str, app: ASGIApp) -> None:
+        # Newest first, so a later account never hides behind an earlier prefix.
+        self._dispatch.router.routes.insert(0, Mount(prefix, app=app))
+
+    def add_plenty(
+        self,
+        account: str,
+        *,
+        products: int = 20,
+        variants: int = 3,
+        seed: int = 1,
+        realistic_limits: bool = False,
+    ) -> PlentyAccount:
+        username, password = f"{account}-api", secrets.token_urlsafe(16)
+        settings = PlentySettings(username=username, password=password)
+        if realistic_limits:
+            settings = PlentySettings.realistic(username=username, password=password)
+        emulator = PlentyEmulator(
+            settings,
+            products=products,
+            variants=variants,
+            seed=seed,
+        )
+        self.plenty[account] = PlentyAccount(emulator, username, password)
+        self._mount(f"/plentymarkets/{account}", emulator.app)
+        return self.plenty[account]
+
+    def add_shopware(self, account: str) -> ShopwareAccount:
+        client_id, client_secret = f"SWIA{secrets.token_hex(8).upper()}", secrets.token_urlsafe(24)
+        emulator = Shopware6Emulator(ShopwareSettings(client_id=client_id, client_secret=client_secret))
+        self.shopware[account] = ShopwareAccount(emulator, client_id, client_secret)
+        self._mount(f"/shopware6/{account}", emulator.app)
+        return self.shopware[account]
+
+    def add_shopify(
+        self,
+        account: str,
+        *,
+        realistic_limits: bool = False,
+        settings: ShopifyEmulatorSettings | None = None,
+    ) -> ShopifyAccount:
+        """A shop named ``account`` with a generated access token; ``settings`` tune the emulator (faults,
+        throttling), ``realistic_limits`` turns the contract's default bucket on."""
+        token = f"shpat_{secrets.token_hex(16)}"
+        base = settings or (
+            ShopifyEmulatorSettings.realistic() if realistic_limits else ShopifyEmulatorSettings()
+        )
+        emulator = ShopifyEmulator(base.model_copy(update={"shops": {account: token}}))
+        self.shopify[account] = ShopifyAccount(emulator, token)
+        self._mount(f"/shopify/{account}", emulator.app)
+        return self.shopify[account]
+
+    def add_erp_files(
+        self,
+        account: str,
+        *,
+        products: int = 20,
+        variants: int = 3,
+        seed: int = 1,
+        format: str = "csv",
+    ) -> ErpFilesAccount:
+        """An SFTP server over a temporary folder with a generated catalog file (csv, json or ndjson), and
+        its mapping file."""
+        layout = ErpFileLayout.model_validate({"format": format})
+        base = Path(tempfile.mkdtemp(prefix=f"erp-files-{account}-"))
+        directory = base / "sftp"
+        directory.mkdir()
+        file = directory / f"products.{layout.format}"
+        write_erp_catalog(file, products=products, variants=variants, seed=seed, layout=layout)
+        mapping_file = write_mapping(default_mapping(layout), base / "mapping.yaml")
+        server = SftpSandbox(directory).start()
+        self.erp_files[account] = ErpFilesAccount(server, directory, file, layout, mapping_file)
+        return self.erp_files[account]
+
+    def accounts(self) -> dict[str, dict[str, dict[str, str]]]:
+        """Base URLs and credentials of every account (the sandbox's own, generated at start)."""
+        out: dict[str, dict[str, dict[str, str]]] = {
+            "plentymarkets": {},
+            "shopware6": {},
+            "shopify": {},
+            "erp_files": {},
+        }
+        for name, p in self.plenty.items():
+            out["plentymarkets"][name] = {
+                "base_url": self.base_url("plentymarkets", name),
+                "username": p.username,
+                "password": p.password,
+            }
+        for name, s in self.shopware.items():
+            out["shopware6"][name] = {
+                "base_url": self.base_url("shopware6", name),
+                "client_id": s.client_id,
+                "client_secret": s.client_secret,
+            }
+        for name, shop in self.shopify.items():
+            out["shopify"][name] = {
+                "shop_url": self.base_url("shopify", name),
+                "access_token": shop.access_token,
+            }
+        for name, erp in self.erp_files.items():
+            out["erp_files"][name] = {
+                "host": erp.server.host,
+                "port": str(erp.server.port),
+                "username": erp.server.username,
+                "password": erp.server.password,
+                "host_key": erp.server.host_key_fingerprint,
+                "path": erp.file.name,
+                "format": erp.layout.format,
+                "mapping_file": str(erp.mapping_file),
+                "directory": str(erp.directory),
+            }
+        return out
+
+    def base_url(self, system: str, account: str) -> str:
+        if self._server is None:
+            raise RuntimeError("the sandbox hub is not serving")
+        return f"{self._server.base_url}/{system}/{account}"
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
+        self._server = EmulatorServer(self.app, host=host, port=port, name="sandbox-hub").start()
+        return self._server
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        for erp in self.erp_files.values():
+            erp.server.stop()
+            shutil.rmtree(erp.directory.parent, ignore_errors=True)
+        self.erp_files.clear()
+
+
+def erp_files_shopify_tenant(
+    accounts: Mapping[str, Mapping[str, Mapping[str, str]]],
+    account: str,
+    *,
+    shopify: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """(settings, credentials) by system for a tenant of the ``erp_files_shopify`` pipeline on ``account``'s
+    SFTP server and shop; ``shopify`` adds Shopify settings (bulk threshold, missing-SKU action, ...)."""
+    erp, shop = accounts["erp_files"][account], accounts["shopify"][account]
+    layout = ErpFileLayout.model_validate({"format": erp["format"]})
+    settings: dict[str, dict[str, Any]] = {
+        "erp_files": {
+            "kind": "sftp",
+            "host": erp["host"],
+            "port": int(erp["port"]),
+            "sftp_host_key": erp["host_key"],
+            "path": erp["path"],
+            "mapping_file": erp["mapping_file"],
+            **layout.format_settings(),
+        },
+        "shopify": {"shop_url": shop["shop_url"], **(shopify or {})},
+    }
+    credentials: dict[str, dict[str, Any]] = {
+        "erp_files": {"username": erp["username"], "password": erp["password"]},
+        "shopify": {"access_token": shop["access_token"]},
+    }
+    return settings, credentials
+
+
+def mutate_erp_file(account: ErpFilesAccount, mutation: ErpMutation) -> list[str]:
+    """Apply a catalog change to the account's file; returns the SKUs or parent ids it touched."""
+    path, layout = account.file, account.layout
+    if mutation.op == "change_prices":
+        return change_prices(
+            path, layout, fraction=mutation.fraction, factor=mutation.factor, seed=mutation.seed
+        )
+    if mutation.op == "delete_products":
+        delete_products(path, layout, mutation.parent_ids)
+        return list(mutation.parent_ids)
+    return add_products(path, layout, mutation.count, variants=mutation.variants, seed=mutation.seed)
+
+
+# --- convergence: file rows against Shopify variants ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpectedVariant:
+    title: str
+    price: Decimal
+    compare_at: Decimal | None
+    options: dict[str, str]
+
+
+def _amount(value: JsonValue, numbers: NumberParser) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return Decimal(repr(value))
+    return numbers.parse(str(value))
+
+
+def expected_variants(file: Path, layout: ErpFileLayout) -> dict[str, ExpectedVariant]:
+    """SKU -> what Shopify should show, read from the rows of a sandbox catalog file as the sandbox writes
+    them (not through the pipeline's mapper, so that the check can catch the mapper being wrong)."""
+    numbers = NumberParser(layout.decimal_separator)
+    settings = ErpFilesSettings.model_validate(
+        {"kind": "local", "root": str(file.parent.resolve()), "path": file.name} | layout.format_settings()
+    )
+    out: dict[str, ExpectedVariant] = {}
+    with file.open("rb") as stream:
+        for record in parse_records(stream, file.name, settings):
+            if not isinstance(record, SourceRow):
+                continue
+            row = record.data
+            pricing = row.get("pricing")
+            prices: Mapping[str, JsonValue] = pricing if isinstance(pricing, dict) else row
+            price = _amount(prices.get("price"), numbers)
+            compare = _amount(
+                prices.get("compare_at" if isinstance(pricing, dict) else "compare_at_price"), numbers
+            )
+            sku = str(row.get("sku") or "").strip()
+            if not sku or price is None:
+                continue
+            out[sku] = ExpectedVariant(
+                str(row.get("title") or "").strip(),
+                price,
+                compare,
+                {"Color": str(row.get("color") or ""), "Size": str(row.get("size") or "")},
+            )
+    return out
+
+
+class ErpShopifyConvergence(ConvergenceReport):
+    def describe(self, limit: int = 5) -> str:
+        if self.converged:
+            return f"converged: {self.actual} variants"
+        parts = [f"expected {self.expected} SKUs, Shopify has {self.actual} variants"]
+        for name in ("missing", "unexpected", "duplicated", "mismatched"):
+            values: list[str] = getattr(self, name)
+            if values:
+                parts.append(f"{len(values)} {name} (e.g. {', '.join(values[:limit])})")
+        return "; ".join(parts)
+
+
+def check_erp_shopify_convergence(
+    file: Path, layout: ErpFileLayout, shopify: ShopifyEmulator
+) -> ErpShopifyConvergence:
+    """Every row of a sandbox catalog file once in Shopify by SKU with its title, price, compare-at price and
+    option values; no other SKU (archived products are retired, so they do not count)."""
+    expected = expected_variants(file, layout)
+    actual: dict[str, ExpectedVariant] = {}
+    skus: Counter[str] = Counter()
+    for product in shopify.products():
+        if product["status"] == "ARCHIVED":
+            continue
+        for variant in product["variants"]:
+            sku = str(variant["sku"] or "")
+            skus[sku] += 1
+            compare = variant["compareAtPrice"]
+            actual[sku] = ExpectedVariant(
+                str(product["title"]),
+                Decimal(str(variant["price"])),
+                Decimal(str(compare)) if compare is not None else None,
+                dict(variant["options"]),
+            )
+    report = ErpShopifyConvergence(expected=len(expected), actual=sum(skus.values()))
+    report.duplicated = sorted(sku for sku, count in skus.items() if count > 1)
+    report.missing = sorted(set(expected) - set(actual))
+    report.unexpected = sorted(set(actual) - set(expected))
+    for sku in sorted(set(expected) & set(actual)):
+        want, have = expected[sku], actual[sku]
+        problems = [
+            f"{name} {getattr(have, name)} != {getattr(want, name)}"
+            for name in ("title", "price", "compare_at", "options")
+            if getattr(have, name) != getattr(want, name)
+        ]
+        if problems:
+            report.mismatched.append(f"{sku}: {', '.join(problems)}")
+    return report

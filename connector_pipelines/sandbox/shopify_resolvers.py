@@ -1,0 +1,614 @@
+"""Resolvers: how the emulator's records answer the fields of the Admin API schema.
+
+Leaf fields whose snake_case name is an attribute of the record need no entry (see ``Executor``); everything
+else is listed here. Fields of the schema not listed (and not attributes) answer null, or an error
+``NOT_IMPLEMENTED`` when non-null, so a client notices what the emulator does not model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from graphql import GraphQLObjectType, GraphQLSchema
+
+from connector_pipelines.sandbox.shopify_bulk import RequestContext
+from connector_pipelines.sandbox.shopify_gql import FieldError, Json, PathLink, Resolver
+from connector_pipelines.sandbox.shopify_products import ProductSet, parameterize, product_delete
+from connector_pipelines.sandbox.shopify_search import SearchSyntaxError
+from connector_pipelines.sandbox.shopify_store import (
+    BulkOperationRecord,
+    Connection,
+    Edge,
+    InventoryItem,
+    Location,
+    Metafield,
+    Option,
+    OptionValue,
+    Product,
+    ProductOperationRecord,
+    ShopState,
+    SortKey,
+    Variant,
+    gid,
+    next_id,
+    paginate,
+    parse_gid,
+)
+
+Args = dict[str, Json]
+Table = dict[str, dict[str, Resolver[RequestContext]]]
+
+_TYPE_NAMES: dict[type, str] = {
+    Product: "Product",
+    Variant: "ProductVariant",
+    BulkOperationRecord: "BulkOperation",
+    InventoryItem: "InventoryItem",
+    Location: "Location",
+    Metafield: "Metafield",
+}
+
+
+def type_name_of(value: object) -> str:
+    if isinstance(value, ProductOperationRecord):
+        return value.kind
+    if isinstance(value, dict) and "__typename" in value:
+        return str(value["__typename"])
+    return _TYPE_NAMES[type(value)]
+
+
+def _path_keys(path: PathLink) -> list[str | int]:
+    keys: list[str | int] = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    return keys[::-1]
+
+
+def _count(n: int, limit: int | None = None) -> dict[str, Json]:
+    if limit is not None and n > limit:
+        return {"count": limit, "precision": "AT_LEAST"}
+    return {"count": n, "precision": "EXACT"}
+
+
+# --- lookups ----------------------------------------------------------------------------------------------
+
+
+def find_node(shop: ShopState, value: str) -> object | None:
+    parsed = parse_gid(value)
+    if parsed is None:
+        raise FieldError(
+            f"Invalid global id '{value}'",
+            {"code": "argumentLiteralsIncompatible", "typeName": "CoercionError"},
+        )
+    kind, number = parsed
+    if kind == "Product":
+        return shop.products.get(number)
+    if kind == "ProductVariant":
+        return shop.variants.get(number)
+    if kind == "BulkOperation":
+        return shop.bulk_operations.get(number)
+    if kind in ("ProductSetOperation", "ProductDeleteOperation"):
+        op = shop.operations.get(number)
+        return op if op is not None and op.kind == kind else None
+    if kind == "Location":
+        return shop.location(value)
+    if kind == "InventoryItem":
+        return next((v.inventory_item for v in shop.variants.values() if v.inventory_item.id == number), None)
+    if kind == "ProductOption":
+        return next(
+            (option_view(o, p) for p in shop.products.values() for o in p.options if o.id == number), None
+        )
+    if kind == "Metafield":
+        product_fields = (m for p in shop.products.values() for m in p.metafields)
+        variant_fields = (m for v in shop.variants.values() for m in v.metafields)
+        return next((m for m in itertools.chain(product_fields, variant_fields) if m.id == number), None)
+    return None
+
+
+def _query(
+    args: Args, ctx: RequestContext, path: PathLink, search: Callable[[list[dict[str, str]]], list[Any]]
+) -> list[Any]:
+    warnings: list[dict[str, str]] = []
+    try:
+        found = search(warnings)
+    except SearchSyntaxError as exc:
+        raise FieldError(f"Invalid search query: {exc}") from None
+    if warnings:
+        ctx.search.append({"path": _path_keys(path), "query": args.get("query"), "warnings": warnings})
+    return found
+
+
+_PRODUCT_SORT: dict[str, Callable[[Product], SortKey]] = {
+    "TITLE": lambda p: (p.title.casefold(), p.id),
+    "CREATED_AT": lambda p: (p.created_at, p.id),
+    "UPDATED_AT": lambda p: (p.updated_at, p.id),
+    "PRODUCT_TYPE": lambda p: (p.product_type.casefold(), p.id),
+    "VENDOR": lambda p: (p.vendor.casefold(), p.id),
+    "INVENTORY_TOTAL": lambda p: (sum(v.inventory_quantity for v in p.variants), p.id),
+}
+_VARIANT_SORT: dict[str, Callable[[Variant], SortKey]] = {
+    "SKU": lambda v: ((v.sku or "").casefold(), v.id),
+    "TITLE": lambda v: (v.title.casefold(), v.id),
+    "NAME": lambda v: (f"{v.product.title} - {v.title}".casefold(), v.id),
+    "FULL_TITLE": lambda v: (f"{v.product.title} - {v.title}".casefold(), v.id),
+    "POSITION": lambda v: (v.position, v.id),
+    "INVENTORY_QUANTITY": lambda v: (v.inventory_quantity, v.id),
+    "INVENTORY_POLICY": lambda v: (v.inventory_policy, v.id),
+}
+
+
+def _by_id(record: Any) -> SortKey:
+    return (0, record.id)
+
+
+def _sorted(
+    items: list[Any], sorts: dict[str, Callable[[Any], SortKey]], sort_key: str | None
+) -> tuple[list[Any], Callable[[Any], SortKey]]:
+    key = sorts.get(sort_key or "ID")
+    if key is None:
+        return items, _by_id  # insertion order is id order; unmodelled keys (RELEVANCE, ...) sort by id
+    return sorted(items, key=key), key
+
+
+def _connection(
+    items: list[Any], args: Args, ctx: RequestContext, key: Callable[[Any], SortKey] = _by_id
+) -> Connection:
+    return paginate(items, key, args, ctx.settings.max_page_size)
+
+
+# --- QueryRoot ----------------------------------------------------------------------------------------------
+
+
+def _products(_: object, args: Args, ctx: RequestContext, path: PathLink) -> Connection:
+    found = _query(args, ctx, path, lambda w: ctx.shop.search_products(args.get("query"), w))
+    items, key = _sorted(found, _PRODUCT_SORT, args.get("sortKey"))
+    return _connection(items, args, ctx, key)
+
+
+def _product_variants(_: object, args: Args, ctx: RequestContext, path: PathLink) -> Connection:
+    found = _query(args, ctx, path, lambda w: ctx.shop.search_variants(args.get("query"), w, ctx.monotonic))
+    items, key = _sorted(found, _VARIANT_SORT, args.get("sortKey"))
+    return _connection(items, args, ctx, key)
+
+
+def _products_count(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
+    found = _query(args, ctx, path, lambda w: ctx.shop.search_products(args.get("query"), w))
+    return _count(len(found), args.get("limit"))
+
+
+def _variants_count(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
+    found = _query(args, ctx, path, lambda w: ctx.shop.search_variants(args.get("query"), w, ctx.monotonic))
+    return _count(len(found), args.get("limit"))
+
+
+def _node(_: object, args: Args, ctx: RequestContext, path: PathLink) -> object | None:
+    return find_node(ctx.shop, args["id"])
+
+
+def _nodes(_: object, args: Args, ctx: RequestContext, path: PathLink) -> list[object | None]:
+    ids = args["ids"]
+    if len(ids) > ctx.settings.max_array_input:
+        raise FieldError(f"The ids argument accepts at most {ctx.settings.max_array_input} items.")
+    return [find_node(ctx.shop, i) for i in ids]
+
+
+def _identified(shop: ShopState, identifier: Args) -> Product | None:
+    if identifier.get("id") is not None:
+        return shop.product(identifier["id"])
+    if identifier.get("handle") is not None:
+        return shop.handles.get(parameterize(identifier["handle"]))
+    custom = identifier.get("customId") or {}
+    namespace = custom.get("namespace") or f"app--{shop.settings.app_id}"
+    return next(
+        (
+            p
+            for p in shop.products.values()
+            for m in p.metafields
+            if (m.namespace, m.key, m.value) == (namespace, custom.get("key"), custom.get("value"))
+        ),
+        None,
+    )
+
+
+def _bulk_operations(_: object, args: Args, ctx: RequestContext, path: PathLink) -> Connection:
+    query = args.get("query") or ""
+    ops = list(ctx.shop.bulk_operations.values())
+    for term in query.split():
+        name, _sep, value = term.partition(":")
+        if name == "status":
+            ops = [op for op in ops if op.status.casefold() == value.casefold()]
+        elif name == "operation_type":
+            ops = [op for op in ops if op.type.casefold() == value.casefold()]
+        elif name == "id":
+            ops = [op for op in ops if str(op.id) == value.rsplit("/", 1)[-1]]
+        else:
+            ctx.search.append(
+                {
+                    "path": _path_keys(path),
+                    "query": query,
+                    "warnings": [{"field": name, "message": "Invalid search field for this query."}],
+                }
+            )
+    return _connection(ops, args, ctx, lambda op: (op.created_at, op.id))
+
+
+def _current_bulk(_: object, args: Args, ctx: RequestContext, path: PathLink) -> BulkOperationRecord | None:
+    ops = list(ctx.shop.iter_bulk(args.get("type") or "QUERY"))
+    return ops[-1] if ops else None
+
+
+def _shop(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
+    shop = ctx.shop
+    return {
+        "__typename": "Shop",
+        "id": gid("Shop", shop.number),
+        "name": shop.name,
+        "myshopifyDomain": f"{shop.name}.myshopify.com",
+        "currencyCode": "EUR",
+        "ianaTimezone": "UTC",
+    }
+
+
+def _operation(_: object, args: Args, ctx: RequestContext, path: PathLink) -> ProductOperationRecord | None:
+    node = find_node(ctx.shop, args["id"])
+    return node if isinstance(node, ProductOperationRecord) else None
+
+
+def _kind(kind: str) -> Resolver[RequestContext]:
+    def lookup(_: object, args: Args, ctx: RequestContext, path: PathLink) -> object | None:
+        node = find_node(ctx.shop, args["id"]) if args.get("id") is not None else None
+        return node if type_name_of(node) == kind else None
+
+    return lookup
+
+
+QUERY: dict[str, Resolver[RequestContext]] = {
+    "products": _products,
+    "productVariants": _product_variants,
+    "productsCount": _products_count,
+    "productVariantsCount": _variants_count,
+    "product": _kind("Product"),
+    "productVariant": _kind("ProductVariant"),
+    "productByIdentifier": lambda _, args, ctx, path: _identified(ctx.shop, args["identifier"]),
+    "productByHandle": lambda _, args, ctx, path: ctx.shop.handles.get(parameterize(args["handle"])),
+    "node": _node,
+    "nodes": _nodes,
+    "bulkOperation": _kind("BulkOperation"),
+    "bulkOperations": _bulk_operations,
+    "currentBulkOperation": _current_bulk,
+    "productOperation": _operation,
+    "shop": _shop,
+    "location": _kind("Location"),
+    "locations": lambda _, args, ctx, path: _connection(list(ctx.shop.locations), args, ctx),
+}
+
+
+# --- Mutation -----------------------------------------------------------------------------------------------
+
+
+def _product_set(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
+    writer = ProductSet(ctx.shop, ctx.now, ctx.monotonic)
+    product = writer.run(args.get("identifier"), args["input"])
+    if args.get("synchronous", True):
+        return {"product": product, "productSetOperation": None, "userErrors": writer.errors}
+    # Asynchronous mode: the work is done already; the operation reports CREATED now, COMPLETE when polled.
+    record = ProductOperationRecord(next_id(), "ProductSetOperation", product, writer.errors)
+    ctx.shop.operations[record.id] = record
+    started = {"__typename": "ProductSetOperation", "id": gid(record.kind, record.id), "status": "CREATED"}
+    return {
+        "product": None,
+        "productSetOperation": {**started, "product": None, "userErrors": []},
+        "userErrors": [],
+    }
+
+
+def _product_delete(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
+    deleted, errors = product_delete(ctx.shop, args["input"]["id"])
+    payload: dict[str, Json] = {
+        "deletedProductId": deleted,
+        "productDeleteOperation": None,
+        "userErrors": errors,
+    }
+    payload["shop"] = _shop(None, {}, ctx, path)
+    if not args.get("synchronous", True):
+        record = ProductOperationRecord(next_id(), "ProductDeleteOperation", None, errors, deleted)
+        ctx.shop.operations[record.id] = record
+        payload["deletedProductId"] = None
+        payload["productDeleteOperation"] = {
+            "__typename": record.kind,
+            "id": gid(record.kind, record.id),
+            "status": "CREATED",
+            "deletedProductId": None,
+            "product": None,
+            "userErrors": [],
+        }
+    return payload
+
+
+def _staged_uploads(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
+    inputs = args["input"]
+    errors = [
+        {"field": ["input", str(i), "fileSize"], "message": "File size is too large."}
+        for i, item in enumerate(inputs)
+        if item.get("fileSize") is not None and item["fileSize"] > ctx.settings.bulk_jsonl_max_bytes
+    ]
+    if errors:
+        return {"stagedTargets": [], "userErrors": errors}
+    return {"stagedTargets": ctx.bulk.stage(ctx.shop, inputs, ctx.base_url), "userErrors": []}
+
+
+def _run_mutation(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
+    op, errors = ctx.bulk.start_mutation(
+        ctx, args["mutation"], args["stagedUploadPath"], args.get("clientIdentifier")
+    )
+    return {"bulkOperation": op, "userErrors": errors}
+
+
+def _cancel(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
+    node = find_node(ctx.shop, args["id"])
+    if not isinstance(node, BulkOperationRecord):
+        return {
+            "bulkOperation": None,
+            "userErrors": [{"field": ["id"], "message": "Bulk operation does not exist"}],
+        }
+    return {"bulkOperation": node, "userErrors": ctx.bulk.cancel(node)}
+
+
+MUTATION: dict[str, Resolver[RequestContext]] = {
+    "productSet": _product_set,
+    "productDelete": _product_delete,
+    "stagedUploadsCreate": _staged_uploads,
+    "bulkOperationRunMutation": _run_mutation,
+    "bulkOperationCancel": _cancel,
+}
+
+
+# --- objects ------------------------------------------------------------------------------------------------
+
+
+def _id(kind: str) -> Resolver[RequestContext]:
+    return lambda record, args, ctx, path: gid(kind, record.id)
+
+
+def _legacy(record: Any, args: Args, ctx: RequestContext, path: PathLink) -> int:
+    return int(record.id)
+
+
+def _metafields(record: Any, args: Args, ctx: RequestContext, path: PathLink) -> Connection:
+    items: list[Metafield] = record.metafields
+    if args.get("namespace"):
+        items = [m for m in items if m.namespace == args["namespace"]]
+    if args.get("keys"):
+        keys = set(args["keys"])
+        items = [m for m in items if f"{m.namespace}.{m.key}" in keys]
+    return _connection(items, args, ctx)
+
+
+def _metafield(record: Any, args: Args, ctx: RequestContext, path: PathLink) -> Metafield | None:
+    namespace = args.get("namespace") or f"app--{ctx.settings.app_id}"
+    return next((m for m in record.metafields if (m.namespace, m.key) == (namespace, args["key"])), None)
+
+
+def _plain_text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]*>", " ", html)).strip()
+
+
+def _description(product: Product, args: Args, ctx: RequestContext, path: PathLink) -> str:
+    text = _plain_text(product.description_html)
+    limit = args.get("truncateAt")
+    return text[:limit] + "..." if limit and len(text) > limit else text
+
+
+def _product_variants_of(product: Product, args: Args, ctx: RequestContext, path: PathLink) -> Connection:
+    items, key = _sorted(product.variants, _VARIANT_SORT, args.get("sortKey"))
+    return _connection(items, args, ctx, key)
+
+
+def _has_only_default(product: Product, args: Args, ctx: RequestContext, path: PathLink) -> bool:
+    options = product.options
+    return (
+        len(options) == 1
+        and options[0].name == "Title"
+        and [v.name for v in options[0].values] == ["Default Title"]
+    )
+
+
+def _option_values(option: Option, product: Product) -> list[dict[str, Json]]:
+    used = {id(v) for variant in product.variants for v in variant.option_values}
+    return [_option_value(v, id(v) in used) for v in option.values]
+
+
+def _option_value(value: OptionValue, has_variants: bool) -> dict[str, Json]:
+    return {
+        "__typename": "ProductOptionValue",
+        "id": gid("ProductOptionValue", value.id),
+        "name": value.name,
+        "hasVariants": has_variants,
+        "linkedMetafieldValue": None,
+        "swatch": None,
+    }
+
+
+def option_view(option: Option, product: Product) -> dict[str, Json]:
+    """A ProductOption; its values need the product to tell whether variants use them."""
+    return {
+        "__typename": "ProductOption",
+        "id": gid("ProductOption", option.id),
+        "name": option.name,
+        "position": option.position,
+        "values": [v.name for v in option.values],
+        "optionValues": _option_values(option, product),
+        "linkedMetafield": None,
+    }
+
+
+def _product_options(
+    product: Product, args: Args, ctx: RequestContext, path: PathLink
+) -> list[dict[str, Json]]:
+    options = product.options[: args["first"]] if args.get("first") is not None else product.options
+    return [option_view(o, product) for o in options]
+
+
+PRODUCT: dict[str, Resolver[RequestContext]] = {
+    "id": _id("Product"),
+    "legacyResourceId": _legacy,
+    "description": _description,
+    "variants": _product_variants_of,
+    "variantsCount": lambda p, args, ctx, path: _count(len(p.variants)),
+    "totalVariants": lambda p, args, ctx, path: len(p.variants),
+    "totalInventory": lambda p, args, ctx, path: sum(v.inventory_quantity for v in p.variants),
+    "tracksInventory": lambda p, args, ctx, path: any(v.inventory_item.tracked for v in p.variants),
+    "hasOnlyDefaultVariant": _has_only_default,
+    "hasOutOfStockVariants": lambda p, args, ctx, path: any(v.inventory_quantity <= 0 for v in p.variants),
+    "isGiftCard": lambda p, args, ctx, path: p.gift_card,
+    "options": _product_options,
+    "metafields": _metafields,
+    "metafield": _metafield,
+    "seo": lambda p, args, ctx, path: {"title": p.seo_title, "description": p.seo_description},
+    "publishedAt": lambda p, args, ctx, path: p.created_at if p.status == "ACTIVE" else None,
+    "onlineStoreUrl": lambda p, args, ctx, path: None,
+}
+
+
+def _selected_options(
+    variant: Variant, args: Args, ctx: RequestContext, path: PathLink
+) -> list[dict[str, Json]]:
+    names = {id(v): o.name for o in variant.product.options for v in o.values}
+    return [
+        {"name": names.get(id(v), ""), "value": v.name, "optionValue": _option_value(v, True)}
+        for v in variant.option_values
+    ]
+
+
+def _available(variant: Variant, args: Args, ctx: RequestContext, path: PathLink) -> bool:
+    if variant.product.status != "ACTIVE":
+        return False
+    tracked = variant.inventory_item.tracked
+    return not tracked or variant.inventory_policy == "CONTINUE" or variant.inventory_quantity > 0
+
+
+VARIANT: dict[str, Resolver[RequestContext]] = {
+    "id": _id("ProductVariant"),
+    "legacyResourceId": _legacy,
+    "displayName": lambda v, args, ctx, path: f"{v.product.title} - {v.title}",
+    "product": lambda v, args, ctx, path: v.product,
+    "inventoryItem": lambda v, args, ctx, path: v.inventory_item,
+    "selectedOptions": _selected_options,
+    "availableForSale": _available,
+    "sellableOnlineQuantity": lambda v, args, ctx, path: v.inventory_quantity,
+    "metafields": _metafields,
+    "metafield": _metafield,
+}
+
+
+def _variant_of(item: InventoryItem) -> Variant:
+    assert item.variant is not None, "inventory items are created with their variant"
+    return item.variant
+
+
+INVENTORY_ITEM: dict[str, Resolver[RequestContext]] = {
+    "id": _id("InventoryItem"),
+    "legacyResourceId": _legacy,
+    "sku": lambda i, args, ctx, path: _variant_of(i).sku,
+    "variant": lambda i, args, ctx, path: _variant_of(i),
+    "createdAt": lambda i, args, ctx, path: _variant_of(i).created_at,
+    "updatedAt": lambda i, args, ctx, path: _variant_of(i).updated_at,
+    "unitCost": lambda i, args, ctx, path: (
+        None if i.cost is None else {"amount": i.cost, "currencyCode": "EUR"}
+    ),
+    "duplicateSkuCount": lambda i, args, ctx, path: max(
+        0, len(ctx.shop.sku_index.get((_variant_of(i).sku or "").casefold(), ())) - 1
+    ),
+}
+
+
+def _json_value(metafield: Metafield, args: Args, ctx: RequestContext, path: PathLink) -> Json:
+    kind = metafield.type
+    if kind.startswith("list.") or kind in (
+        "json",
+        "rating",
+        "weight",
+        "volume",
+        "dimension",
+        "money",
+        "link",
+        "rich_text_field",
+    ):
+        return orjson.loads(metafield.value)
+    if kind == "number_integer":
+        return int(metafield.value)
+    if kind == "number_decimal":
+        return metafield.value
+    if kind == "boolean":
+        return metafield.value == "true"
+    return metafield.value
+
+
+METAFIELD: dict[str, Resolver[RequestContext]] = {
+    "id": _id("Metafield"),
+    "legacyResourceId": _legacy,
+    "jsonValue": _json_value,
+    "compareDigest": lambda m, args, ctx, path: hashlib.sha256(m.value.encode()).hexdigest(),
+    "sizeInBytes": lambda m, args, ctx, path: len(m.value.encode()),
+}
+
+
+def _bulk_url(partial: bool) -> Resolver[RequestContext]:
+    return lambda op, args, ctx, path: ctx.bulk.result_url(ctx.base_url, ctx.shop, op, partial=partial)
+
+
+BULK_OPERATION: dict[str, Resolver[RequestContext]] = {
+    "id": _id("BulkOperation"),
+    "url": _bulk_url(False),
+    "partialDataUrl": _bulk_url(True),
+}
+
+
+def _operation_fields(kind: str) -> dict[str, Resolver[RequestContext]]:
+    return {
+        "id": lambda op, args, ctx, path: gid(kind, op.id),
+        "product": lambda op, args, ctx, path: op.product,
+        "userErrors": lambda op, args, ctx, path: op.user_errors,
+    }
+
+
+def _connection_fields() -> dict[str, Resolver[RequestContext]]:
+    return {
+        "nodes": lambda c, args, ctx, path: c.nodes,
+        "edges": lambda c, args, ctx, path: c.edges,
+        "pageInfo": lambda c, args, ctx, path: c.page_info,
+    }
+
+
+def _edge_node(edge: Edge, args: Args, ctx: RequestContext, path: PathLink) -> object:
+    return edge.node
+
+
+def build_resolvers(schema: GraphQLSchema) -> Table:
+    table: Table = {
+        "QueryRoot": QUERY,
+        "Mutation": MUTATION,
+        "Product": PRODUCT,
+        "ProductVariant": VARIANT,
+        "InventoryItem": INVENTORY_ITEM,
+        "Metafield": METAFIELD,
+        "BulkOperation": BULK_OPERATION,
+        "ProductSetOperation": _operation_fields("ProductSetOperation"),
+        "ProductDeleteOperation": _operation_fields("ProductDeleteOperation"),
+        "Location": {"id": _id("Location"), "isActive": lambda loc, args, ctx, path: True},
+    }
+    # Every connection and edge type answers from Connection/Edge records.
+    connection = _connection_fields()
+    for name, type_ in schema.type_map.items():
+        if not isinstance(type_, GraphQLObjectType):
+            continue
+        if name.endswith("Connection") and "pageInfo" in type_.fields:
+            table[name] = connection
+        elif name.endswith("Edge") and "node" in type_.fields:
+            table[name] = {"node": _edge_node}
+    return table
