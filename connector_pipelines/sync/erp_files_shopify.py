@@ -1,0 +1,383 @@
+"""The steps of the ERP files -> Shopify pipeline as plain functions; the Dagster assets call them.
+
+A product file is always the whole catalog, so every read of it is complete: deletions are detected on every
+read that reaches the end of the file. ``delta`` skips the read when the file (and the mapping) did not change
+since the last successful read; ``full`` always reads; ``plan`` reads and shows what Shopify would get.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector_pipelines.catalog.hashing import content_hash
+from connector_pipelines.catalog.models import Product
+from connector_pipelines.clients.shopify import ShopifyClient
+from connector_pipelines.sources.erp_files import FileIdentity, FileSource, Record, RowError, read_records
+from connector_pipelines.sources.erp_mapping import MappingConfig, map_records
+from connector_pipelines.store.repositories import TenantStore
+from connector_pipelines.sync.plenty_shopware import StepReport, _Step
+from connector_pipelines.sync.publish import (
+    DEACTIVATED,
+    PublishSpec,
+    RecordFailure,
+    WriteOutcome,
+    preview_markdown,
+    publish,
+)
+from connector_pipelines.sync.snapshot import update_snapshot
+from connector_pipelines.targets.shopify import Adopted, ShopifyWriter, payload_skus
+from connector_pipelines.tenants.systems import ShopifySettings
+
+PIPELINE = "erp_files_shopify"
+PRODUCTS = "product"
+FILE_CURSOR = "file"
+READ_STAGE = "erp_file_read"
+PUBLISH_STAGE = "shopify_products"
+SOURCE_SYSTEM = "erp_files"
+MAX_RECORDED_ROW_ERRORS = 10_000  # a wholly broken file must not flood the error table
+PREVIEW_ROWS = 20
+
+log = logging.getLogger(__name__)
+
+
+class FileFingerprint(BaseModel):
+    """What a successful read is remembered by: the file's identity and the mapping it was read with."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    identity: FileIdentity
+    mapping: str
+
+
+def mapping_digest(mapping: MappingConfig) -> str:
+    return content_hash(mapping.model_dump(mode="json"))
+
+
+def identity_metadata(identity: FileIdentity) -> dict[str, Any]:
+    return {
+        "file": identity.path,
+        "file_size": identity.size if identity.size is not None else -1,
+        "file_mtime": identity.mtime.isoformat() if identity.mtime else "",
+        "file_sha256": identity.sha256 or "",
+    }
+
+
+def row_error_key(error: RowError) -> str:
+    return f"{error.file}:{error.line}" + (f" {error.column}" if error.column else "")
+
+
+def _row_error_records(errors: Sequence[RowError]) -> list[tuple[str, str, Any]]:
+    """(key, reason, payload) per row error; errors sharing a key are merged (one upsert per key)."""
+    merged: dict[str, tuple[str, dict[str, Any]]] = {}
+    for error in errors:
+        record_key = row_error_key(error)
+        payload = {
+            "file": error.file,
+            "line": error.line,
+            "column": error.column,
+            "reason": error.reason,
+            "product": error.key,
+        }
+        if record_key in merged:
+            reason, first = merged[record_key]
+            merged[record_key] = (f"{reason}; {error.reason}", first)
+        else:
+            merged[record_key] = (str(error), payload)
+    return [(k, reason, payload) for k, (reason, payload) in merged.items()]
+
+
+REQUIRED_FIELDS = ("title", "variant.sku", "variant.price")
+COVERAGE_CURSOR = "mapping_coverage"
+COVERAGE_KEYS_KEPT = 50
+
+
+class Coverage(BaseModel):
+    """Which products of the snapshot lack a required target field (counts, and the first keys)."""
+
+    products: int = 0
+    missing: dict[str, int] = Field(default_factory=lambda: dict.fromkeys(REQUIRED_FIELDS, 0))
+    examples: dict[str, list[str]] = Field(
+        default_factory=lambda: {name: list[str]() for name in REQUIRED_FIELDS}
+    )
+
+    @property
+    def complete(self) -> bool:
+        return not any(self.missing.values())
+
+    def add(self, key: str, titles: Iterable[str], variants: Sequence[tuple[str, bool]]) -> None:
+        """Count one product: its titles, and (SKU, has a price) per variant."""
+        self.products += 1
+        lacking = {
+            "title": not any(t.strip() for t in titles),
+            "variant.sku": any(not sku.strip() for sku, _ in variants),
+            "variant.price": not variants or not all(priced for _, priced in variants),
+        }
+        for name, missing in lacking.items():
+            if missing:
+                self.missing[name] += 1
+                if len(self.examples[name]) < COVERAGE_KEYS_KEPT:
+                    self.examples[name].append(key)
+
+    def add_product(self, product: Product) -> None:
+        self.add(
+            product.key,
+            (t.name for t in product.texts.values()),
+            [(v.sku, bool(v.prices)) for v in product.variants],
+        )
+
+    def add_payload(self, key: str, payload: Mapping[str, Any]) -> None:
+        texts: Mapping[str, Mapping[str, Any]] = payload.get("texts") or {}
+        variants: list[Mapping[str, Any]] = payload.get("variants") or []
+        self.add(
+            key,
+            (str(t.get("name") or "") for t in texts.values()),
+            [(str(v.get("sku") or ""), bool(v.get("prices"))) for v in variants],
+        )
+
+
+@dataclass
+class _FileRead:
+    """Bookkeeping of one streamed read: rows, row errors, products held back."""
+
+    previous: frozenset[str]
+    rows: int = 0
+    variants: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    error_keys: set[str] = field(default_factory=set)
+    keyless_errors: int = 0
+    held_back: list[str] = field(default_factory=list)
+    coverage: Coverage = field(default_factory=lambda: Coverage())
+
+    def counted(self, records: Iterable[Record]) -> Iterator[Record]:
+        for record in records:
+            self.rows += 1
+            yield record
+
+    def products(self, items: Iterable[Product | RowError]) -> Iterator[Product]:
+        """The mapped products; row errors are collected. A product with a bad row keeps its last good
+        version (a partial product would drop the bad row's variant from Shopify); a new one goes out with
+        its good variants."""
+        for item in items:
+            if isinstance(item, RowError):
+                self.error_count += 1
+                if len(self.errors) < MAX_RECORDED_ROW_ERRORS:
+                    self.errors.append(item)
+                if item.key is None:
+                    self.keyless_errors += 1
+                else:
+                    self.error_keys.add(item.key)
+                continue
+            if item.key in self.error_keys and item.key in self.previous:
+                self.held_back.append(item.key)
+                continue
+            self.variants += len(item.variants)
+            self.coverage.add_product(item)
+            yield item
+
+    def keep(self) -> set[str]:
+        # A row without a product key (malformed line, missing parent) may belong to any product: nothing is
+        # deleted on such a read.
+        return set(self.previous) if self.keyless_errors else set(self.error_keys)
+
+
+def snapshot_file(
+    store: TenantStore,
+    source: FileSource,
+    mapping: MappingConfig,
+    *,
+    mode: str,
+    run_id: str | None,
+) -> StepReport:
+    """Read the tenant's file (or the newest match), streaming, into the canonical product snapshot."""
+    with _Step(store, mode, "erp_file", run_id) as report:
+        info = source.newest()
+        identity = source.identity(info)
+        calls = 1 + (1 if identity.sha256 else 0)  # the listing, and a content hash where needed
+        fingerprint = FileFingerprint(identity=identity, mapping=mapping_digest(mapping)).model_dump_json()
+        report.extra.update(identity_metadata(identity))
+        unchanged = store.get_cursor(FILE_CURSOR) == fingerprint
+        report.extra["file_unchanged"] = unchanged
+        if mode == "delta" and unchanged:
+            report.counts = {"fetched": 0, "changed": 0, "unchanged": 0, "removed": 0, "failed": 0}
+            report.extra["skipped"] = True
+            report.calls[SOURCE_SYSTEM] = calls
+            report.preview = "_the file and the mapping are unchanged since the last read: nothing read_"
+            return report
+        read = _FileRead(previous=frozenset(store.record_hashes(PRODUCTS)))
+        products = read.products(map_records(mapping, read.counted(read_records(source, info))))
+        # The stream ending without an exception means the whole file was read: deletions are safe.
+        result = update_snapshot(store, PRODUCTS, products, complete=True, keep=read.keep)
+        calls += 1
+        # Coverage is measured on the mapped products as they stream by; held-back products keep their
+        # stored version, so that version is what counts.
+        for record in store.iter_records(PRODUCTS, keys=read.held_back):
+            read.coverage.add_payload(record.key, record.payload)
+        store.set_cursor(COVERAGE_CURSOR, read.coverage.model_dump_json())
+        store.record_errors(READ_STAGE, _row_error_records(read.errors), run_id)
+        reported = {row_error_key(e) for e in read.errors}
+        store.resolve_errors(
+            READ_STAGE, [e.record_key for e in store.open_errors(READ_STAGE) if e.record_key not in reported]
+        )
+        if mode != "plan":
+            store.set_cursor(FILE_CURSOR, fingerprint)
+        if read.keyless_errors:
+            log.warning(
+                "%d row(s) without a product key in %s: deletions are held back until the file reads cleanly",
+                read.keyless_errors,
+                identity.path,
+            )
+        report.calls[SOURCE_SYSTEM] = calls
+        report.counts = {**result.counts(), "failed": read.error_count, "held_back": len(read.held_back)}
+        report.extra.update(
+            skipped=False,
+            rows=read.rows,
+            variants=read.variants,
+            deletions_held_back=bool(read.keyless_errors),
+        )
+        report.preview = _read_preview(result.changed, result.removed, read.errors)
+    return report
+
+
+def _read_preview(changed: Sequence[str], removed: Sequence[str], errors: Sequence[RowError]) -> str:
+    if not (changed or removed or errors):
+        return "_no product changed_"
+    lines = ["| record | change |", "|---|---|"]
+    lines += [f"| `{k}` | changed |" for k in changed[:15]]
+    lines += [f"| `{k}` | removed |" for k in removed[:5]]
+    lines += [
+        f"| `{e.file}:{e.line}` | row error: {e.column or '-'}: {e.reason[:120]} |" for e in errors[:10]
+    ]
+    return "\n".join(lines)
+
+
+# --- Shopify side -------------------------------------------------------------------------------------------
+
+
+def _label(payload: Mapping[str, Any]) -> str:
+    skus = payload_skus(payload)
+    texts: Mapping[str, Mapping[str, Any]] = payload.get("texts") or {}
+    title = next((str(t.get("name") or "") for t in texts.values()), "")
+    return f"{skus[0] if skus else ''} {title}".strip()
+
+
+def _apply_adopted(store: TenantStore, adopted: Sequence[Adopted], run_id: str | None) -> dict[str, int]:
+    """Store what earlier runs' bulk operations confirmed, as the publish engine would have."""
+    counts = {"adopted": 0, "adopted_failed": 0}
+    for operation in adopted:
+        outcome: WriteOutcome = operation.outcome
+        if operation.purpose == "upsert":
+            store.put_mappings(PRODUCTS, outcome.confirmed)
+            store.resolve_errors(PUBLISH_STAGE, [m.source_key for m in outcome.confirmed])
+        else:
+            store.delete_mappings(
+                PRODUCTS, [m.source_key for m in outcome.confirmed if m.content_hash != DEACTIVATED]
+            )
+            store.put_mappings(PRODUCTS, [m for m in outcome.confirmed if m.content_hash == DEACTIVATED])
+        failures: list[RecordFailure] = outcome.failed
+        store.record_errors(PUBLISH_STAGE, ((f.key, f.reason, f.payload) for f in failures), run_id)
+        counts["adopted"] += len(outcome.confirmed)
+        counts["adopted_failed"] += len(failures)
+    return counts
+
+
+def publish_products(
+    store: TenantStore,
+    writer: ShopifyWriter,
+    settings: ShopifySettings,
+    *,
+    mode: str,
+    run_id: str | None,
+) -> StepReport:
+    """Publish the snapshot's changes to Shopify through the writer (``plan``: the diff, nothing written)."""
+    with _Step(store, mode, "shopify:products", run_id, writer.client) as report:
+        adopted = _apply_adopted(store, writer.adopt(), run_id) if mode != "plan" else {}
+        spec = PublishSpec(PRODUCTS, PRODUCTS, PUBLISH_STAGE, label=_label)
+        result = publish(
+            store,
+            writer,
+            spec,
+            run_id=run_id,
+            batch_size=settings.bulk_batch_size,
+            dry_run=mode == "plan",
+            progress=log.info if mode == "full" else None,
+        )
+        report.counts = {**result.counts(), **adopted}
+        report.extra.update(writer.stats.metadata())
+        entries = result.plan if mode == "plan" else result.preview
+        report.preview = preview_markdown(entries)
+        if mode == "plan":
+            report.extra["plan"] = [
+                {"key": e.key, "action": e.action, "label": e.label, "changed_fields": list(e.changed_fields)}
+                for e in result.plan
+            ]
+    return report
+
+
+# --- checks -------------------------------------------------------------------------------------------------
+
+
+def mapping_coverage(store: TenantStore) -> Coverage:
+    """Required target fields of the snapshot's products, as measured by the last read of the file."""
+    raw = store.get_cursor(COVERAGE_CURSOR)
+    return Coverage.model_validate_json(raw) if raw else Coverage()
+
+
+@dataclass
+class Reconciliation:
+    """SKUs of the snapshot against the variants Shopify holds."""
+
+    expected: int = 0
+    in_shopify: int = 0
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not (self.missing or self.unexpected or self.duplicated)
+
+    def preview(self, limit: int = PREVIEW_ROWS) -> str:
+        lines = []
+        for name in ("missing", "unexpected", "duplicated"):
+            values: list[str] = getattr(self, name)
+            if values:
+                shown = ", ".join(f"`{v}`" for v in values[:limit])
+                lines.append(f"- {len(values)} {name}: {shown}{' …' if len(values) > limit else ''}")
+        return "\n".join(lines)
+
+
+def reconcile_skus(store: TenantStore, client: ShopifyClient) -> Reconciliation:
+    """Every SKU of the snapshot once in Shopify, and no SKU left in a product this tenant publishes that the
+    file no longer has. Pages through every variant of the shop: run it off the sync path (daily)."""
+    expected: set[str] = set()
+    for record in store.iter_records(PRODUCTS, batch=2000):
+        expected.update(payload_skus(record.payload))
+    managed = {m.target_id for m in store.mappings(PRODUCTS).values() if m.content_hash != DEACTIVATED}
+    seen: dict[str, int] = {}
+    ours: set[str] = set()
+    for variant in client.iter_variants():
+        sku = variant.sku or ""
+        if sku in expected:
+            seen[sku] = seen.get(sku, 0) + 1
+        if variant.product_id in managed:
+            ours.add(sku)
+    report = Reconciliation(expected=len(expected), in_shopify=sum(seen.values()))
+    report.missing = sorted(expected - set(seen))
+    report.unexpected = sorted(ours - expected)
+    report.duplicated = sorted(sku for sku, count in seen.items() if count > 1)
+    return report
+
+
+def open_errors_preview(store: TenantStore, limit: int = PREVIEW_ROWS) -> tuple[int, str]:
+    errors = store.open_errors(limit=limit)
+    total = store.count_open_errors()
+    if not errors:
+        return total, ""
+    rows = "\n".join(f"| `{e.record_key}` | {e.stage} | {e.attempts} | {e.reason[:200]} |" for e in errors)
+    return total, f"| record | stage | attempts | reason |\n|---|---|---|---|\n{rows}"

@@ -1,0 +1,78 @@
+"""Keeping a source snapshot: canonical records with content hashes in the connector database."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any
+
+from pydantic import BaseModel
+
+from connector_pipelines.catalog.hashing import content_hash
+from connector_pipelines.store.repositories import TenantStore
+
+_WRITE_BATCH = 500
+
+
+@dataclass
+class SnapshotResult:
+    fetched: int = 0
+    changed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    removed: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "fetched": self.fetched,
+            "changed": len(self.changed),
+            "unchanged": self.unchanged,
+            "removed": len(self.removed),
+        }
+
+
+def update_snapshot(
+    store: TenantStore,
+    kind: str,
+    records: Iterable[BaseModel],
+    *,
+    key: Callable[[Any], str] = attrgetter("key"),
+    complete: bool,
+    keep: Callable[[], Collection[str]] = frozenset,
+    progress: Callable[[int], None] | None = None,
+) -> SnapshotResult:
+    """Stream records into the snapshot; only changed ones are written.
+
+    With ``complete`` (the source was read whole and without error) keys that were not seen are removed:
+    that is how deletions are detected for sources without a deletion feed. The removal happens after the
+    stream is exhausted, so an exception half-way never removes anything. ``keep`` names records the source
+    has but could not translate (asked for after the stream ends): their last good version stays.
+    """
+    previous = store.record_hashes(kind)
+    seen: set[str] = set()
+    result = SnapshotResult()
+    pending: list[tuple[str, str, object]] = []
+    last_progress = time.monotonic()
+    for record in records:
+        record_key = key(record)
+        seen.add(record_key)
+        result.fetched += 1
+        document = record.model_dump(mode="json")
+        digest = content_hash(document)
+        if previous.get(record_key) == digest:
+            result.unchanged += 1
+        else:
+            result.changed.append(record_key)
+            pending.append((record_key, digest, document))
+            if len(pending) >= _WRITE_BATCH:
+                store.put_records(kind, pending)
+                pending.clear()
+        if progress is not None and time.monotonic() - last_progress > 5:
+            progress(result.fetched)
+            last_progress = time.monotonic()
+    store.put_records(kind, pending)
+    if complete:
+        result.removed = sorted(set(previous) - seen - set(keep()))
+        store.delete_records(kind, result.removed)
+    return result

@@ -1,0 +1,791 @@
+"""Canonical catalog -> Shopify: pure ``productSet`` inputs, and a writer that applies a diff through the
+Admin GraphQL API (contract ``shopify.md``).
+
+Products are matched by SKU. A published product's mapping keeps its product GID (``target_id``) and SKU ->
+variant GID (``extra["variants"]``); a product never published is looked up by its SKUs, in batches, so that a
+shop already holding it (or a run that died before storing the mapping) gets an update, not a twin.
+
+Many changes go through one bulk mutation (a staged JSONL file of productSet variables), few through direct
+productSet calls. A bulk operation is written to the connector database before it is waited for: a killed
+run's successor adopts its results (:meth:`ShopifyWriter.adopt`) instead of submitting the lines again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+from connector_pipelines.catalog.diff import changed_fields
+from connector_pipelines.catalog.models import OptionChoice, Product, Variant
+from connector_pipelines.clients.http import ApiError, JsonValue
+from connector_pipelines.clients.shopify import (
+    BULK_PRODUCT_DELETE,
+    BULK_PRODUCT_SET,
+    BulkOperation,
+    BulkOperationInProgress,
+    BulkResultLine,
+    ShopifyClient,
+    ShopifyGraphQLError,
+    UserError,
+    VariantRef,
+    product_set_variables,
+)
+from connector_pipelines.store.repositories import MappingRow, TenantStore
+from connector_pipelines.sync.publish import (
+    DEACTIVATED,
+    Action,
+    PlanEntry,
+    PublishItem,
+    RecordFailure,
+    WriteOutcome,
+)
+from connector_pipelines.tenants.systems import ShopifySettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OPTION = "Title"
+DEFAULT_VALUE = "Default Title"
+MAX_OPTIONS = 3
+MAX_VARIANTS = 2048
+PENDING_KIND = "shopify_bulk_operations"
+STALE_CODES = frozenset({"PRODUCT_DOES_NOT_EXIST", "PRODUCT_VARIANT_DOES_NOT_EXIST"})
+REMOVAL_STATUS = {"archive": "ARCHIVED", "draft": "DRAFT"}
+SUBMIT_ATTEMPTS = 3
+PLAN_BATCH = 3  # products per plan query: each may cost ~270 points, the single-query limit is 1000
+Purpose = Literal["upsert", "delete", "archive", "draft"]
+
+PLAN_PRODUCTS = """
+query PlanProducts($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    ... on Product {
+      id title descriptionHtml vendor productType tags status
+      options { name values }
+      metafields(first: 20) { nodes { namespace key value } }
+      variants(first: 100) {
+        nodes { sku price compareAtPrice barcode inventoryQuantity selectedOptions { name value } }
+      }
+    }
+  }
+}"""
+"""Shopify's current state of products, for :meth:`ShopifyWriter.plan` (validated against the schema in the
+tests, like the client's own documents)."""
+
+
+class PayloadError(ValueError):
+    """The canonical product cannot be expressed as a Shopify product (too many options or variants)."""
+
+
+# --- payloads (pure) ----------------------------------------------------------------------------------------
+
+
+def money(value: Decimal) -> str:
+    """Shopify's ``Money`` scalar: a decimal string without exponent."""
+    return format(value.normalize(), "f")
+
+
+def option_name(choice: OptionChoice) -> str:
+    return choice.option_name or choice.option_key.rsplit(":", 1)[-1]
+
+
+def value_name(choice: OptionChoice) -> str:
+    return choice.value_name or choice.value_key.rsplit(":", 1)[-1]
+
+
+def product_options(product: Product) -> list[tuple[str, list[str]]]:
+    """Option names with their values, in the order the variants first use them."""
+    options: dict[str, list[str]] = {}
+    for variant in product.variants:
+        for choice in variant.options:
+            values = options.setdefault(option_name(choice), [])
+            value = value_name(choice)
+            if value not in values:
+                values.append(value)
+    return list(options.items())
+
+
+def shop_price(variant: Variant) -> tuple[Decimal | None, Decimal | None]:
+    """(price, compareAtPrice) of a variant: its base price, the one from a quantity of one."""
+    price = next((p for p in variant.prices if p.min_quantity <= 1), None)
+    return (price.gross, price.list_gross) if price is not None else (None, None)
+
+
+def variant_input(
+    variant: Variant,
+    options: Sequence[str],
+    *,
+    location_id: str | None = None,
+    variant_id: str | None = None,
+) -> dict[str, JsonValue]:
+    if options == [DEFAULT_OPTION] and not variant.options:
+        option_values: list[JsonValue] = [{"optionName": DEFAULT_OPTION, "name": DEFAULT_VALUE}]
+    else:
+        chosen = {option_name(c): value_name(c) for c in variant.options}
+        missing = [name for name in options if name not in chosen]
+        if missing:
+            raise PayloadError(f"SKU {variant.sku}: no value for option {missing[0]}")
+        option_values = [{"optionName": name, "name": chosen[name]} for name in options]
+    price, compare_at = shop_price(variant)
+    doc: dict[str, JsonValue] = {
+        "optionValues": option_values,
+        "sku": variant.sku,
+        # Explicit nulls clear what an earlier version of the row set.
+        "barcode": variant.barcode or None,
+        "compareAtPrice": money(compare_at) if compare_at is not None else None,
+    }
+    if variant_id:
+        doc["id"] = variant_id
+    if price is not None:
+        doc["price"] = money(price)
+    item: dict[str, JsonValue] = {}
+    if variant.weight_kg is not None:
+        item["measurement"] = {"weight": {"value": float(variant.weight_kg), "unit": "KILOGRAMS"}}
+    if location_id:
+        item["tracked"] = True
+        doc["inventoryQuantities"] = [
+            {"locationId": location_id, "name": "available", "quantity": variant.stock}
+        ]
+    if item:
+        doc["inventoryItem"] = item
+    return doc
+
+
+def product_input(
+    product: Product,
+    *,
+    language: str | None = None,
+    location_id: str | None = None,
+    variant_ids: Mapping[str, str] | None = None,
+) -> dict[str, JsonValue]:
+    """``ProductSetInput`` of a canonical product. List fields replace what Shopify has, so the variants sent
+    are all the variants the product keeps; metafields are sent only when the product has some (an empty
+    list would remove other apps' metafields too)."""
+    texts = (product.texts.get(language) if language else None) or next(iter(product.texts.values()), None)
+    if texts is None:
+        raise PayloadError("the product has no title")
+    if not product.variants:
+        raise PayloadError("the product has no variants")
+    if len(product.variants) > MAX_VARIANTS:
+        raise PayloadError(f"{len(product.variants)} variants; Shopify allows {MAX_VARIANTS}")
+    options = product_options(product)
+    if len(options) > MAX_OPTIONS:
+        raise PayloadError(f"{len(options)} options; Shopify allows {MAX_OPTIONS}")
+    if not options:
+        options = [(DEFAULT_OPTION, [DEFAULT_VALUE])]
+    names = [name for name, _ in options]
+    ids = variant_ids or {}
+    doc: dict[str, JsonValue] = {
+        "title": texts.name,
+        "descriptionHtml": texts.description,
+        "vendor": product.vendor,
+        "productType": product.product_type,
+        "tags": list(product.tags),
+        "status": "ACTIVE" if product.active else "DRAFT",
+        "productOptions": [
+            {"name": name, "position": position, "values": [{"name": v} for v in values]}
+            for position, (name, values) in enumerate(options, 1)
+        ],
+        "variants": [
+            variant_input(v, names, location_id=location_id, variant_id=ids.get(v.sku))
+            for v in product.variants
+        ],
+    }
+    if product.metafields:
+        doc["metafields"] = [
+            {"namespace": m.namespace, "key": m.key, "type": m.type, "value": m.value}
+            for m in product.metafields
+        ]
+    return doc
+
+
+def removal_variables(action: Purpose, product_id: str) -> dict[str, JsonValue]:
+    """Variables retiring a product: ``productDelete``, or productSet of the archived / draft status."""
+    if action == "delete":
+        return {"input": {"id": product_id}}
+    return product_set_variables({"status": REMOVAL_STATUS[action]}, {"id": product_id})
+
+
+def payload_skus(payload: Mapping[str, JsonValue]) -> tuple[str, ...]:
+    """The SKUs of a canonical product's JSON, without validating the whole model."""
+    return tuple(str(v["sku"]) for v in payload.get("variants") or ())
+
+
+def describe_errors(user_errors: Sequence[UserError], errors: Sequence[str], skus: Sequence[str]) -> str:
+    """One line naming the SKU a Shopify error is about (from ``field``), else the product's SKUs."""
+    shown = ", ".join(skus[:3]) + (" …" if len(skus) > 3 else "")
+    parts = []
+    for error in user_errors:
+        path = error.field or []
+        index = path[2] if len(path) > 2 and path[:2] == ["input", "variants"] else None
+        where = (
+            f"SKU {skus[int(index)]}"
+            if index is not None and index.isdigit() and int(index) < len(skus)
+            else f"SKUs {shown}"
+        )
+        code = f" [{error.code}]" if error.code else ""
+        at = f" ({'.'.join(path)})" if path else ""
+        parts.append(f"{where}: {error.message}{code}{at}")
+    parts.extend(f"SKUs {shown}: {message}" for message in errors)
+    return "; ".join(parts) or f"SKUs {shown}: Shopify answered without a product"
+
+
+# --- comparing with what Shopify holds (plans) --------------------------------------------------------------
+
+
+def _decimal(value: JsonValue) -> Decimal | None:
+    return Decimal(str(value)) if value not in (None, "") else None
+
+
+def comparable_input(doc: Mapping[str, JsonValue], *, with_inventory: bool) -> dict[str, JsonValue]:
+    """A productSet input in the shape :func:`comparable_current` gives Shopify's product."""
+    variants: dict[str, JsonValue] = {}
+    for v in doc["variants"]:
+        entry: dict[str, JsonValue] = {
+            "price": _decimal(v.get("price")),
+            "compareAtPrice": _decimal(v.get("compareAtPrice")),
+            "barcode": v.get("barcode") or None,
+            "options": {o["optionName"]: o["name"] for o in v["optionValues"]},
+        }
+        if with_inventory:
+            entry["inventory"] = next((q["quantity"] for q in v.get("inventoryQuantities") or ()), 0)
+        variants[str(v["sku"])] = entry
+    return {
+        "title": doc["title"],
+        "descriptionHtml": doc["descriptionHtml"],
+        "vendor": doc["vendor"],
+        "productType": doc["productType"],
+        "tags": sorted(doc["tags"]),
+        "status": doc["status"],
+        "options": {o["name"]: [v["name"] for v in o["values"]] for o in doc["productOptions"]},
+        "metafields": {f"{m['namespace']}.{m['key']}": m["value"] for m in doc.get("metafields") or ()},
+        "variants": variants,
+    }
+
+
+def comparable_current(
+    node: Mapping[str, JsonValue], metafield_keys: Sequence[str], *, with_inventory: bool
+) -> dict[str, JsonValue]:
+    """Shopify's product (from :data:`PLAN_PRODUCTS`); only the metafields the input sets are compared."""
+    metafields = {f"{m['namespace']}.{m['key']}": m["value"] for m in node["metafields"]["nodes"]}
+    variants: dict[str, JsonValue] = {}
+    for v in node["variants"]["nodes"]:
+        entry: dict[str, JsonValue] = {
+            "price": _decimal(v.get("price")),
+            "compareAtPrice": _decimal(v.get("compareAtPrice")),
+            "barcode": v.get("barcode") or None,
+            "options": {o["name"]: o["value"] for o in v["selectedOptions"]},
+        }
+        if with_inventory:
+            entry["inventory"] = v.get("inventoryQuantity") or 0
+        variants[str(v.get("sku") or "")] = entry
+    return {
+        "title": node["title"],
+        "descriptionHtml": node["descriptionHtml"],
+        "vendor": node["vendor"],
+        "productType": node["productType"],
+        "tags": sorted(node["tags"]),
+        "status": node["status"],
+        "options": {o["name"]: list(o["values"]) for o in node["options"]},
+        "metafields": {k: metafields.get(k) for k in metafield_keys},
+        "variants": variants,
+    }
+
+
+# --- pending bulk operations --------------------------------------------------------------------------------
+
+
+class PendingLine(BaseModel):
+    """What one line of a submitted bulk operation was about: enough to confirm or record its result."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    content_hash: str
+    skus: tuple[str, ...] = ()
+    target_id: str | None = None
+    extra: dict[str, JsonValue] | None = None
+
+
+class PendingOperation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    purpose: Purpose
+    lines: list[PendingLine]
+
+
+class BulkLedger:
+    """Bulk operations submitted and not yet settled, in the tenant's ``sync_state`` (one JSON list)."""
+
+    def __init__(self, store: TenantStore, kind: str = PENDING_KIND) -> None:
+        self.store = store
+        self.kind = kind
+        self._lock = threading.Lock()
+
+    def pending(self) -> list[PendingOperation]:
+        raw = self.store.get_cursor(self.kind)
+        return [PendingOperation.model_validate(op) for op in orjson.loads(raw)] if raw else []
+
+    def add(self, operation: PendingOperation) -> None:
+        with self._lock:
+            self._save([*self.pending(), operation])
+
+    def settle(self, operation_id: str) -> None:
+        with self._lock:
+            self._save([op for op in self.pending() if op.id != operation_id])
+
+    def _save(self, operations: list[PendingOperation]) -> None:
+        self.store.set_cursor(
+            self.kind, orjson.dumps([op.model_dump(mode="json") for op in operations]).decode()
+        )
+
+
+# --- the writer ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a product goes in Shopify: its product GID (None = create) and known variant GIDs by SKU."""
+
+    product_id: str | None
+    variant_ids: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One product to send: ``body`` is its serialized variables (a batch keeps bytes, not dicts)."""
+
+    key: str
+    content_hash: str
+    skus: tuple[str, ...]
+    body: bytes = b""
+    target_id: str | None = None
+    extra: dict[str, JsonValue] | None = None
+
+    def variables(self) -> dict[str, JsonValue]:
+        doc: dict[str, JsonValue] = orjson.loads(self.body)
+        return doc
+
+    def pending(self) -> PendingLine:
+        return PendingLine(
+            key=self.key,
+            content_hash=self.content_hash,
+            skus=self.skus,
+            target_id=self.target_id,
+            extra=self.extra,
+        )
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """Shopify's answer to one line, from a direct call or a bulk result line."""
+
+    product_id: str | None
+    variant_ids: dict[str, str]
+    user_errors: list[UserError]
+    errors: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return self.product_id is not None and not self.user_errors and not self.errors
+
+    @property
+    def not_found(self) -> bool:
+        return any(
+            e.code == "PRODUCT_DOES_NOT_EXIST" or "does not exist" in e.message.lower()
+            for e in self.user_errors
+        )
+
+
+def _bulk_answer(line: BulkResultLine) -> _Answer:
+    payload = line.payload or {}
+    product = payload.get("product") or {}
+    nodes = (product.get("variants") or {}).get("nodes") or []
+    product_id = product.get("id") or payload.get("deletedProductId")
+    return _Answer(
+        str(product_id) if product_id else None,
+        {str(n["sku"]): str(n["id"]) for n in nodes if n.get("sku")},
+        line.user_errors,
+        [e.message for e in line.errors],
+    )
+
+
+@dataclass
+class _Result:
+    confirmed: MappingRow | None = None
+    failure: RecordFailure | None = None
+    stale: bool = False  # failed because a stored GID no longer exists in Shopify
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """A bulk operation of an earlier run, settled by this one."""
+
+    operation_id: str
+    purpose: Purpose
+    outcome: WriteOutcome
+
+
+@dataclass
+class WriterStats:
+    bulk_operations: list[str] = field(default_factory=list)
+    bulk_lines: int = 0
+    direct_calls: int = 0
+    adopted_operations: int = 0
+    skus_looked_up: int = 0
+    matched_by_sku: int = 0
+    stale_retries: int = 0
+
+    def metadata(self) -> dict[str, int | list[str]]:
+        return {
+            "bulk_operations": len(self.bulk_operations),
+            "bulk_operation_ids": list(self.bulk_operations),
+            "bulk_lines": self.bulk_lines,
+            "direct_calls": self.direct_calls,
+            "adopted_operations": self.adopted_operations,
+            "skus_looked_up": self.skus_looked_up,
+            "matched_by_sku": self.matched_by_sku,
+            "stale_retries": self.stale_retries,
+        }
+
+
+def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class ShopifyWriter:
+    """The publish engine's :class:`~connector_pipelines.sync.publish.TargetWriter` for Shopify products.
+
+    Thread-safe as the engine needs it (two batches in flight): shared state is the ledger and the statistics,
+    both behind locks; the client serializes nothing but tolerates concurrent calls."""
+
+    def __init__(
+        self,
+        client: ShopifyClient,
+        settings: ShopifySettings,
+        store: TenantStore,
+        *,
+        mapping_kind: str,
+        language: str | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.store = store
+        self.mapping_kind = mapping_kind
+        self.language = language
+        self.ledger = BulkLedger(store)
+        self.stats = WriterStats()
+        self._lock = threading.Lock()
+        self._shop_empty: bool | None = None
+        self._claimed: set[str] = set()  # product GIDs confirmed for some record in this run
+
+    # --- adoption -------------------------------------------------------------------------------------
+
+    def adopt(self) -> list[Adopted]:
+        """Wait for and settle the bulk operations an earlier run submitted but never saw finish."""
+        adopted = []
+        for operation in self.ledger.pending():
+            log.info("shopify: adopting bulk operation %s of an earlier run", operation.id)
+            lines = [
+                _Line(p.key, p.content_hash, p.skus, target_id=p.target_id, extra=p.extra)
+                for p in operation.lines
+            ]
+            try:
+                results = self._collect(operation.id, operation.purpose, lines)
+            except ApiError as exc:
+                if exc.status != 200 or "not found" not in exc.detail:
+                    raise
+                # Gone (expired, another shop): its records are unconfirmed, so the diff sends them again.
+                log.warning(
+                    "shopify: bulk operation %s no longer exists; its records will be sent again",
+                    operation.id,
+                )
+                results = []
+            self.ledger.settle(operation.id)
+            with self._lock:
+                self.stats.adopted_operations += 1
+            adopted.append(Adopted(operation.id, operation.purpose, self._outcome(results, [])))
+        return adopted
+
+    # --- TargetWriter ---------------------------------------------------------------------------------
+
+    def upsert(self, items: Sequence[PublishItem]) -> WriteOutcome:
+        lines, failures = self._lines(items, self._targets(items, use_mappings=True))
+        results = self._run("upsert", lines)
+        stale = {r.failure.key for r in results if r.stale and r.failure is not None}
+        if stale:
+            # A product or variant deleted in Shopify since it was mapped: look its SKUs up afresh, once.
+            retry = [item for item in items if item.key in stale]
+            with self._lock:
+                self.stats.stale_retries += len(retry)
+            retry_lines, retry_failures = self._lines(retry, self._targets(retry, use_mappings=False))
+            results = [r for r in results if not r.stale] + self._run("upsert", retry_lines)
+            failures += retry_failures
+        return self._outcome(results, failures)
+
+    def remove(self, mappings: Sequence[MappingRow]) -> WriteOutcome:
+        action: Purpose = self.settings.missing_sku_action
+        leaving = {m.source_key for m in mappings}
+        claimed = self._claimed | {
+            m.target_id
+            for key, m in self.store.mappings(self.mapping_kind).items()
+            if key not in leaving and m.content_hash != DEACTIVATED
+        }
+        # A product another record now owns (its SKUs moved to a new key) is not deleted with the old key.
+        handed_over = [m for m in mappings if m.target_id in claimed]
+        lines = [
+            _Line(
+                m.source_key,
+                m.content_hash,
+                tuple((m.extra or {}).get("variants") or ()),
+                orjson.dumps(removal_variables(action, m.target_id)),
+                m.target_id,
+                m.extra,
+            )
+            for m in mappings
+            if m.target_id not in claimed
+        ]
+        outcome = self._outcome(self._run(action, lines), [])
+        outcome.confirmed.extend(handed_over)
+        return outcome
+
+    def plan(self, items: Sequence[PublishItem], removals: Sequence[MappingRow]) -> list[PlanEntry]:
+        targets = self._targets(items, use_mappings=True)
+        current = self._current([t.product_id for t in targets.values() if t.product_id])
+        with_inventory = self.settings.location_id is not None
+        entries: list[PlanEntry] = []
+        for item in items:
+            target = targets[item.key]
+            try:
+                doc = self._input(item, target)
+            except PayloadError as exc:
+                entries.append(PlanEntry(item.key, item.action, f"cannot be sent: {exc}"))
+                continue
+            skus = payload_skus(item.payload)
+            label = f"{skus[0] if skus else ''} {doc['title']}".strip()
+            node = current.get(target.product_id or "")
+            if node is None:
+                entries.append(PlanEntry(item.key, "create", label, tuple(sorted(doc))))
+                continue
+            ours = comparable_input(doc, with_inventory=with_inventory)
+            theirs = comparable_current(node, list(ours["metafields"]), with_inventory=with_inventory)
+            entries.append(PlanEntry(item.key, "update", label, tuple(changed_fields(theirs, ours))))
+        action: Action = "delete" if self.settings.missing_sku_action == "delete" else "deactivate"
+        entries += [PlanEntry(m.source_key, action, m.target_id) for m in removals]
+        return entries
+
+    # --- building -------------------------------------------------------------------------------------
+
+    def _input(self, item: PublishItem, target: Target) -> dict[str, JsonValue]:
+        return product_input(
+            Product.model_validate(item.payload),
+            language=self.language,
+            location_id=self.settings.location_id,
+            variant_ids=target.variant_ids,
+        )
+
+    def _lines(
+        self, items: Sequence[PublishItem], targets: Mapping[str, Target]
+    ) -> tuple[list[_Line], list[RecordFailure]]:
+        lines, failures = [], []
+        for item in items:
+            target = targets[item.key]
+            skus = payload_skus(item.payload)
+            try:
+                doc = self._input(item, target)
+            except PayloadError as exc:
+                failures.append(RecordFailure(item.key, str(exc), {"skus": list(skus[:20])}))
+                continue
+            identifier = {"id": target.product_id} if target.product_id else None
+            body = orjson.dumps(product_set_variables(doc, identifier))
+            lines.append(_Line(item.key, item.content_hash, skus, body))
+        return lines, failures
+
+    def _targets(self, items: Sequence[PublishItem], *, use_mappings: bool) -> dict[str, Target]:
+        targets: dict[str, Target] = {}
+        unknown: list[PublishItem] = []
+        for item in items:
+            mapping = item.published if use_mappings else None
+            if mapping is None:
+                unknown.append(item)
+                continue
+            variants = (mapping.extra or {}).get("variants") or {}
+            targets[item.key] = Target(mapping.target_id, {str(k): str(v) for k, v in variants.items()})
+        if unknown:
+            skus = [sku for item in unknown for sku in payload_skus(item.payload)]
+            found = self._lookup(skus, trust_empty_shop=use_mappings)
+            for item in unknown:
+                targets[item.key] = choose_target(payload_skus(item.payload), found)
+            matched = sum(1 for item in unknown if targets[item.key].product_id is not None)
+            with self._lock:
+                self.stats.matched_by_sku += matched
+        return targets
+
+    def _lookup(self, skus: Sequence[str], *, trust_empty_shop: bool) -> dict[str, VariantRef]:
+        if trust_empty_shop and self._is_shop_empty():
+            return {}
+        with self._lock:
+            self.stats.skus_looked_up += len(skus)
+        return self.client.variants_by_sku(skus)
+
+    def _is_shop_empty(self) -> bool:
+        """Whether the shop had no product when this writer first looked: then no SKU of a record never
+        published can exist (a file holds each SKU once), and onboarding needs no look-ups."""
+        with self._lock:
+            if self._shop_empty is None:
+                self._shop_empty = next(iter(self.client.iter_products(page_size=1)), None) is None
+            return self._shop_empty
+
+    def _current(self, product_ids: Sequence[str]) -> dict[str, dict[str, JsonValue]]:
+        current: dict[str, dict[str, JsonValue]] = {}
+        for batch in _chunks(list(dict.fromkeys(product_ids)), PLAN_BATCH):
+            data = self.client.graphql(PLAN_PRODUCTS, {"ids": list(batch)})
+            for node in data["nodes"]:
+                if isinstance(node, dict) and node.get("id"):
+                    current[str(node["id"])] = node
+        return current
+
+    # --- sending --------------------------------------------------------------------------------------
+
+    def _run(self, purpose: Purpose, lines: Sequence[_Line]) -> list[_Result]:
+        if not lines:
+            return []
+        if len(lines) >= self.settings.bulk_threshold:
+            return self._bulk(purpose, lines)
+        return [self._direct(purpose, line) for line in lines]
+
+    def _direct(self, purpose: Purpose, line: _Line) -> _Result:
+        variables = line.variables()
+        with self._lock:
+            self.stats.direct_calls += 1
+        try:
+            if purpose == "delete":
+                deleted = self.client.product_delete(str(line.target_id))
+                answer = _Answer(deleted.deleted_product_id, {}, deleted.user_errors, [])
+            else:
+                result = self.client.product_set(variables["input"], variables.get("identifier"))
+                product = result.product
+                answer = _Answer(
+                    product.id if product else None,
+                    {v.sku: v.id for v in product.variants if v.sku} if product else {},
+                    result.user_errors,
+                    [],
+                )
+        except ShopifyGraphQLError as exc:
+            # A document error for this record only (its variables failed validation): record it, go on.
+            answer = _Answer(None, {}, [], [e.message for e in exc.errors])
+        return self._settle(purpose, line, answer)
+
+    def _bulk(self, purpose: Purpose, lines: Sequence[_Line]) -> list[_Result]:
+        mutation = BULK_PRODUCT_DELETE if purpose == "delete" else BULK_PRODUCT_SET
+        operation = self._submit(mutation, lines)
+        # Written before waiting: if this process dies now, the next run adopts the operation.
+        self.ledger.add(
+            PendingOperation(id=operation.id, purpose=purpose, lines=[line.pending() for line in lines])
+        )
+        with self._lock:
+            self.stats.bulk_operations.append(operation.id)
+            self.stats.bulk_lines += len(lines)
+        results = self._collect(operation.id, purpose, lines)
+        self.ledger.settle(operation.id)
+        return results
+
+    def _submit(self, mutation: str, lines: Sequence[_Line]) -> BulkOperation:
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+            try:
+                return self.client.run_bulk_mutation(mutation, (line.variables() for line in lines))
+            except BulkOperationInProgress as exc:
+                if attempt == SUBMIT_ATTEMPTS:
+                    raise
+                running = exc.running_id
+                log.info("shopify: the shop runs its limit of bulk mutations (%s); waiting", running or "?")
+                if running:
+                    self.client.wait_for_bulk_operation(
+                        running, self.settings.bulk_poll_interval_s, self.settings.bulk_timeout_s
+                    )
+                else:
+                    self.client.wait(self.settings.bulk_poll_interval_s * 4, rate_limit=False)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _collect(self, operation_id: str, purpose: Purpose, lines: Sequence[_Line]) -> list[_Result]:
+        operation = self.client.wait_for_bulk_operation(
+            operation_id, self.settings.bulk_poll_interval_s, self.settings.bulk_timeout_s
+        )
+        answers: dict[int, BulkResultLine] = {}
+        url = operation.url or operation.partial_data_url
+        if url:
+            for result_line in self.client.iter_bulk_results(url):
+                answers[result_line.line_number] = result_line
+        if not operation.succeeded:
+            log.warning(
+                "shopify: bulk operation %s ended %s (%s) after %d of %d lines",
+                operation_id,
+                operation.status,
+                operation.error_code or "no error code",
+                len(answers),
+                len(lines),
+            )
+        results = []
+        for number, line in enumerate(lines):
+            answer = answers.get(number)
+            if answer is None:
+                code = f" ({operation.error_code})" if operation.error_code else ""
+                reason = f"bulk operation {operation_id} ended {operation.status}{code} before this line ran"
+                results.append(
+                    _Result(failure=RecordFailure(line.key, reason, {"skus": list(line.skus[:20])}))
+                )
+            else:
+                results.append(self._settle(purpose, line, _bulk_answer(answer)))
+        return results
+
+    def _settle(self, purpose: Purpose, line: _Line, answer: _Answer) -> _Result:
+        if purpose == "upsert":
+            if answer.ok and answer.product_id is not None:
+                with self._lock:
+                    self._claimed.add(answer.product_id)
+                extra: dict[str, JsonValue] = {"variants": answer.variant_ids}
+                return _Result(confirmed=MappingRow(line.key, answer.product_id, line.content_hash, extra))
+            stale = any(e.code in STALE_CODES for e in answer.user_errors)
+            reason = describe_errors(answer.user_errors, answer.errors, line.skus)
+            return _Result(
+                failure=RecordFailure(line.key, reason, {"skus": list(line.skus[:20])}), stale=stale
+            )
+        gone = answer.not_found
+        if answer.ok or gone:
+            # A product already gone counts as removed: its mapping goes, whatever the policy.
+            kept = purpose != "delete" and not gone
+            confirmed = MappingRow(
+                line.key, str(line.target_id), DEACTIVATED if kept else line.content_hash, line.extra
+            )
+            return _Result(confirmed=confirmed)
+        reason = describe_errors(answer.user_errors, answer.errors, line.skus)
+        return _Result(failure=RecordFailure(line.key, reason, {"product_id": line.target_id}))
+
+    @staticmethod
+    def _outcome(results: Sequence[_Result], failures: Sequence[RecordFailure]) -> WriteOutcome:
+        outcome = WriteOutcome(failed=list(failures))
+        for result in results:
+            if result.confirmed is not None:
+                outcome.confirmed.append(result.confirmed)
+            elif result.failure is not None:
+                outcome.failed.append(result.failure)
+        return outcome
+
+
+def choose_target(skus: Sequence[str], found: Mapping[str, VariantRef]) -> Target:
+    """The Shopify product holding most of these SKUs (lowest id on a tie), with its variants' GIDs."""
+    refs = [found[sku] for sku in skus if sku in found]
+    if not refs:
+        return Target(None)
+    counts = Counter(ref.product_id for ref in refs)
+    best = max(counts.values())
+    product_id = min((pid for pid, n in counts.items() if n == best), key=lambda pid: (len(pid), pid))
+    return Target(product_id, {str(r.sku): r.id for r in refs if r.product_id == product_id})

@@ -1,0 +1,230 @@
+"""Canonical -> Shopify payloads (pure), checked against the vendored Admin schema."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from graphql import OperationDefinitionNode, parse, validate
+from graphql.execution.values import get_variable_values
+
+from connector_pipelines.catalog.models import Metafield, OptionChoice, Price, Product, Texts, Variant
+from connector_pipelines.clients.shopify import (
+    BULK_PRODUCT_DELETE,
+    BULK_PRODUCT_SET,
+    UserError,
+    VariantRef,
+    product_set_variables,
+)
+from connector_pipelines.clients.shopify import PRODUCT_SET as PRODUCT_SET_DOCUMENT
+from connector_pipelines.schemas import shopify_schema
+from connector_pipelines.targets.shopify import (
+    PLAN_PRODUCTS,
+    PayloadError,
+    Target,
+    choose_target,
+    comparable_current,
+    comparable_input,
+    describe_errors,
+    money,
+    product_input,
+    removal_variables,
+)
+
+
+def _choice(option: str, value: str) -> OptionChoice:
+    return OptionChoice(
+        option_key=f"erp_files:option:{option}",
+        value_key=f"erp_files:option_value:{option}:{value}",
+        option_name=option,
+        value_name=value,
+    )
+
+
+def _variant(
+    sku: str, *options: tuple[str, str], price: str = "19.90", compare: str | None = None
+) -> Variant:
+    return Variant(
+        key=f"erp_files:variant:{sku}",
+        sku=sku,
+        prices=(
+            Price(
+                currency="EUR",
+                gross=Decimal(price),
+                list_gross=Decimal(compare) if compare else None,
+            ),
+        ),
+        options=tuple(_choice(o, v) for o, v in options),
+        stock=7,
+        weight_kg=Decimal("0.250"),
+    )
+
+
+def _product(*variants: Variant, active: bool = True, metafields: tuple[Metafield, ...] = ()) -> Product:
+    return Product(
+        key="erp_files:product:P1",
+        texts={"en": Texts(name="Classic Tee", description="<p>Soft</p>")},
+        active=active,
+        vendor="Acme",
+        product_type="Shirts",
+        tags=("cotton", "summer"),
+        metafields=metafields,
+        variants=variants,
+    )
+
+
+def _coerces(document: str, variables: dict[str, Any]) -> None:
+    """The variables fit the document's variable definitions in the real schema (as Shopify checks them)."""
+    schema = shopify_schema()
+    ast = parse(document)
+    assert validate(schema, ast) == []
+    operation = next(d for d in ast.definitions if isinstance(d, OperationDefinitionNode))
+    coerced = get_variable_values(schema, operation.variable_definitions or [], variables)
+    assert not isinstance(coerced, list), coerced
+
+
+def test_options_variants_prices_and_status() -> None:
+    product = _product(
+        _variant("TEE-RED-S", ("Color", "Red"), ("Size", "S"), compare="24.90"),
+        _variant("TEE-BLU-S", ("Color", "Blue"), ("Size", "S"), price="21.5"),
+        _variant("TEE-RED-M", ("Color", "Red"), ("Size", "M")),
+        active=False,
+    )
+    doc = product_input(product)
+    assert doc["title"] == "Classic Tee" and doc["descriptionHtml"] == "<p>Soft</p>"
+    assert doc["status"] == "DRAFT" and doc["tags"] == ["cotton", "summer"]
+    assert doc["productOptions"] == [
+        {"name": "Color", "position": 1, "values": [{"name": "Red"}, {"name": "Blue"}]},
+        {"name": "Size", "position": 2, "values": [{"name": "S"}, {"name": "M"}]},
+    ]
+    first, second, _ = doc["variants"]
+    assert first["optionValues"] == [
+        {"optionName": "Color", "name": "Red"},
+        {"optionName": "Size", "name": "S"},
+    ]
+    assert (first["price"], first["compareAtPrice"]) == ("19.9", "24.9")
+    assert (second["price"], second["compareAtPrice"]) == ("21.5", None), "no compare price clears it"
+    assert first["barcode"] is None and first["sku"] == "TEE-RED-S"
+    assert first["inventoryItem"] == {"measurement": {"weight": {"value": 0.25, "unit": "KILOGRAMS"}}}
+    assert "inventoryQuantities" not in first, "stock is synced only with a location"
+    assert "metafields" not in doc, "an empty list would remove every metafield"
+    _coerces(BULK_PRODUCT_SET, product_set_variables(doc))
+    _coerces(PRODUCT_SET_DOCUMENT, product_set_variables(doc, {"id": "gid://shopify/Product/1"}))
+
+
+def test_a_product_without_options_gets_shopifys_default_option() -> None:
+    doc = product_input(_product(_variant("MUG-1")))
+    assert doc["productOptions"] == [{"name": "Title", "position": 1, "values": [{"name": "Default Title"}]}]
+    assert doc["variants"][0]["optionValues"] == [{"optionName": "Title", "name": "Default Title"}]
+    _coerces(BULK_PRODUCT_SET, product_set_variables(doc))
+
+
+def test_metafields_inventory_and_known_variant_ids() -> None:
+    material = Metafield(namespace="custom", key="material", type="single_line_text_field", value="Cotton")
+    product = _product(_variant("TEE-RED-S", ("Color", "Red")), metafields=(material,))
+    doc = product_input(
+        product,
+        location_id="gid://shopify/Location/1",
+        variant_ids={"TEE-RED-S": "gid://shopify/ProductVariant/9"},
+    )
+    assert doc["metafields"] == [
+        {"namespace": "custom", "key": "material", "type": "single_line_text_field", "value": "Cotton"}
+    ]
+    variant = doc["variants"][0]
+    assert variant["id"] == "gid://shopify/ProductVariant/9"
+    assert variant["inventoryQuantities"] == [
+        {"locationId": "gid://shopify/Location/1", "name": "available", "quantity": 7}
+    ]
+    assert variant["inventoryItem"]["tracked"] is True
+    _coerces(BULK_PRODUCT_SET, product_set_variables(doc, {"id": "gid://shopify/Product/1"}))
+
+
+def test_products_shopify_cannot_hold_are_refused() -> None:
+    four = [("A", "1"), ("B", "1"), ("C", "1"), ("D", "1")]
+    with pytest.raises(PayloadError, match="4 options"):
+        product_input(_product(_variant("X-1", *four)))
+    with pytest.raises(PayloadError, match="no variants"):
+        product_input(_product())
+
+
+def test_removals_and_the_plan_document_fit_the_schema() -> None:
+    _coerces(BULK_PRODUCT_DELETE, removal_variables("delete", "gid://shopify/Product/1"))
+    archived = removal_variables("archive", "gid://shopify/Product/1")
+    assert archived["input"] == {"status": "ARCHIVED"}
+    _coerces(BULK_PRODUCT_SET, archived)
+    _coerces(BULK_PRODUCT_SET, removal_variables("draft", "gid://shopify/Product/1"))
+    _coerces(PLAN_PRODUCTS, {"ids": ["gid://shopify/Product/1"]})
+
+
+def test_money_has_no_exponent() -> None:
+    assert [money(Decimal(v)) for v in ("1E+2", "19.90", "0.00", "1234.5")] == ["100", "19.9", "0", "1234.5"]
+
+
+def test_errors_name_the_sku_of_the_variant() -> None:
+    skus = ["A-1", "A-2", "A-3", "A-4"]
+    price = UserError(
+        field=["input", "variants", "1", "price"], message="must be at least 0", code="INVALID_VARIANT"
+    )
+    title = UserError(field=["input", "title"], message="Title can't be blank", code="MISSING_FIELD_REQUIRED")
+    text = describe_errors([price, title], ["Internal error"], skus)
+    assert text.startswith("SKU A-2: must be at least 0 [INVALID_VARIANT] (input.variants.1.price)")
+    assert "SKUs A-1, A-2, A-3 …: Title can't be blank" in text
+    assert text.endswith("SKUs A-1, A-2, A-3 …: Internal error")
+
+
+def test_the_plan_compares_like_with_like() -> None:
+    material = Metafield(namespace="custom", key="material", type="single_line_text_field", value="Cotton")
+    product = _product(_variant("TEE-RED-S", ("Color", "Red"), compare="24.90"), metafields=(material,))
+    doc = product_input(product)
+    shopify: dict[str, Any] = {
+        "title": "Classic Tee",
+        "descriptionHtml": "<p>Soft</p>",
+        "vendor": "Acme",
+        "productType": "Shirts",
+        "tags": ["summer", "cotton"],
+        "status": "ACTIVE",
+        "options": [{"name": "Color", "values": ["Red"]}],
+        "metafields": {
+            "nodes": [
+                {"namespace": "custom", "key": "material", "value": "Cotton"},
+                {"namespace": "other", "key": "x", "value": "y"},
+            ]
+        },
+        "variants": {
+            "nodes": [
+                {
+                    "sku": "TEE-RED-S",
+                    "price": "19.90",
+                    "compareAtPrice": "24.90",
+                    "barcode": None,
+                    "inventoryQuantity": 3,
+                    "selectedOptions": [{"name": "Color", "value": "Red"}],
+                }
+            ]
+        },
+    }
+    ours = comparable_input(doc, with_inventory=False)
+    assert comparable_current(shopify, list(ours["metafields"]), with_inventory=False) == ours
+    shopify["variants"]["nodes"][0]["price"] = "17.00"
+    shopify["title"] = "Old Tee"
+    theirs = comparable_current(shopify, list(ours["metafields"]), with_inventory=False)
+    assert theirs != ours and theirs["variants"]["TEE-RED-S"]["price"] == Decimal("17")
+
+
+def test_sku_matches_choose_the_product_holding_most_of_them() -> None:
+    def ref(sku: str, variant: int, product: int) -> VariantRef:
+        return VariantRef(
+            id=f"gid://shopify/ProductVariant/{variant}",
+            sku=sku,
+            product_id=f"gid://shopify/Product/{product}",
+            product_handle="h",
+            product_status="ACTIVE",
+        )
+
+    found = {"A": ref("A", 1, 7), "B": ref("B", 2, 7), "C": ref("C", 3, 12)}
+    assert choose_target(["A", "B", "C", "D"], found) == Target(
+        "gid://shopify/Product/7",
+        {"A": "gid://shopify/ProductVariant/1", "B": "gid://shopify/ProductVariant/2"},
+    )
+    assert choose_target(["X"], found) == Target(None)
