@@ -1,0 +1,1 @@
+"""Benchmarks: each pipeline's runs against the sandbox, measured the same way (see harness.py)."""

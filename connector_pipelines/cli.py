@@ -1,0 +1,551 @@
+"""The `connector-pipelines` command. Heavy modules (Dagster, emulators) are imported by the commands that
+need them, so `--help` and the tenant commands stay fast."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from connector_pipelines.redaction import redact
+
+F = TypeVar("F", bound=Callable[..., Any])
+USER_ERROR_EXIT = 2
+
+
+class UserError(click.ClickException):
+    """One clear line on stderr and exit code 2."""
+
+    exit_code = USER_ERROR_EXIT
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {redact(self.format_message())}", err=True)
+
+
+def user_errors(func: F) -> F:
+    """Turn the library's expected failures into UserError, never a traceback."""
+    from connector_pipelines.tenants.crypto import DecryptionError, KeyConfigError
+    from connector_pipelines.tenants.registry import TenantError
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (TenantError, KeyConfigError, DecryptionError, LookupError) as exc:
+            # KeyError-style exceptions quote their argument in str(); show the message itself.
+            raise UserError(str(exc.args[0]) if exc.args else str(exc)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _registry() -> Any:
+    from connector_pipelines.store.db import Database
+    from connector_pipelines.tenants.registry import TenantRegistry
+
+    return TenantRegistry(Database())
+
+
+def _read_json_file(path: str | None, what: str, *, stdin_ok: bool = False) -> Any:
+    if path is None and not stdin_ok:
+        return None
+    try:
+        text = sys.stdin.read() if path is None or path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        # Position only: the text may hold credentials.
+        raise UserError(f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+    if not isinstance(doc, dict):
+        raise UserError(f"{what} must be a JSON object")
+    return doc
+
+
+@click.group()
+def main() -> None:
+    """Keep commerce systems in sync for many merchants (tenants), with Dagster."""
+    from connector_pipelines.logs import configure_process_logging
+
+    configure_process_logging()
+
+
+# --- tenants -----------------------------------------------------------------------------------------------
+
+
+@main.group()
+def tenants() -> None:
+    """Register and manage tenants."""
+
+
+def _print_tenant(info: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(info.model_dump_json(indent=2))
+        return
+    click.echo(f"{info.slug}  ({info.display_name})")
+    click.echo(f"  enabled:      {'yes' if info.enabled else 'no'}")
+    click.echo(f"  pipelines:    {', '.join(info.pipelines) or '-'}")
+    click.echo(f"  credentials:  {', '.join(info.credentials_set) or '-'}")
+    for system, settings in sorted(info.settings.items()):
+        click.echo(f"  {system}: {json.dumps(settings, sort_keys=True)}")
+
+
+@tenants.command("add")
+@click.argument("slug")
+@click.option("--name", "display_name", default="", help="Display name (defaults to the slug).")
+@click.option(
+    "--pipeline", "pipelines", multiple=True, required=True, help="Pipeline to enable (repeatable)."
+)
+@click.option("--settings-file", type=click.Path(dir_okay=False), help="JSON: {system: {setting: value}}.")
+@user_errors
+def tenants_add(slug: str, display_name: str, pipelines: tuple[str, ...], settings_file: str | None) -> None:
+    """Register a tenant."""
+    settings = _read_json_file(settings_file, "settings") or {}
+    info = _registry().add(slug, display_name, list(pipelines), settings)
+    click.echo(f"added tenant {info.slug} ({', '.join(info.pipelines)})")
+
+
+@tenants.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@user_errors
+def tenants_list(as_json: bool) -> None:
+    """List tenants (never shows credentials)."""
+    infos = _registry().tenants()
+    if as_json:
+        click.echo(json.dumps([i.model_dump(mode="json") for i in infos], indent=2))
+        return
+    if not infos:
+        click.echo("no tenants")
+    for info in infos:
+        state = "enabled" if info.enabled else "disabled"
+        click.echo(f"{info.slug:<30} {state:<9} {','.join(info.pipelines):<30} {info.display_name}")
+
+
+@tenants.command("show")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@user_errors
+def tenants_show(slug: str, as_json: bool) -> None:
+    """Show one tenant (never shows credentials)."""
+    _print_tenant(_registry().get(slug), as_json)
+
+
+@tenants.command("update")
+@click.argument("slug")
+@click.option("--name", "display_name", default=None)
+@click.option("--enable/--disable", "enabled", default=None)
+@click.option("--pipeline", "pipelines", multiple=True, help="Replace the enabled pipelines (repeatable).")
+@click.option("--settings-file", type=click.Path(dir_okay=False), help="JSON merged into stored settings.")
+@user_errors
+def tenants_update(
+    slug: str,
+    display_name: str | None,
+    enabled: bool | None,
+    pipelines: tuple[str, ...],
+    settings_file: str | None,
+) -> None:
+    """Change a tenant's name, state, pipelines or settings."""
+    settings = _read_json_file(settings_file, "settings")
+    info = _registry().update(
+        slug, display_name=display_name, enabled=enabled, pipelines=list(pipelines) or None, settings=settings
+    )
+    click.echo(f"updated tenant {info.slug}")
+
+
+@tenants.command("remove")
+@click.argument("slug")
+@user_errors
+def tenants_remove(slug: str) -> None:
+    """Remove a tenant and everything stored for it."""
+    _registry().remove(slug)
+    click.echo(f"removed tenant {slug}")
+
+
+@tenants.command("set-credentials")
+@click.argument("slug")
+@click.argument("system")
+@click.option("--credentials-file", type=click.Path(dir_okay=False), help="JSON file; '-' or absent = stdin.")
+@user_errors
+def tenants_set_credentials(slug: str, system: str, credentials_file: str | None) -> None:
+    """Store a tenant's credentials for a system, encrypted. Values come from a file or stdin, never argv."""
+    values = _read_json_file(credentials_file, "credentials", stdin_ok=True)
+    _registry().set_credentials(slug, system, values)
+    click.echo(f"stored {system} credentials for {slug}")
+
+
+# --- keys and database -------------------------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Encryption keys of stored credentials."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new key for CONNECTOR_ENCRYPTION_KEY."""
+    from connector_pipelines.tenants.crypto import generate_key
+
+    click.echo(generate_key())
+
+
+@keys.command("rotate")
+@user_errors
+def keys_rotate() -> None:
+    """Re-encrypt every credential with CONNECTOR_ENCRYPTION_KEY (old ones readable from ..._KEYS_OLD)."""
+    changed = _registry().rotate_keys()
+    click.echo(f"re-encrypted {changed} credential set(s) with the current key")
+
+
+@main.group()
+def db() -> None:
+    """The connector database."""
+
+
+@db.command("upgrade")
+@user_errors
+def db_upgrade() -> None:
+    """Apply database migrations (also done automatically on a fresh database)."""
+    from connector_pipelines.store.db import Database
+
+    database = Database(upgrade=False)
+    database.upgrade()
+    click.echo(f"database at revision {database.current_revision()}")
+
+
+# --- running pipelines -------------------------------------------------------------------------------------
+
+SUMMARY_FIELDS = ("fetched", "changed", "created", "updated", "unchanged", "deleted", "failed", "duration_s")
+
+
+def print_run(summary: Any) -> None:
+    click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
+    for asset, meta in summary.materializations.items():
+        counts = ", ".join(f"{k}={meta[k]}" for k in SUMMARY_FIELDS if k in meta)
+        calls = ", ".join(
+            f"{k.removeprefix('api_calls_')} calls={v}" for k, v in meta.items() if k.startswith("api_calls_")
+        )
+        click.echo(f"  {asset:<22} {counts}{'; ' + calls if calls else ''}")
+    for check, passed in summary.checks.items():
+        click.echo(f"  check {check}: {'passed' if passed else 'FAILED'}")
+    if summary.error:
+        click.echo(f"error: {redact(summary.error)}", err=True)
+
+
+@main.command("sync")
+@click.argument("tenant")
+@click.option("--pipeline", required=True, help="Pipeline to run, e.g. plenty_shopware.")
+@click.option(
+    "--mode", type=click.Choice(["config", "delta", "full", "plan"]), default="delta", show_default=True
+)
+@click.option("--product", "product_ids", type=int, multiple=True, help="Sync only this source product id.")
+@user_errors
+def sync(tenant: str, pipeline: str, mode: str, product_ids: tuple[int, ...]) -> None:
+    """Run one sync for a tenant on the configured Dagster instance (it shows in the UI like any run)."""
+    from connector_pipelines.pipelines.runs import SyncMode
+    from connector_pipelines.runner import JOBS, dagster_instance, run_sync
+
+    registry = _registry()
+    info = registry.get(tenant)
+    if pipeline not in info.pipelines:
+        known = sorted({p for p, _ in JOBS})
+        raise UserError(
+            f"tenant '{tenant}' does not have pipeline '{pipeline}' enabled (pipelines: {', '.join(known)})"
+        )
+    if (pipeline, SyncMode(mode)) not in JOBS:
+        modes = ", ".join(sorted(m.value for p, m in JOBS if p == pipeline))
+        raise UserError(f"pipeline '{pipeline}' has no '{mode}' mode (modes: {modes})")
+    summary = run_sync(
+        tenant, pipeline, SyncMode(mode), instance=dagster_instance(), product_ids=list(product_ids)
+    )
+    print_run(summary)
+    if not summary.success:
+        sys.exit(1)
+
+
+@main.command("demo")
+@click.option("--products", default=60, show_default=True, help="Items in the sandbox's Plenty catalog.")
+@click.option("--variants", default=3, show_default=True, help="Variations per item.")
+def demo(products: int, variants: int) -> None:
+    """Run the pipelines against the sandbox on the embedded defaults and print a summary."""
+    from connector_pipelines.demo import run_demo
+
+    if not run_demo(click.echo, products=products, variants=variants):
+        sys.exit(1)
+
+
+@main.command("dev")
+@click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
+@click.option("--sandbox-port", default=8900, show_default=True)
+@click.option("--products", default=60, show_default=True)
+def dev(port: int, sandbox_port: int, products: int) -> None:
+    """Open the Dagster UI (webserver and daemon) with the sandbox and the demo tenants registered."""
+    import subprocess
+
+    from connector_pipelines.demo import (
+        ERP_TENANT,
+        PLENTY_TENANT,
+        ensure_demo_key,
+        register_erp_tenant,
+        register_plenty_tenant,
+        start_sandbox,
+    )
+    from connector_pipelines.store.db import Database
+    from connector_pipelines.tenants.registry import TenantRegistry
+
+    ensure_demo_key(click.echo)
+    hub = start_sandbox(products, 3, port=sandbox_port)
+    try:
+        registry = TenantRegistry(Database())
+        register_plenty_tenant(hub, registry, PLENTY_TENANT)
+        hub.add_shopify(ERP_TENANT)
+        hub.add_erp_files(ERP_TENANT, products=products, variants=3, seed=2)
+        register_erp_tenant(hub, registry, ERP_TENANT)
+        click.echo(
+            f"sandbox: {hub.base_url('plentymarkets', PLENTY_TENANT).rsplit('/', 2)[0]}; UI on port {port}"
+        )
+        command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
+        subprocess.run(command, check=False)  # noqa: S603 - fixed argv, no shell
+    finally:
+        hub.stop()
+
+
+@main.group()
+def sandbox() -> None:
+    """The emulators of every external system."""
+
+
+@sandbox.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8900, show_default=True, help="0 = any free port.")
+@click.option("--products", default=20, show_default=True)
+@click.option("--variants", default=3, show_default=True)
+@click.option("--seed", default=1, show_default=True)
+@click.option(
+    "--account", "accounts", multiple=True, default=("demo",), show_default=True, help="Repeatable."
+)
+@click.option("--rate-limits", type=click.Choice(["off", "realistic"]), default="off", show_default=True)
+@click.option(
+    "--pipeline",
+    "pipelines",
+    multiple=True,
+    type=click.Choice(["plenty_shopware", "erp_files_shopify"]),
+    default=("plenty_shopware",),
+    show_default=True,
+    help="Serve the systems of these pipelines (repeatable).",
+)
+@click.option("--erp-format", type=click.Choice(["csv", "json", "ndjson"]), default="csv", show_default=True)
+@click.option(
+    "--accounts-file",
+    type=click.Path(dir_okay=False),
+    help="Write base URLs and the generated credentials here (mode 0600) instead of nowhere.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line with the base URLs when ready.")
+def sandbox_serve(
+    host: str,
+    port: int,
+    products: int,
+    variants: int,
+    seed: int,
+    accounts: tuple[str, ...],
+    rate_limits: str,
+    pipelines: tuple[str, ...],
+    erp_format: str,
+    accounts_file: str | None,
+    as_json: bool,
+) -> None:
+    """Serve every emulator on one port: /<system>/<account>/... (ERP files: an SFTP server per account).
+    Stops on Ctrl-C or SIGTERM."""
+    import os
+    import signal
+    import threading
+
+    from connector_pipelines.sandbox.hub import SandboxHub
+
+    hub = SandboxHub()
+    realistic = rate_limits == "realistic"
+    for account in accounts:
+        if "plenty_shopware" in pipelines:
+            hub.add_plenty(
+                account, products=products, variants=variants, seed=seed, realistic_limits=realistic
+            )
+            hub.add_shopware(account)
+        if "erp_files_shopify" in pipelines:
+            hub.add_shopify(account, realistic_limits=realistic)
+            hub.add_erp_files(
+                account,
+                products=products,
+                variants=variants,
+                seed=seed,
+                format=erp_format,
+            )
+    server = hub.serve(host=host, port=port)
+    described = hub.accounts()
+    if accounts_file:
+        path = Path(accounts_file)
+        path.write_text(json.dumps(described, indent=2))
+        path.chmod(0o600)
+    urls = {
+        system: {
+            a: d.get("base_url") or d.get("shop_url") or f"sftp://{d['host']}:{d['port']}/{d['path']}"
+            for a, d in by_account.items()
+        }
+        for system, by_account in described.items()
+        if by_account
+    }
+    if as_json:
+        click.echo(json.dumps({"base_url": server.base_url, "urls": urls, "pid": os.getpid()}), nl=True)
+    else:
+        for system, by_account in urls.items():
+            for account, url in by_account.items():
+                click.echo(f"{system:<14} {account:<12} {url}")
+    sys.stdout.flush()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    hub.stop()
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks against the sandbox (emulators in a child process, the pipeline in this one)."""
+
+
+@bench.command("plenty_shopware")
+@click.option("--products", default=20_000, show_default=True)
+@click.option("--variants", default=5, show_default=True)
+@click.option("--rate-limits", type=click.Choice(["off", "realistic"]), default="off", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout: {run: {metric: value}}.")
+def bench_plenty_shopware(products: int, variants: int, rate_limits: str, as_json: bool) -> None:
+    """Full sync, a delta after 1 % of variations changed, and a delta with nothing changed."""
+    from connector_pipelines.bench.plenty_shopware import run_benchmark
+
+    run_benchmark(
+        click.echo,
+        products=products,
+        variants=variants,
+        rate_limits=rate_limits,
+        as_json=as_json,
+        log=lambda line: click.echo(line, err=True),
+    )
+
+
+# --- mappings of ERP files ---------------------------------------------------------------------------------
+
+
+@main.group()
+def mapping() -> None:
+    """Mappings of ERP product files to products (erp_files_shopify)."""
+
+
+def _print_mapping_report(tenant: str, source: str, report: Any) -> None:
+    click.echo(
+        f"{tenant}: {source}: {report.rows} rows -> {report.products_mapped} products, "
+        f"{report.variants_mapped} variants; {len(report.errors)} row error(s)"
+    )
+    if report.missing_sources:
+        click.echo(f"columns / paths of the mapping that no row has: {', '.join(report.missing_sources)}")
+    if report.products:
+        click.echo(f"\nmapped products (first {len(report.products)}):")
+    for product in report.products:
+        tags = ",".join(product["tags"])
+        click.echo(
+            f"  {product['key']}  {product['title']!r}  vendor={product['vendor']!r} "
+            f"type={product['productType']!r} status={product['status']} tags={tags}"
+        )
+        for field in product["metafields"]:
+            click.echo(
+                f"      metafield {field['namespace']}.{field['key']} ({field['type']}) = {field['value']}"
+            )
+        for variant in product["variants"]:
+            options = " ".join(f"{name}={value}" for name, value in variant["options"].items())
+            click.echo(
+                f"      {variant['sku']}  price={variant['price']} "
+                f"compareAtPrice={variant['compareAtPrice']} {options}  barcode={variant['barcode']} "
+                f"weight_kg={variant['weight_kg']} "
+                f"inventory={variant['inventory']}"
+            )
+    if report.errors:
+        click.echo("\nrow errors:")
+    for error in report.errors:
+        where = f"{error.file}:{error.line}" + (f": {error.column}" if error.column else "")
+        click.echo(f"  {where}: {error.reason}")
+
+
+@mapping.command("check")
+@click.argument("tenant")
+@click.option(
+    "--file",
+    "file_path",
+    type=click.Path(dir_okay=False),
+    help="A local file to map instead of the tenant's (read with the tenant's format settings).",
+)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0), help="Products shown.")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@user_errors
+def mapping_check(tenant: str, file_path: str | None, limit: int, as_json: bool) -> None:
+    """Map the tenant's file (or --file) and show a sample of products and every row error. Writes nothing."""
+    from connector_pipelines.pipelines.resources import ErpFilesResource
+    from connector_pipelines.sources.erp_files import (
+        FileFormatError,
+        FileSourceError,
+        parse_records,
+        read_records,
+    )
+    from connector_pipelines.sources.erp_mapping import MappingConfigError, check_mapping
+    from connector_pipelines.tenants.systems import ErpFilesSettings
+
+    registry = _registry()
+    resource = ErpFilesResource()
+    try:
+        config = resource.mapping(registry, tenant)
+        if file_path is not None:
+            settings = registry.settings(tenant, "erp_files", ErpFilesSettings)
+            path = Path(file_path)
+            with path.open("rb") as stream:
+                report = check_mapping(config, parse_records(stream, path.name, settings), limit)
+            source = str(path)
+        else:
+            with resource.source(registry, tenant) as files:
+                info = files.newest()
+                records = read_records(files, info)
+                try:
+                    report = check_mapping(config, records, limit)
+                finally:
+                    records.close()
+            source = f"{files.location}/{info.path}"
+    except (MappingConfigError, FileSourceError, FileFormatError) as exc:
+        # A mapping error lists its problems on several lines; the CLI's user errors are one line.
+        raise UserError("; ".join(line.strip() for line in str(exc).splitlines() if line.strip())) from None
+    except OSError as exc:
+        raise UserError(f"cannot read {file_path}: {exc.strerror}") from None
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        _print_mapping_report(tenant, source, report)
+
+
+@bench.command("erp_files_shopify")
+@click.option("--products", default=10_000, show_default=True)
+@click.option("--variants", default=5, show_default=True)
+@click.option("--rate-limits", type=click.Choice(["off", "realistic"]), default="off", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout: {run: {metric: value}}.")
+def bench_erp_files_shopify(products: int, variants: int, rate_limits: str, as_json: bool) -> None:
+    """Full sync of a CSV over SFTP, a delta after 1 % of the rows changed, a delta with nothing changed."""
+    from connector_pipelines.bench.erp_files_shopify import run_benchmark
+
+    run_benchmark(
+        click.echo,
+        products=products,
+        variants=variants,
+        rate_limits=rate_limits,
+        as_json=as_json,
+        log=lambda line: click.echo(line, err=True),
+    )
