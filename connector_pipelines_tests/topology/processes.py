@@ -1,0 +1,436 @@
+"""The production topology as real processes: the sandbox, a code server, the webserver and the daemon, with
+the top-level dagster.yaml on PostgreSQL and the connector database on PostgreSQL too.
+
+Shared by the topology tests (a session fixture in ``conftest.py``) and the throughput measurement
+(``python -m connector_pipelines_tests.topology.measure``). Each process leads its own process group, so
+stopping it also stops what it spawned (the code server's run workers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import dagster as dg
+import httpx
+import psycopg
+import yaml
+from psycopg.conninfo import conninfo_to_dict
+
+from connector_pipelines.definitions import defs
+from connector_pipelines.tenants.crypto import generate_key
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+LOCATION = "connector_pipelines"
+PIPELINE = "plenty_shopware"
+T = TypeVar("T")
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(grace_s)
+        # Run workers can outlive the code server that spawned them; they are still in its group.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def start_service(name: str, argv: Sequence[str], env: dict[str, str], logs: Path) -> Service:
+    log = logs / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            list(argv),
+            env=env,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Service(name, process, log)
+
+
+def wait_for(
+    probe: Callable[[], T | None],
+    *,
+    timeout_s: float,
+    what: str,
+    services: Sequence[Service] = (),
+    interval_s: float = 0.5,
+) -> T:
+    """Poll until ``probe`` returns something other than None; fail early when a service died."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value is not None:
+            return value
+        for service in services:
+            if not service.running():
+                raise RuntimeError(f"{service.name} exited while waiting for {what}:\n{service.tail()}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(interval_s)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def create_database(admin_dsn: str, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop_database(admin_dsn: str, name: str) -> None:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Topology:
+    work: Path
+    env: dict[str, str]
+    sandbox_accounts: dict[str, dict[str, dict[str, str]]]
+    webserver_url: str
+    services: list[Service] = field(default_factory=list)
+    instance_home: Path | None = None
+    _http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
+
+    def command(self, *argv: str) -> str:
+        """A command with the topology's environment, as an operator runs it; its output, or an error."""
+        done = subprocess.run(
+            list(argv), env=self.env, cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed: {done.stdout}{done.stderr}")
+        return done.stdout
+
+    def cli(self, *args: str) -> str:
+        """``python -m connector_pipelines ...``: the project's CLI."""
+        return self.command(sys.executable, "-m", "connector_pipelines", *args)
+
+    def dagster_cli(self, *args: str) -> str:
+        """The ``dagster`` command on this topology's instance (DAGSTER_HOME)."""
+        return self.command(str(BIN / "dagster"), *args)
+
+    def register_tenant(self, slug: str) -> None:
+        """Register a tenant on its sandbox accounts through the CLI; credentials go through files."""
+        plenty = self.sandbox_accounts["plentymarkets"][slug]
+        shopware = self.sandbox_accounts["shopware6"][slug]
+        folder = self.work / "tenants" / slug
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {
+            "settings.json": {
+                "plentymarkets": {"base_url": plenty["base_url"]},
+                "shopware6": {"base_url": shopware["base_url"]},
+            },
+            "plentymarkets.json": {"username": plenty["username"], "password": plenty["password"]},
+            "shopware6.json": {
+                "client_id": shopware["client_id"],
+                "client_secret": shopware["client_secret"],
+            },
+        }
+        for name, doc in files.items():
+            (folder / name).write_text(json.dumps(doc))
+            (folder / name).chmod(0o600)
+        self.cli(
+            "tenants",
+            "add",
+            slug,
+            "--pipeline",
+            PIPELINE,
+            "--settings-file",
+            str(folder / "settings.json"),
+        )
+        for system in ("plentymarkets", "shopware6"):
+            self.cli(
+                "tenants",
+                "set-credentials",
+                slug,
+                system,
+                "--credentials-file",
+                str(folder / f"{system}.json"),
+            )
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self._http.post(
+            f"{self.webserver_url}/graphql", json={"query": query, "variables": variables or {}}
+        )
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        if body.get("errors"):
+            raise RuntimeError(f"GraphQL errors: {body['errors']}")
+        data: dict[str, Any] = body["data"]
+        return data
+
+    def instance(self) -> dg.DagsterInstance:
+        """A DagsterInstance on the same PostgreSQL storage, for reads the GraphQL API makes awkward."""
+        assert self.instance_home is not None
+        return dg.DagsterInstance.from_config(str(self.instance_home))
+
+    def logs(self) -> str:
+        return "\n\n".join(f"--- {s.name} ({s.log}) ---\n{s.tail()}" for s in self.services)
+
+
+def _env(admin_dsn: str, dagster_db: str, connector_db: str, home: Path, delta_cron: str) -> dict[str, str]:
+    pg = conninfo_to_dict(admin_dsn)
+    user, host, port = (
+        str(pg.get("user", "postgres")),
+        str(pg.get("host", "127.0.0.1")),
+        str(pg.get("port", 5432)),
+    )
+    password = str(pg.get("password", ""))
+    userinfo = f"{user}:{password}" if password else user
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CONNECTOR_", "DAGSTER_", "PLENTY_SHOPWARE_"))
+    }
+    env.update(
+        {
+            "DAGSTER_HOME": str(home),
+            "DAGSTER_PG_USER": user,
+            "DAGSTER_PG_PASSWORD": password,
+            "DAGSTER_PG_HOST": host,
+            "DAGSTER_PG_PORT": port,
+            "DAGSTER_PG_DB": dagster_db,
+            "CONNECTOR_DATABASE_URL": f"postgresql+psycopg://{userinfo}@{host}:{port}/{connector_db}",
+            "CONNECTOR_ENCRYPTION_KEY": generate_key(),
+            "CONNECTOR_HOME": str(home.parent / "connector"),
+            "PLENTY_SHOPWARE_DELTA_CRON": delta_cron,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def _instance_config(env: dict[str, str]) -> dict[str, Any]:
+    """The test process's own view of the Dagster storage: the same database, with literal values."""
+    return {
+        "storage": {
+            "postgres": {
+                "postgres_db": {
+                    "username": env["DAGSTER_PG_USER"],
+                    "password": env["DAGSTER_PG_PASSWORD"],
+                    "hostname": env["DAGSTER_PG_HOST"],
+                    "port": int(env["DAGSTER_PG_PORT"]),
+                    "db_name": env["DAGSTER_PG_DB"],
+                    "scheme": "postgresql+psycopg2",
+                }
+            }
+        },
+        "telemetry": {"enabled": False},
+    }
+
+
+def asset_pools() -> set[str]:
+    """Every pool an asset of the code location declares (one per external API)."""
+    return {
+        pool
+        for asset in defs.assets or []
+        if isinstance(asset, dg.AssetsDefinition) and (pool := asset.op.pool)
+    }
+
+
+def default_pool_limit() -> int:
+    settings = yaml.safe_load((REPO / "dagster.yaml").read_text())
+    limit: int = settings["concurrency"]["pools"]["default_limit"]
+    return limit
+
+
+def _location_loaded(topology: Topology) -> bool | None:
+    query = (
+        "{ workspaceOrError { ... on Workspace { "
+        "locationEntries { name locationOrLoadError { __typename } } } } }"
+    )
+    entries = topology.graphql(query)["workspaceOrError"].get("locationEntries", [])
+    loaded = {
+        e["name"]
+        for e in entries
+        if (e["locationOrLoadError"] or {}).get("__typename") == "RepositoryLocation"
+    }
+    return True if LOCATION in loaded else None
+
+
+def _sandbox_ready(service: Service) -> dict[str, Any] | None:
+    for line in service.log.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            doc: dict[str, Any] = json.loads(line)
+            return doc
+    return None
+
+
+def _webserver_ready(url: str) -> bool | None:
+    with contextlib.suppress(httpx.HTTPError):
+        if httpx.get(f"{url}/server_info", timeout=5).status_code == 200:
+            return True
+    return None
+
+
+@contextlib.contextmanager
+def running_topology(
+    admin_dsn: str,
+    work: Path,
+    tenants: Sequence[str],
+    *,
+    delta_cron: str = "* * * * *",
+    products: int = 20,
+    variants: int = 3,
+    pool_limit: int | None = None,
+) -> Iterator[Topology]:
+    """Start everything, register ``tenants`` through the CLI, yield; stop everything on the way out."""
+    with contextlib.ExitStack() as stack:
+        logs = work / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        dagster_db = create_database(admin_dsn, "topology_dagster")
+        stack.callback(drop_database, admin_dsn, dagster_db)
+        connector_db = create_database(admin_dsn, "topology_connector")
+        stack.callback(drop_database, admin_dsn, connector_db)
+
+        home = work / "dagster_home"
+        home.mkdir(exist_ok=True)
+        shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+        grpc_port, web_port = free_port(), free_port()
+        workspace = {
+            "load_from": [
+                {"grpc_server": {"host": "127.0.0.1", "port": grpc_port, "location_name": LOCATION}}
+            ]
+        }
+        (home / "workspace.yaml").write_text(yaml.safe_dump(workspace))
+        env = _env(admin_dsn, dagster_db, connector_db, home, delta_cron)
+        instance_home = work / "test_instance"
+        instance_home.mkdir(exist_ok=True)
+        (instance_home / "dagster.yaml").write_text(yaml.safe_dump(_instance_config(env)))
+
+        topology = Topology(work, env, {}, f"http://127.0.0.1:{web_port}", instance_home=instance_home)
+        stack.callback(topology._http.close)
+
+        def start(name: str, argv: Sequence[str]) -> Service:
+            service = start_service(name, argv, env, logs)
+            topology.services.append(service)
+            stack.callback(service.stop)
+            return service
+
+        try:
+            accounts_file = work / "sandbox-accounts.json"
+            sandbox = start(
+                "sandbox",
+                [
+                    sys.executable,
+                    "-m",
+                    "connector_pipelines",
+                    "sandbox",
+                    "serve",
+                    "--port",
+                    "0",
+                    "--json",
+                    "--products",
+                    str(products),
+                    "--variants",
+                    str(variants),
+                    "--accounts-file",
+                    str(accounts_file),
+                    *[arg for slug in tenants for arg in ("--account", slug)],
+                ],
+            )
+            code_server = start(
+                "code_server",
+                [
+                    str(BIN / "dagster"),
+                    "api",
+                    "grpc",
+                    "-m",
+                    "connector_pipelines.definitions",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(grpc_port),
+                    "--location-name",
+                    LOCATION,
+                ],
+            )
+            # Pool limits set explicitly at deploy time, as production must: with only the default limit, the
+            # first runs that claim a pool at once race to create its row, and on PostgreSQL the loser's run
+            # fails (dagster-io/dagster#33552, open for 1.13).
+            for pool in sorted(asset_pools()):
+                topology.dagster_cli(
+                    "instance", "concurrency", "set", pool, str(pool_limit or default_pool_limit())
+                )
+            wait_for(lambda: _sandbox_ready(sandbox), timeout_s=60, what="the sandbox", services=[sandbox])
+            topology.sandbox_accounts = json.loads(accounts_file.read_text())
+            # Registered before the daemon starts, so the registry sensor's first tick already sees them.
+            for slug in tenants:
+                topology.register_tenant(slug)
+            wait_for(
+                lambda: "Started Dagster code server" in code_server.log.read_text(errors="replace") or None,
+                timeout_s=90,
+                what="the code server",
+                services=[code_server],
+            )
+            workspace_file = str(home / "workspace.yaml")
+            webserver = start(
+                "webserver",
+                [
+                    str(BIN / "dagster-webserver"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(web_port),
+                    "-w",
+                    workspace_file,
+                ],
+            )
+            daemon = start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace_file])
+            wait_for(
+                lambda: _webserver_ready(topology.webserver_url),
+                timeout_s=90,
+                what="the webserver",
+                services=[webserver, daemon],
+            )
+            wait_for(
+                lambda: _location_loaded(topology),
+                timeout_s=60,
+                what="the code location in the webserver",
+                services=[webserver, daemon, code_server],
+            )
+        except Exception as exc:
+            # A start-up failure is only diagnosable with what the processes said.
+            raise RuntimeError(f"the topology did not start: {exc}\n{topology.logs()}") from exc
+        yield topology
