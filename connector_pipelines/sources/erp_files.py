@@ -707,16 +707,69 @@ def parse_csv(
     stream: BinaryIO, file: str, options: CsvOptions, encoding: str = "utf-8-sig"
 ) -> Iterator[Record]:
     """Rows of a CSV file with a header line, as {column: text}. Line numbers count physical lines, so a
-    quoted field with line breaks moves the next row's number on. Undecodable bytes make a row error."""
+    quoted field with line breaks moves the next row's number on. Undecodable bytes make a row error (a file
+    in an encoding that cannot resume after them, UTF-16 say, fails as a whole)."""
     with _text(stream, encoding, "surrogateescape", newline="") as text:
-        yield from _parse_csv_text(text, file, options, encoding)
+        lines = _CsvLines(text, options)
+        try:
+            yield from _parse_csv_lines(lines, file, options, encoding)
+        except UnicodeError as exc:
+            raise FileFormatError(f"{file}:{lines.line_num + 1}: not readable as {encoding}: {exc}") from None
 
 
-def _parse_csv_text(
-    text: io.TextIOWrapper, file: str, options: CsvOptions, encoding: str
-) -> Iterator[Record]:
+class _CsvLines:
+    """The lines of a CSV text as csv's reader pulls them, counted, with those of the record being read kept.
+    After a malformed record csv resumes at the next line, which may still be inside that record's quoted
+    field (its field-size-limit error, say): :meth:`skip_rest_of_record` moves past the record's last line."""
+
+    def __init__(self, text: io.TextIOWrapper, options: CsvOptions) -> None:
+        self._text = text
+        self._options = options
+        self.line_num = 0
+        self.record: list[str] = []
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._text)
+        self.line_num += 1
+        self.record.append(line)
+        return line
+
+    def skip_rest_of_record(self) -> None:
+        inside = _ends_in_quoted_field("".join(self.record), False, self._options)
+        self.record.clear()
+        while inside and (line := self._text.readline()):
+            self.line_num += 1
+            inside = _ends_in_quoted_field(line, True, self._options)
+
+
+def _ends_in_quoted_field(text: str, inside: bool, options: CsvOptions) -> bool:
+    """Whether a quoted field is still open at the end of ``text`` (``inside``: one is open at its start),
+    reading quotes as csv does: a quote opens a field only at its start, doubled (or escaped) it is text."""
+    quote, delimiter, escape = options.quotechar, options.delimiter, options.escapechar
+    specials = re.compile("[" + re.escape(quote) + (re.escape(escape) if escape else "") + "]")
+    position = 0
+    while match := specials.search(text, position):
+        index = match.start()
+        if match.group() == escape:
+            position = index + 2
+            continue
+        if inside:
+            if escape is None and text.startswith(quote, index + 1):
+                position = index + 2
+                continue
+            inside = False
+        elif index == 0 or text[index - 1] in (delimiter, "\n"):
+            inside = True
+        position = index + 1
+    return inside
+
+
+def _parse_csv_lines(lines: _CsvLines, file: str, options: CsvOptions, encoding: str) -> Iterator[Record]:
     reader = csv.reader(
-        text,
+        lines,
         delimiter=options.delimiter,
         quotechar=options.quotechar,
         escapechar=options.escapechar,
@@ -740,17 +793,20 @@ def _parse_csv_text(
     if not _encodable("".join(header)):
         raise FileFormatError(f"{file}:1: the header is not valid {encoding}")
     width = len(header)
-    last_line = reader.line_num
+    last_line = lines.line_num
+    lines.record.clear()
     while True:
         try:
             fields = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
+            lines.skip_rest_of_record()
             yield RowError(file, last_line + 1, "", f"malformed CSV: {exc}")
-            last_line = reader.line_num
+            last_line = lines.line_num
             continue
-        line, last_line = last_line + 1, reader.line_num
+        lines.record.clear()
+        line, last_line = last_line + 1, lines.line_num
         if not fields:
             continue  # blank line
         if len(fields) != width:
@@ -767,15 +823,33 @@ def _parse_csv_text(
 
 def parse_ndjson(stream: BinaryIO, file: str, encoding: str = "utf-8-sig") -> Iterator[Record]:
     """One JSON object per line; blank lines are skipped, a bad line is a row error."""
+    if b'\n{"A"}'.decode(encoding, "replace") != '\n{"A"}':
+        # UTF-16 and UTF-32: a line break is not the byte 0x0A, so lines are split after decoding, and a
+        # decode error fails the file (these decoders cannot resume at the next line).
+        with _text(stream, encoding) as text:
+            try:
+                yield from _parse_ndjson_lines(_encoded_lines(text), file, "utf-8")
+            except UnicodeError as exc:
+                raise FileFormatError(f"{file}: not readable as {encoding}: {exc}") from None
+        return
+    yield from _parse_ndjson_lines(iter(lambda: stream.readline(MAX_RECORD_BYTES), b""), file, encoding)
+
+
+def _encoded_lines(text: io.TextIOWrapper) -> Iterator[bytes]:
+    while line := text.readline(MAX_RECORD_BYTES):
+        yield line.encode("utf-8", "surrogatepass")
+
+
+def _parse_ndjson_lines(raw_lines: Iterator[bytes], file: str, encoding: str) -> Iterator[Record]:
     utf8 = _is_utf8(encoding)
     line = 0
     while True:
-        raw = stream.readline(MAX_RECORD_BYTES)
+        raw = next(raw_lines, b"")
         if not raw:
             return
         line += 1
-        if len(raw) == MAX_RECORD_BYTES and not raw.endswith(b"\n"):
-            while (rest := stream.readline(MAX_RECORD_BYTES)) and not rest.endswith(b"\n"):
+        if len(raw) >= MAX_RECORD_BYTES and not raw.endswith(b"\n"):
+            while (rest := next(raw_lines, b"")) and not rest.endswith(b"\n"):
                 pass
             yield RowError(file, line, "", f"line longer than {MAX_RECORD_BYTES} bytes")
             continue
@@ -987,8 +1061,9 @@ def _parse_json_text(parser: _JsonStream, records_path: str, encoding: str) -> I
                     f"{file}:{parser.line_at(parser.pos)}: expected ',' or ']' after a record, found {shown}"
                 )
             parser.pos += 1
-    except UnicodeDecodeError as exc:
-        raise FileFormatError(f"{file}: bytes that are not valid {encoding}: {exc.reason}") from None
+    except UnicodeError as exc:  # a decode error, or a UTF-16 file without its byte order mark
+        where = f"{file}:{parser.line_at(parser.pos)}"
+        raise FileFormatError(f"{where}: not readable as {encoding}: {exc}") from None
 
 
 def parse_records(stream: BinaryIO, file: str, settings: ErpFilesSettings) -> Iterator[Record]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -214,6 +215,19 @@ def test_malformed_csv_rows_are_isolated_with_file_line_and_column() -> None:
     assert (errors[5].column, errors[5].reason) == ("title", "bytes that are not valid utf-8-sig")
     assert errors[6].column == "#4"
     assert str(errors[3]) == "products.csv:3: price: 2 fields where the header has 3"
+
+
+@pytest.mark.parametrize("escapechar", [None, "\\"])
+def test_a_field_past_csv_limit_is_one_error_and_reading_goes_on(escapechar: str | None) -> None:
+    # csv gives up inside A's quoted field; the lines up to its closing quote are A's, not rows of their own,
+    # and a quote written as text (doubled, or escaped) inside it does not close it.
+    quote = '\\"' if escapechar else '""'
+    lines = csv.field_size_limit() // 6 + 1  # 7 characters a line, once read
+    huge = f"y,{quote}B,z\n" * lines
+    records = _csv(f'sku,title\nA,"{huge}"\nC,ok\n', escapechar=escapechar)
+    assert [(r.line, r.data["sku"]) for r in _rows(records)] == [(lines + 3, "C")]
+    [error] = _errors(records)
+    assert (error.line, "field larger than field limit" in error.reason) == (2, True)
 
 
 def test_csv_header_problems_fail_the_file() -> None:
