@@ -142,6 +142,8 @@ MEASUREMENT_UNITS: dict[str, frozenset[str]] = {
 }
 URL_SCHEMES = ("https:", "http:", "mailto:", "sms:", "tel:")
 MAX_METAFIELD_INTEGER = 9_007_199_254_740_991
+MAX_WHOLE_NUMBER = 2**63 - 1  # what the snapshot's JSON (orjson) and the database's BIGINT hold
+MAX_INVENTORY = 2**31 - 1  # Shopify's quantity is a GraphQL Int: 32 bits
 MAX_METAFIELD_DECIMAL = Decimal("9999999999999.999999999")
 KG_PER_UNIT = {
     "kg": Decimal(1),
@@ -640,6 +642,8 @@ class NumberParser:
             return None
         if number != number.to_integral_value():
             raise FieldProblem(f"{as_text(value)!r} is not a whole number")
+        if abs(number) > MAX_WHOLE_NUMBER:  # compared before int(): '1e999999999' must not become an int
+            raise FieldProblem(f"{as_text(value)!r} is out of range: whole numbers are 64 bits")
         return int(number)
 
 
@@ -1108,7 +1112,7 @@ class ProductMapper:
             _spec("variant.price", rules.get("variant.price"), self._amount),
             _spec("variant.compareAtPrice", rules.get("variant.compareAtPrice"), self._amount),
             _spec("weight", rules.get("weight"), weight),
-            _spec("inventory", rules.get("inventory"), self.numbers.integer),
+            _spec("inventory", rules.get("inventory"), self._inventory),
             _spec("variant.barcode", rules.get("variant.barcode"), _text),
         ]
         self._product_specs = [
@@ -1147,6 +1151,12 @@ class ProductMapper:
         if amount is not None and amount < 0:
             raise FieldProblem(f"must not be negative: {as_text(amount)}")
         return amount
+
+    def _inventory(self, value: Value) -> int | None:
+        stock = self.numbers.integer(value)
+        if stock is not None and abs(stock) > MAX_INVENTORY:
+            raise FieldProblem(f"stock {stock} is out of range: Shopify holds up to {MAX_INVENTORY}")
+        return stock
 
     @staticmethod
     def _option_check(allowed: frozenset[str] | None) -> Callable[[Value], Value]:

@@ -489,6 +489,22 @@ def test_bad_rows_are_skipped_and_the_rest_goes_through() -> None:
     assert str(errors[1]) == "erp.csv:3: title: required value missing"
 
 
+@pytest.mark.parametrize(
+    ("stock", "reason"),
+    [
+        (str(2**31), f"inventory: stock {2**31} is out of range: Shopify holds up to {2**31 - 1}"),
+        (str(10**20), f"inventory: '{10**20}' is out of range: whole numbers are 64 bits"),
+    ],
+)
+def test_a_stock_past_what_shopify_holds_is_a_row_error(stock: str, reason: str) -> None:
+    products, errors = _map(
+        MappingConfig.model_validate(CATALOG_CONFIG),
+        [_catalog_row(2, "P1", "P1-1", stock=stock), _catalog_row(3, "P2", "P2-1", stock=str(2**31 - 1))],
+    )
+    assert [(e.line, e.column, e.reason) for e in errors] == [(2, "stock", reason)]
+    assert [(p.key, p.variants[0].stock) for p in products] == [("erp_files:product:P2", 2**31 - 1)]
+
+
 def test_option_values_must_tell_the_variants_of_a_product_apart() -> None:
     config = MappingConfig.model_validate(CATALOG_CONFIG)
     rows: list[Record] = [
