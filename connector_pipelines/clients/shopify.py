@@ -234,10 +234,11 @@ class ProductDeleteResult(_Model):
 
 
 class VariantRef(_Model):
+    # Nullable, yet required: the document asks for them, so an answer without one breaks the contract.
     id: str
-    sku: str | None = None
-    price: str | None = None
-    barcode: str | None = None
+    sku: str | None
+    price: str | None
+    barcode: str | None
     product_id: str
     product_handle: str
     product_status: str

@@ -217,6 +217,8 @@ def test_sku_matches_choose_the_product_holding_most_of_them() -> None:
         return VariantRef(
             id=f"gid://shopify/ProductVariant/{variant}",
             sku=sku,
+            price="1.00",
+            barcode=None,
             product_id=f"gid://shopify/Product/{product}",
             product_handle="h",
             product_status="ACTIVE",
