@@ -563,6 +563,10 @@ def _search_quote(value: str) -> str:
     return f'"{escaped}"'
 
 
+def _submission_marker(submission: str) -> str:
+    return f"# submission {submission}"
+
+
 def _is_throttled(body: JsonValue) -> bool:
     errors = body.get("errors") if isinstance(body, dict) else None
     return isinstance(errors, list) and any(
@@ -835,12 +839,14 @@ class ShopifyClient(ApiClient):
         lines: Iterable[Mapping[str, JsonValue]],
         *,
         client_identifier: str | None = None,
+        submission: str | None = None,
     ) -> BulkOperation:
         """Stage ``lines`` (the variables of each run) as JSONL, upload and start the bulk mutation.
 
         Returns at once with the CREATED operation; store its id and poll with
         :meth:`wait_for_bulk_operation`. Raises :class:`BulkOperationInProgress` when the shop runs its limit
-        of bulk mutations already.
+        of bulk mutations already. ``submission`` (default: a new UUID) marks the operation, so that
+        :meth:`find_submission` finds it even if the answer that named it was lost.
         """
         with tempfile.TemporaryFile(prefix="shopify-bulk-", suffix=".jsonl") as spool:
             count = 0
@@ -857,7 +863,7 @@ class ShopifyClient(ApiClient):
         with self._reading("StagedUploadsCreate"):
             key = next(p["value"] for p in target["parameters"] if p["name"] == "key")
         log.info("shopify: staged %d bulk lines (%d bytes)", count, size)
-        return self._submit(mutation, key, client_identifier)
+        return self._submit(mutation, key, client_identifier, submission or str(uuid.uuid4()))
 
     def _stage(self, size: int) -> dict[str, JsonValue]:
         with self._reading("StagedUploadsCreate"):
@@ -908,10 +914,12 @@ class ShopifyClient(ApiClient):
                 authenticated=False,
             )
 
-    def _submit(self, mutation: str, staged_path: str, client_identifier: str | None) -> BulkOperation:
+    def _submit(
+        self, mutation: str, staged_path: str, client_identifier: str | None, submission: str
+    ) -> BulkOperation:
         # A comment naming this submission lets a retried call recognise an operation its lost first attempt
         # started (the operation's `query` echoes the text).
-        marker = f"# submission {uuid.uuid4()}"
+        marker = _submission_marker(submission)
         text = f"{marker}\n{mutation.strip()}"
         retries_before = self.stats.retries
         data = self.graphql(
@@ -940,6 +948,10 @@ class ShopifyClient(ApiClient):
                     log.warning("shopify: canceling duplicate bulk operation %s", duplicate.id)
                     self.cancel_bulk_operation(duplicate.id)
         return operation
+
+    def find_submission(self, submission: str) -> BulkOperation | None:
+        """The bulk mutation started by ``submission`` (among the shop's recent ones), if it started."""
+        return next(iter(self._ours(_submission_marker(submission))), None)
 
     def _ours(self, marker: str) -> list[BulkOperation]:
         with self._reading("RecentBulkMutations"):

@@ -6,14 +6,16 @@ variant GID (``extra["variants"]``); a product never published is looked up by i
 shop already holding it (or a run that died before storing the mapping) gets an update, not a twin.
 
 Many changes go through one bulk mutation (a staged JSONL file of productSet variables), few through direct
-productSet calls. A bulk operation is written to the connector database before it is waited for: a killed
-run's successor adopts its results (:meth:`ShopifyWriter.adopt`) instead of submitting the lines again.
+productSet calls. Both are written to the connector database before they are sent: a killed run's successor
+adopts what they did (:meth:`ShopifyWriter.adopt`) instead of sending the lines again, and a product created
+by a call whose answer never came is mapped, so it is deleted there if the source drops it, never orphaned.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +43,7 @@ from connector_pipelines.clients.shopify import (
 from connector_pipelines.store.repositories import MappingRow, TenantStore
 from connector_pipelines.sync.publish import (
     DEACTIVATED,
+    PENDING,
     Action,
     PlanEntry,
     PublishItem,
@@ -314,15 +317,20 @@ class PendingLine(BaseModel):
 
 
 class PendingOperation(BaseModel):
+    """Lines sent, or about to be, whose outcome is not stored yet: a bulk operation (``id`` once Shopify
+    named it; until then found by its ``submission`` marker) or a batch of direct productSet calls."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str
+    submission: str
+    id: str | None = None
+    direct: bool = False
     purpose: Purpose
     lines: list[PendingLine]
 
 
 class BulkLedger:
-    """Bulk operations submitted and not yet settled, in the tenant's ``sync_state`` (one JSON list)."""
+    """Writes sent and not yet settled, in the tenant's ``sync_state`` (one JSON list)."""
 
     def __init__(self, store: TenantStore, kind: str = PENDING_KIND) -> None:
         self.store = store
@@ -337,9 +345,18 @@ class BulkLedger:
         with self._lock:
             self._save([*self.pending(), operation])
 
-    def settle(self, operation_id: str) -> None:
+    def identify(self, submission: str, operation_id: str) -> None:
         with self._lock:
-            self._save([op for op in self.pending() if op.id != operation_id])
+            self._save(
+                [
+                    op.model_copy(update={"id": operation_id}) if op.submission == submission else op
+                    for op in self.pending()
+                ]
+            )
+
+    def settle(self, submission: str) -> None:
+        with self._lock:
+            self._save([op for op in self.pending() if op.submission != submission])
 
     def _save(self, operations: list[PendingOperation]) -> None:
         self.store.set_cursor(
@@ -426,7 +443,8 @@ class _Result:
 
 @dataclass(frozen=True)
 class Adopted:
-    """A bulk operation of an earlier run, settled by this one."""
+    """Writes of an earlier run (a bulk operation, or direct calls: then ``operation_id`` is the submission),
+    settled by this one."""
 
     operation_id: str
     purpose: Purpose
@@ -485,35 +503,65 @@ class ShopifyWriter:
         self.stats = WriterStats()
         self._lock = threading.Lock()
         self._shop_empty: bool | None = None
-        self._claimed: set[str] = set()  # product GIDs confirmed for some record in this run
+        self._claimed: dict[str, str] = {}  # product GID -> the record it was confirmed for in this run
 
     # --- adoption -------------------------------------------------------------------------------------
 
     def adopt(self) -> list[Adopted]:
-        """Wait for and settle the bulk operations an earlier run submitted but never saw finish."""
+        """Settle the writes an earlier run sent but never saw answered: wait for its bulk operations, and
+        map the products its direct calls created."""
         adopted = []
         for operation in self.ledger.pending():
-            log.info("shopify: adopting bulk operation %s of an earlier run", operation.id)
             lines = [
                 _Line(p.key, p.content_hash, p.skus, target_id=p.target_id, extra=p.extra)
                 for p in operation.lines
             ]
-            try:
-                results = self._collect(operation.id, operation.purpose, lines)
-            except ApiError as exc:
-                if exc.status != 200 or "not found" not in exc.detail:
-                    raise
-                # Gone (expired, another shop): its records are unconfirmed, so the diff sends them again.
-                log.warning(
-                    "shopify: bulk operation %s no longer exists; its records will be sent again",
-                    operation.id,
-                )
-                results = []
-            self.ledger.settle(operation.id)
+            if operation.direct:
+                log.info("shopify: adopting %d direct calls of an earlier run", len(lines))
+                operation_id: str | None = operation.submission
+                results = self._created(lines)
+            else:
+                operation_id = operation.id or self._submitted(operation.submission)
+                results = self._adopt_bulk(operation_id, operation.purpose, lines) if operation_id else []
+            self.ledger.settle(operation.submission)
+            if operation_id is None:
+                continue
             with self._lock:
                 self.stats.adopted_operations += 1
-            adopted.append(Adopted(operation.id, operation.purpose, self._outcome(results, [])))
+            adopted.append(Adopted(operation_id, operation.purpose, self._outcome(results, [])))
         return adopted
+
+    def _submitted(self, submission: str) -> str | None:
+        found = self.client.find_submission(submission)
+        if found is None:
+            log.info("shopify: a bulk submission of an earlier run never started; its records are sent again")
+        return found.id if found else None
+
+    def _adopt_bulk(self, operation_id: str, purpose: Purpose, lines: Sequence[_Line]) -> list[_Result]:
+        log.info("shopify: adopting bulk operation %s of an earlier run", operation_id)
+        try:
+            return self._collect(operation_id, purpose, lines)
+        except ApiError as exc:
+            if exc.status != 200 or "not found" not in exc.detail:
+                raise
+            # Gone (expired, another shop): its records are unconfirmed, so the diff sends them again.
+            log.warning(
+                "shopify: bulk operation %s no longer exists; its records will be sent again", operation_id
+            )
+            return []
+
+    def _created(self, lines: Sequence[_Line]) -> list[_Result]:
+        """The products direct calls of an earlier run wrote, found by their SKUs. Whether a call's changes
+        all landed is unknown: the mapping is stored as PENDING, so the diff sends the record again (as an
+        update of that product), or deletes the product if the source dropped the record."""
+        found = self.client.variants_by_sku([sku for line in lines for sku in line.skus])
+        results = []
+        for line in lines:
+            target = choose_target(line.skus, found)
+            if target.product_id is not None:
+                extra: dict[str, JsonValue] = {"variants": dict(target.variant_ids)}
+                results.append(_Result(confirmed=MappingRow(line.key, target.product_id, PENDING, extra)))
+        return results
 
     # --- TargetWriter ---------------------------------------------------------------------------------
 
@@ -535,12 +583,12 @@ class ShopifyWriter:
         action: Purpose = self.settings.missing_sku_action
         leaving = {m.source_key for m in mappings}
         claimed = self._claimed | {
-            m.target_id
+            m.target_id: key
             for key, m in self.store.mappings(self.mapping_kind).items()
             if key not in leaving and m.content_hash != DEACTIVATED
         }
         # A product another record now owns (its SKUs moved to a new key) is not deleted with the old key.
-        handed_over = [m for m in mappings if m.target_id in claimed]
+        handed_over = [m for m in mappings if claimed.get(m.target_id, m.source_key) != m.source_key]
         lines = [
             _Line(
                 m.source_key,
@@ -551,7 +599,7 @@ class ShopifyWriter:
                 m.extra,
             )
             for m in mappings
-            if m.target_id not in claimed
+            if claimed.get(m.target_id, m.source_key) == m.source_key
         ]
         outcome = self._outcome(self._run(action, lines), [])
         outcome.confirmed.extend(handed_over)
@@ -660,7 +708,18 @@ class ShopifyWriter:
             return []
         if len(lines) >= self.settings.bulk_threshold:
             return self._bulk(purpose, lines)
-        return [self._direct(purpose, line) for line in lines]
+        if purpose != "upsert":  # a removal's mapping stays until it is confirmed: nothing to write down
+            return [self._direct(purpose, line) for line in lines]
+        submission = f"direct-{uuid.uuid4()}"
+        # Written before sending: a product created by a call whose answer never arrives gets mapped next run.
+        self.ledger.add(
+            PendingOperation(
+                submission=submission, direct=True, purpose=purpose, lines=[line.pending() for line in lines]
+            )
+        )
+        results = [self._direct(purpose, line) for line in lines]
+        self.ledger.settle(submission)
+        return results
 
     def _direct(self, purpose: Purpose, line: _Line) -> _Result:
         variables = line.variables()
@@ -686,22 +745,28 @@ class ShopifyWriter:
 
     def _bulk(self, purpose: Purpose, lines: Sequence[_Line]) -> list[_Result]:
         mutation = BULK_PRODUCT_DELETE if purpose == "delete" else BULK_PRODUCT_SET
-        operation = self._submit(mutation, lines)
-        # Written before waiting: if this process dies now, the next run adopts the operation.
+        submission = str(uuid.uuid4())
+        # Written before submitting: if this process dies while the submission is in flight or the operation
+        # runs, the next run finds the operation by its submission marker and adopts it (or learns that it
+        # never started).
         self.ledger.add(
-            PendingOperation(id=operation.id, purpose=purpose, lines=[line.pending() for line in lines])
+            PendingOperation(submission=submission, purpose=purpose, lines=[line.pending() for line in lines])
         )
+        operation = self._submit(mutation, lines, submission)
+        self.ledger.identify(submission, operation.id)
         with self._lock:
             self.stats.bulk_operations.append(operation.id)
             self.stats.bulk_lines += len(lines)
         results = self._collect(operation.id, purpose, lines)
-        self.ledger.settle(operation.id)
+        self.ledger.settle(submission)
         return results
 
-    def _submit(self, mutation: str, lines: Sequence[_Line]) -> BulkOperation:
+    def _submit(self, mutation: str, lines: Sequence[_Line], submission: str) -> BulkOperation:
         for attempt in range(1, SUBMIT_ATTEMPTS + 1):
             try:
-                return self.client.run_bulk_mutation(mutation, (line.variables() for line in lines))
+                return self.client.run_bulk_mutation(
+                    mutation, (line.variables() for line in lines), submission=submission
+                )
             except BulkOperationInProgress as exc:
                 if attempt == SUBMIT_ATTEMPTS:
                     raise
@@ -750,7 +815,7 @@ class ShopifyWriter:
         if purpose == "upsert":
             if answer.ok and answer.product_id is not None:
                 with self._lock:
-                    self._claimed.add(answer.product_id)
+                    self._claimed[answer.product_id] = line.key
                 extra: dict[str, JsonValue] = {"variants": answer.variant_ids}
                 return _Result(confirmed=MappingRow(line.key, answer.product_id, line.content_hash, extra))
             stale = any(e.code in STALE_CODES for e in answer.user_errors)

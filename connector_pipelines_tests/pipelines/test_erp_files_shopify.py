@@ -360,6 +360,38 @@ def test_a_killed_run_is_adopted_not_submitted_twice(
     _converged(tenant)
 
 
+@pytest.mark.parametrize("path", ["direct", "bulk"])
+def test_a_product_whose_create_answer_was_lost_is_mapped_then_deleted_with_its_record(
+    tenant: ErpTenant, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    # The write lands in Shopify, then the run dies before it hears back (killed, connection gone). The next
+    # run must find what it created, so that dropping the record from the file deletes it there: no orphan.
+    tenant.configure(bulk_threshold=1000 if path == "direct" else 5)
+    method = "product_set" if path == "direct" else "run_bulk_mutation"
+    original = getattr(ShopifyClient, method)
+
+    def lost_answer(self: ShopifyClient, *args: Any, **kwargs: Any) -> Any:
+        original(self, *args, **kwargs)
+        raise RuntimeError("the run died before the answer arrived")
+
+    monkeypatch.setattr(ShopifyClient, method, lost_answer)
+    died = tenant.sync(SyncMode.FULL)
+    assert not died.success and "before the answer arrived" in (died.error or "")
+    monkeypatch.setattr(ShopifyClient, method, original)
+    tenant.emulator.wait_for_bulk()
+    created = tenant.emulator.products()
+    assert created and tenant.store().count_mappings("product") == 0, "nothing was heard of what was created"
+
+    orphan = str(created[0]["variants"][0]["sku"]).rsplit("-", 2)[0]  # type: ignore[index]
+    delete_products(tenant.file, tenant.layout, [orphan])
+    tenant.bump()
+    after = _ok(tenant.sync())
+    counts = after.counts("shopify_products")
+    assert counts["adopted_operations"] == 1 and counts["deleted"] == 1
+    assert tenant.store().get_cursor(PENDING_KIND) == "[]"
+    _converged(tenant)
+
+
 # --- the file side ------------------------------------------------------------------------------------------
 
 
