@@ -382,7 +382,7 @@ def test_a_product_whose_create_answer_was_lost_is_mapped_then_deleted_with_its_
     created = tenant.emulator.products()
     assert created and tenant.store().count_mappings("product") == 0, "nothing was heard of what was created"
 
-    orphan = str(created[0]["variants"][0]["sku"]).rsplit("-", 2)[0]  # type: ignore[index]
+    orphan = str(created[0]["variants"][0]["sku"]).rsplit("-", 2)[0]
     delete_products(tenant.file, tenant.layout, [orphan])
     tenant.bump()
     after = _ok(tenant.sync())

@@ -603,8 +603,7 @@ def test_the_erp_mapping_never_crashes_nor_drops(long_version: bool, figure: Cal
             for product in products:
                 content_hash(product.model_dump(mode="json"))
         except Exception as exc:
-            message = f"mapping: {type(exc).__name__}: {str(exc)[:200]}"
-            findings.add(findings.crashes, message, "Integer exceeds 64-bit range" in str(exc))
+            findings.crashes.append(f"mapping: {type(exc).__name__}: {str(exc)[:200]}")
             return
         variants = sum(len(p.variants) for p in products)
         failed = {e.line for e in out if isinstance(e, RowError)}
