@@ -27,6 +27,7 @@ from connector_pipelines.store.models import (
 )
 
 _CHUNK = 500  # rows per statement: well under SQLite's and psycopg's parameter limits
+_RECORDS_SCOPE = "tenant_id = :tenant AND pipeline = :pipeline AND kind = :kind"
 
 
 def _chunks(rows: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -63,11 +64,10 @@ class StoredRecord:
 
 
 @dataclass(frozen=True)
-class ProductFacts:
+class ProductCounts:
     products: int
     variants: int
     single_products: int  # one variant without options: one Shopware product, no parent
-    incomplete: list[str]  # keys of products without a category or with a variant lacking the currency
 
 
 @dataclass(frozen=True)
@@ -245,6 +245,18 @@ class TenantStore:
             )
             return {r[0]: MappingRow(r[0], r[1], r[2], r[3]) for r in rows}
 
+    def mapping_hashes(self, kind: str) -> dict[str, str]:
+        """source key -> published hash: what a diff needs, without decoding every mapping's extra."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Mapping.source_key, Mapping.content_hash).where(
+                    Mapping.tenant_id == self.tenant_id,
+                    Mapping.pipeline == self.pipeline,
+                    Mapping.kind == kind,
+                )
+            )
+            return {key: digest for key, digest in rows}
+
     def mappings_for(self, kind: str, source_keys: Iterable[str]) -> dict[str, MappingRow]:
         keys = list(source_keys)
         out: dict[str, MappingRow] = {}
@@ -382,45 +394,55 @@ class TenantStore:
                 )
             )
 
-    def product_facts(self, kind: str, currency: str) -> ProductFacts:
-        """Counts over a canonical product snapshot, computed by the database's JSON functions: the
-        checks that run after every sync must not decode a 100,000-variation snapshot in Python."""
-        dialect = self.db.dialect
-        if dialect == "postgresql":
+    # The checks that run after every sync must not decode a 100,000-variation snapshot in Python: these count
+    # over it with the database's JSON functions.
+
+    def product_counts(self, kind: str) -> ProductCounts:
+        """Products, variants and single-variant products without options in a canonical snapshot."""
+        if self.db.dialect == "postgresql":
             variants = "jsonb_array_length(payload->'variants')"
             first_options = "jsonb_array_length(payload->'variants'->0->'options')"
+        else:
+            variants = "json_array_length(payload, '$.variants')"
+            first_options = "json_array_length(payload, '$.variants[0].options')"
+        with self.db.session() as s:
+            row = s.execute(
+                text(
+                    f"SELECT count(*), coalesce(sum({variants}), 0), "
+                    f"coalesce(sum(CASE WHEN {variants} = 1 AND {first_options} = 0 THEN 1 ELSE 0 END), 0) "
+                    f"FROM records WHERE {_RECORDS_SCOPE}"
+                ),
+                self._records_scope(kind),
+            ).one()
+        return ProductCounts(int(row[0]), int(row[1]), int(row[2]))
+
+    def incomplete_products(self, kind: str, currency: str) -> list[str]:
+        """Keys of products without a category or with a variant that has no price in ``currency``."""
+        if self.db.dialect == "postgresql":
             categories = "jsonb_array_length(payload->'category_keys')"
             unpriced = (
                 "EXISTS (SELECT 1 FROM jsonb_array_elements(payload->'variants') v WHERE NOT EXISTS "
                 "(SELECT 1 FROM jsonb_array_elements(v->'prices') p WHERE p->>'currency' = :currency))"
             )
         else:
-            variants = "json_array_length(payload, '$.variants')"
-            first_options = "json_array_length(payload, '$.variants[0].options')"
             categories = "json_array_length(payload, '$.category_keys')"
             unpriced = (
                 "EXISTS (SELECT 1 FROM json_each(payload, '$.variants') v WHERE NOT EXISTS "
                 "(SELECT 1 FROM json_each(v.value, '$.prices') p "
                 "WHERE json_extract(p.value, '$.currency') = :currency))"
             )
-        scope = "tenant_id = :tenant AND pipeline = :pipeline AND kind = :kind"
-        params = {"tenant": self.tenant_id, "pipeline": self.pipeline, "kind": kind, "currency": currency}
         with self.db.session() as s:
-            row = s.execute(
+            keys = s.scalars(
                 text(
-                    f"SELECT count(*), coalesce(sum({variants}), 0), "
-                    f"coalesce(sum(CASE WHEN {variants} = 1 AND {first_options} = 0 THEN 1 ELSE 0 END), 0) "
-                    f"FROM records WHERE {scope}"
+                    f"SELECT key FROM records WHERE {_RECORDS_SCOPE} AND ({categories} = 0 OR {unpriced}) "
+                    "ORDER BY key"
                 ),
-                params,
-            ).one()
-            incomplete = s.scalars(
-                text(
-                    f"SELECT key FROM records WHERE {scope} AND ({categories} = 0 OR {unpriced}) ORDER BY key"
-                ),
-                params,
+                {**self._records_scope(kind), "currency": currency},
             ).all()
-        return ProductFacts(int(row[0]), int(row[1]), int(row[2]), list(incomplete))
+        return list(keys)
+
+    def _records_scope(self, kind: str) -> dict[str, str | int]:
+        return {"tenant": self.tenant_id, "pipeline": self.pipeline, "kind": kind}
 
     # --- run failures (the run-failure sensor) -------------------------------------------------------------
 

@@ -373,9 +373,9 @@ def publish_products(
 
 def expected_shopware_products(store: TenantStore) -> int:
     """Products Shopware should hold for this tenant: one per single-variant item, else parent + variants."""
-    facts = store.product_facts(PRODUCTS, "EUR")
-    parents = facts.products - facts.single_products
-    return parents + facts.variants
+    counts = store.product_counts(PRODUCTS)
+    parents = counts.products - counts.single_products
+    return parents + counts.variants
 
 
 def shopware_product_count(client: Shopware6Client) -> int:
@@ -383,7 +383,7 @@ def shopware_product_count(client: Shopware6Client) -> int:
 
 
 def products_missing_price_or_category(store: TenantStore, default_currency: str) -> list[str]:
-    return store.product_facts(PRODUCTS, default_currency).incomplete
+    return store.incomplete_products(PRODUCTS, default_currency)
 
 
 def latest_success(store: TenantStore, step: str) -> datetime | None:

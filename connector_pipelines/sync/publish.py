@@ -114,7 +114,7 @@ IN_FLIGHT = 2
 
 def plan_diff(store: TenantStore, spec: PublishSpec, keys: set[str] | None = None) -> Diff:
     source = store.record_hashes(spec.snapshot_kind)
-    published = {k: m.content_hash for k, m in store.mappings(spec.mapping_kind).items()}
+    published = store.mapping_hashes(spec.mapping_kind)
     if keys is not None:
         source = {k: v for k, v in source.items() if k in keys}
         published = {k: v for k, v in published.items() if k in keys}

@@ -125,6 +125,7 @@ STORE_CALLS: dict[str, Callable[[TenantStore, TenantStore], object]] = {
     "count_open_errors": lambda a, b: a.count_open_errors(),
     "mappings": lambda a, b: a.mappings("product"),
     "mappings_for": lambda a, b: a.mappings_for("product", ["key"]),
+    "mapping_hashes": lambda a, b: a.mapping_hashes("product"),
     "put_mappings": lambda a, b: a.put_mappings("product", [MappingRow("key", "a-target", "a-hash")]),
     "delete_mappings": lambda a, b: a.delete_mappings("product", ["key"]),
     "count_mappings": lambda a, b: a.count_mappings("product"),
@@ -135,7 +136,8 @@ STORE_CALLS: dict[str, Callable[[TenantStore, TenantStore], object]] = {
     "delete_records": lambda a, b: a.delete_records("product", ["key"]),
     "records_updated_at": lambda a, b: a.records_updated_at("product"),
     "record_run_failure": lambda a, b: a.record_run_failure("full", "dagster-b", "a's failure"),
-    "product_facts": lambda a, b: a.product_facts("product", "EUR"),
+    "product_counts": lambda a, b: a.product_counts("product"),
+    "incomplete_products": lambda a, b: a.incomplete_products("product", "EUR"),
 }
 
 
@@ -147,7 +149,14 @@ def test_a_tenant_store_never_reads_or_writes_another_tenants_rows(
     before = _b_rows(db)
     for name in ["get_cursor", "last_run", "open_errors", "count_open_errors", "mappings", "mappings_for"]:
         assert not STORE_CALLS[name](a, b), f"{name} sees b's rows"
-    for name in ["count_mappings", "record_hashes", "iter_records", "records", "records_updated_at"]:
+    for name in [
+        "count_mappings",
+        "mapping_hashes",
+        "record_hashes",
+        "iter_records",
+        "records",
+        "records_updated_at",
+    ]:
         assert not STORE_CALLS[name](a, b), f"{name} sees b's rows"
     for name, call in STORE_CALLS.items():
         result = call(a, b)

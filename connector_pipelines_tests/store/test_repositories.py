@@ -100,7 +100,7 @@ def test_removing_a_tenant_removes_its_rows(
     assert globex.record_hashes("product") == {"k": "h"}
 
 
-def test_product_facts_are_computed_in_the_database(stores: tuple[TenantStore, TenantStore]) -> None:
+def test_product_counts_and_gaps_are_counted_in_the_database(stores: tuple[TenantStore, TenantStore]) -> None:
     from decimal import Decimal
 
     from connector_pipelines.catalog.models import OptionChoice, Price, Product, Texts, Variant
@@ -135,6 +135,9 @@ def test_product_facts_are_computed_in_the_database(stores: tuple[TenantStore, T
         ],
     )
     globex.put_records("product", [("other", "h", product("other", 5, options=True))])
-    facts = acme.product_facts("product", "EUR")
-    assert (facts.products, facts.variants, facts.single_products) == (4, 7, 2)
-    assert facts.incomplete == ["chf-only", "no-category"]
+    counts = acme.product_counts("product")
+    assert (counts.products, counts.variants, counts.single_products) == (4, 7, 2)
+    assert acme.incomplete_products("product", "EUR") == ["chf-only", "no-category"]
+    assert acme.mapping_hashes("product") == {}
+    acme.put_mappings("product", [MappingRow("multi", "t", "h1", {"variants": {"a": "b"}})])
+    assert acme.mapping_hashes("product") == {"multi": "h1"} and globex.mapping_hashes("product") == {}
