@@ -2,10 +2,11 @@
 and bulk mutations (staged upload -> ``bulkOperationRunMutation`` -> poll -> JSONL results).
 
 Throttling is cost-based: every answer reports the bucket in ``extensions.cost.throttleStatus``; before a call
-the client waits until the bucket holds the call's estimated cost (learned from ``requestedQueryCost``), and a
-THROTTLED answer (HTTP 200 or 429) is retried after ``(requested - available) / restoreRate`` seconds. Every
-GraphQL document the client sends is a module constant listed in :data:`DOCUMENTS` and validated against the
-vendored schema by the tests. The access token never appears in errors, reprs or logs.
+the client waits until the bucket holds the call's estimated cost (learned from ``requestedQueryCost``) beyond
+what calls in flight on other threads hold, and a THROTTLED answer (HTTP 200 or 429) is retried after
+``(requested - available) / restoreRate`` seconds. Every GraphQL document the client sends is a module
+constant listed in :data:`DOCUMENTS` and validated against the vendored schema by the tests. The access token
+never appears in errors, reprs or logs.
 """
 
 from __future__ import annotations
