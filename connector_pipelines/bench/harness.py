@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,42 +31,32 @@ class BenchResult(BaseModel):
     converged: bool
 
 
-def _rss_mb() -> float:
+def _status_mb(field: str) -> float:
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
-    return 0.0
+    raise RuntimeError(f"/proc/self/status has no {field} line")
 
 
-class RssSampler:
-    """Peak resident memory of this process during a block (ru_maxrss cannot be reset between runs)."""
+class PeakRss:
+    """Peak resident memory of this process during a block, as the kernel counts it (VmHWM), reset at the
+    start through /proc/self/clear_refs: exact, where sampling would miss spikes and take CPU from the run."""
 
-    def __init__(self, interval_s: float = 0.02) -> None:
-        self.interval_s = interval_s
-        self.peak_mb = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, name="rss-sampler", daemon=True)
+    peak_mb = 0.0
 
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak_mb = max(self.peak_mb, _rss_mb())
-            self._stop.wait(self.interval_s)
-
-    def __enter__(self) -> RssSampler:
-        self.peak_mb = _rss_mb()
-        self._thread.start()
+    def __enter__(self) -> PeakRss:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+            clear_refs.write("5")  # 5: reset the peak RSS to the current RSS (Linux 4.0+)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_mb = max(self.peak_mb, _rss_mb())
+        self.peak_mb = _status_mb("VmHWM")
 
 
 def measure(run: Callable[[], T]) -> tuple[T, float, float]:
     """(result, wall seconds, peak RSS MB) of one call."""
-    with RssSampler() as rss:
+    with PeakRss() as rss:
         started = time.perf_counter()
         result = run()
         wall = time.perf_counter() - started
