@@ -16,6 +16,7 @@ import re
 import tempfile
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
@@ -497,14 +498,16 @@ class BulkOperationTimeout(ApiError):
 
 
 class _Bucket:
-    """The server's cost bucket as last reported, projected forward at the restore rate. A call about to be
-    sent holds its cost until its answer is in, so that threads sharing the client (two batches in flight)
-    queue behind each other: small calls cannot starve a large one by spending the points it waits for."""
+    """The server's cost bucket as last reported, projected forward at the restore rate (unknown until the
+    first report: then nothing waits). A call about to be sent holds its cost until its answer is in, and
+    calls wait their turn in arrival order, so that threads sharing the client (two batches in flight) queue
+    behind each other: small calls cannot starve a large one by spending the points it waits for."""
 
-    def __init__(self, maximum: float, available: float, restore_rate: float, now: float) -> None:
+    def __init__(self) -> None:
         self._changed = threading.Condition()
+        self._queue: deque[object] = deque()
+        self.maximum = self.available = self.restore_rate = self.observed_at = 0.0
         self.held = 0.0
-        self.observe(maximum, available, restore_rate, now)
 
     def observe(self, maximum: float, available: float, restore_rate: float, now: float) -> None:
         with self._changed:
@@ -524,15 +527,26 @@ class _Bucket:
             return max(0.0, (min(cost, self.maximum) - self._free(now)) / self.restore_rate)
 
     def hold(self, cost: float, clock: Callable[[], float]) -> tuple[float, float]:
-        """Block until the bucket holds ``cost`` beyond what others hold, then hold it: (seconds waited,
-        points held). A release or a new report wakes the waiters early."""
+        """Block until this call is first in line and the bucket holds ``cost`` beyond what others hold, then
+        hold it: (seconds waited, points held). A release or a new report wakes the waiters early."""
         with self._changed:
             started = clock()
-            needed = min(cost, self.maximum)
-            while self.restore_rate > 0 and (free := self._free(clock())) < needed:
-                self._changed.wait((needed - free) / self.restore_rate)
-            self.held += needed
-            return clock() - started, needed
+            ticket = object()
+            self._queue.append(ticket)
+            try:
+                while True:
+                    needed = min(cost, self.maximum)  # the maximum may change with any report
+                    if self._queue[0] is ticket:
+                        if self.restore_rate <= 0 or (free := self._free(clock())) >= needed:
+                            break
+                        self._changed.wait((needed - free) / self.restore_rate)
+                    else:
+                        self._changed.wait()
+                self.held += needed
+                return clock() - started, needed
+            finally:
+                self._queue.remove(ticket)
+                self._changed.notify_all()
 
     def release(self, points: float) -> None:
         with self._changed:
@@ -598,7 +612,7 @@ class ShopifyClient(ApiClient):
         self.api_version = api_version
         self.graphql_path = f"/admin/api/{api_version}/graphql.json"
         self.sku_batch_size = sku_batch_size
-        self._bucket: _Bucket | None = None
+        self._bucket = _Bucket()
         self._estimates: dict[str, float] = {}
         self._call = _CallState()
 
@@ -613,20 +627,23 @@ class ShopifyClient(ApiClient):
 
     def before_request(self, method: str, path: str) -> None:
         call = self._call
-        if path != self.graphql_path or self._bucket is None:
+        if path != self.graphql_path:
             return
         self._release()
         waited, call.held = self._bucket.hold(call.cost, self.clock)
         self.count_wait(waited, rate_limit=True)
 
     def _release(self) -> None:
-        if self._bucket is not None and self._call.held:
+        if self._call.held:
             self._bucket.release(self._call.held)
         self._call.held = 0.0
 
     def after_response(self, response: httpx.Response) -> None:
         if not response.request.url.path.endswith(self.graphql_path):
             return
+        # Answered: the call no longer holds points (a reported bucket includes what it spent), nor does it
+        # while it sleeps before a retry.
+        self._release()
         try:
             body = orjson.loads(response.content)
         except orjson.JSONDecodeError:
@@ -647,11 +664,7 @@ class ShopifyClient(ApiClient):
             )
         except (KeyError, TypeError, ValueError):
             return
-        if self._bucket is None:
-            self._bucket = _Bucket(*report)
-        else:
-            self._bucket.observe(*report)
-        self._release()  # the answer's report includes what this call spent
+        self._bucket.observe(*report)
         call.costed = response
         requested = cost.get("requestedQueryCost")
         if isinstance(requested, int | float) and call.operation:
@@ -666,12 +679,7 @@ class ShopifyClient(ApiClient):
 
     def retry_delay(self, response: httpx.Response) -> float | None:
         asked = super().retry_delay(response)
-        if (
-            asked is None
-            and self._call.costed is response
-            and self._bucket is not None
-            and _is_throttled(self._body(response))
-        ):
+        if asked is None and self._call.costed is response and _is_throttled(self._body(response)):
             # A THROTTLED answer reports the bucket: wait exactly until it holds the call again.
             return self._bucket.wait_for(self._call.cost, self.clock())
         return asked
