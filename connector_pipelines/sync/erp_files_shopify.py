@@ -266,8 +266,9 @@ def _label(payload: Mapping[str, Any]) -> str:
     return f"{skus[0] if skus else ''} {title}".strip()
 
 
-def _apply_adopted(store: TenantStore, adopted: Sequence[Adopted], run_id: str | None) -> dict[str, int]:
-    """Store what earlier runs' bulk operations confirmed, as the publish engine would have."""
+def _apply_adopted(store: TenantStore, adopted: Iterable[Adopted], run_id: str | None) -> dict[str, int]:
+    """Store what earlier runs' writes confirmed, as the publish engine would have, one operation at a time
+    (the writer settles an operation once the next is asked for)."""
     counts = {"adopted": 0, "adopted_failed": 0}
     for operation in adopted:
         outcome: WriteOutcome = operation.outcome

@@ -507,10 +507,11 @@ class ShopifyWriter:
 
     # --- adoption -------------------------------------------------------------------------------------
 
-    def adopt(self) -> list[Adopted]:
+    def adopt(self) -> Iterator[Adopted]:
         """Settle the writes an earlier run sent but never saw answered: wait for its bulk operations, and
-        map the products its direct calls created."""
-        adopted = []
+        map the products its direct calls created. Each entry leaves the ledger only when the consumer asks
+        for the next one, that is after it stored what the entry confirmed: a failure (or a kill) in between
+        leaves it for the next run."""
         for operation in self.ledger.pending():
             lines = [
                 _Line(p.key, p.content_hash, p.skus, target_id=p.target_id, extra=p.extra)
@@ -523,13 +524,11 @@ class ShopifyWriter:
             else:
                 operation_id = operation.id or self._submitted(operation.submission)
                 results = self._adopt_bulk(operation_id, operation.purpose, lines) if operation_id else []
+            if operation_id is not None:
+                with self._lock:
+                    self.stats.adopted_operations += 1
+                yield Adopted(operation_id, operation.purpose, self._outcome(results, []))
             self.ledger.settle(operation.submission)
-            if operation_id is None:
-                continue
-            with self._lock:
-                self.stats.adopted_operations += 1
-            adopted.append(Adopted(operation_id, operation.purpose, self._outcome(results, [])))
-        return adopted
 
     def _submitted(self, submission: str) -> str | None:
         found = self.client.find_submission(submission)

@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from connector_pipelines.cli import main
+from connector_pipelines.clients.http import TransientError
 from connector_pipelines.clients.shopify import ShopifyClient
 from connector_pipelines.definitions import defs
 from connector_pipelines.pipelines.erp_files_shopify.jobs import reconcile_job
@@ -51,7 +52,7 @@ from connector_pipelines.store.db import Database
 from connector_pipelines.store.repositories import TenantStore
 from connector_pipelines.sync.erp_files_shopify import READ_STAGE
 from connector_pipelines.sync.publish import DEACTIVATED
-from connector_pipelines.targets.shopify import PENDING_KIND
+from connector_pipelines.targets.shopify import PENDING_KIND, BulkLedger, PendingOperation
 from connector_pipelines.tenants.registry import TenantRegistry
 
 PIPELINE = "erp_files_shopify"
@@ -389,6 +390,39 @@ def test_a_product_whose_create_answer_was_lost_is_mapped_then_deleted_with_its_
     counts = after.counts("shopify_products")
     assert counts["adopted_operations"] == 1 and counts["deleted"] == 1
     assert tenant.store().get_cursor(PENDING_KIND) == "[]"
+    _converged(tenant)
+
+
+def test_an_adoption_that_fails_midway_keeps_what_it_has_not_stored(
+    tenant: ErpTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant.configure(bulk_threshold=1000)
+    original = ShopifyClient.product_set
+
+    def lost_answer(self: ShopifyClient, *args: Any, **kwargs: Any) -> Any:
+        original(self, *args, **kwargs)
+        raise RuntimeError("the run died before the answer arrived")
+
+    monkeypatch.setattr(ShopifyClient, "product_set", lost_answer)
+    assert not tenant.sync(SyncMode.FULL).success
+    monkeypatch.setattr(ShopifyClient, "product_set", original)
+    ledger = BulkLedger(tenant.store())
+    [direct] = ledger.pending()
+    gone = "gid://shopify/BulkOperation/999"
+    ledger.add(PendingOperation(submission="s-2", id=gone, purpose="upsert", lines=[]))
+    waiting = ShopifyClient.wait_for_bulk_operation
+
+    def down(self: ShopifyClient, *args: Any, **kwargs: Any) -> Any:
+        raise TransientError("shopify", "POST", "/graphql.json", 503, "down")
+
+    monkeypatch.setattr(ShopifyClient, "wait_for_bulk_operation", down)
+    assert not tenant.sync().success
+    # The direct calls' product was stored before their entry left the ledger; the bulk one waits its turn.
+    assert tenant.store().count_mappings("product") == 1
+    assert [op.submission for op in ledger.pending()] == ["s-2"] and direct.submission != "s-2"
+    monkeypatch.setattr(ShopifyClient, "wait_for_bulk_operation", waiting)
+    _ok(tenant.sync())  # the operation no longer exists: its (no) records are sent again, the entry goes
+    assert ledger.pending() == []
     _converged(tenant)
 
 
