@@ -717,6 +717,9 @@ def parse_csv(
             raise FileFormatError(f"{file}:{lines.line_num + 1}: not readable as {encoding}: {exc}") from None
 
 
+_FIELD_LIMIT_ERROR = "field larger than field limit"
+
+
 class _CsvLines:
     """The lines of a CSV text as csv's reader pulls them, counted, with those of the record being read kept.
     After a malformed record csv resumes at the next line, which may still be inside that record's quoted
@@ -801,7 +804,10 @@ def _parse_csv_lines(lines: _CsvLines, file: str, options: CsvOptions, encoding:
         except StopIteration:
             return
         except csv.Error as exc:
-            lines.skip_rest_of_record()
+            if _FIELD_LIMIT_ERROR in str(exc):
+                # The only error csv raises inside a quoted field: the rest of the record may span lines.
+                # After any other, csv drops the rest of the line and the next line starts a record.
+                lines.skip_rest_of_record()
             yield RowError(file, last_line + 1, "", f"malformed CSV: {exc}")
             last_line = lines.line_num
             continue
@@ -826,7 +832,7 @@ def parse_ndjson(stream: BinaryIO, file: str, encoding: str = "utf-8-sig") -> It
     if b'\n{"A"}'.decode(encoding, "replace") != '\n{"A"}':
         # UTF-16 and UTF-32: a line break is not the byte 0x0A, so lines are split after decoding, and a
         # decode error fails the file (these decoders cannot resume at the next line).
-        with _text(stream, encoding) as text:
+        with _text(stream, encoding, newline="\n") as text:  # lines end at \n only, as on the byte path
             try:
                 yield from _parse_ndjson_lines(_encoded_lines(text), file, "utf-8")
             except UnicodeError as exc:

@@ -230,6 +230,13 @@ def test_a_field_past_csv_limit_is_one_error_and_reading_goes_on(escapechar: str
     assert (error.line, "field larger than field limit" in error.reason) == (2, True)
 
 
+def test_a_malformed_record_costs_its_line_only_whatever_quotes_follow_the_error() -> None:
+    # csv stops at the stray x and drops the rest of line 2, quote included: line 3 starts a record.
+    records = _csv('sku,title,desc\n1,"a"x,"c\n2,ok,x\n3,ok,y\n')
+    assert [(r.line, r.data["sku"]) for r in _rows(records)] == [(3, "2"), (4, "3")]
+    assert [e.line for e in _errors(records)] == [2]
+
+
 def test_csv_header_problems_fail_the_file() -> None:
     assert _csv(b"") == []
     with pytest.raises(FileFormatError, match="duplicate column"):
@@ -294,6 +301,12 @@ def test_json_array_documents() -> None:
 def test_broken_json_documents_fail_the_file(document: str, path: str, message: str) -> None:
     with pytest.raises(FileFormatError, match=message):
         _json(document, path)
+
+
+def test_ndjson_in_utf16_ends_lines_at_line_feeds_only() -> None:
+    data = '{"sku": "1",\r"n": 2}\r\n{"sku": "2"}\n'.encode("utf-16")
+    records = list(parse_ndjson(io.BytesIO(data), "products.ndjson", "utf-16"))
+    assert [(r.line, r.data) for r in _rows(records)] == [(1, {"sku": "1", "n": 2}), (2, {"sku": "2"})]
 
 
 def test_ndjson_lines_with_bad_lines_isolated() -> None:
