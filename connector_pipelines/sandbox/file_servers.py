@@ -46,7 +46,8 @@ from pyftpdlib.ioloop import IOLoop  # type: ignore[import-untyped]
 from pyftpdlib.servers import FTPServer  # type: ignore[import-untyped]
 
 from connector_pipelines.sources.erp_files import SourceRow, parse_records
-from connector_pipelines.sources.erp_mapping import MappingConfig, NumberParser
+from connector_pipelines.sources.erp_mapping.config import MappingConfig
+from connector_pipelines.sources.erp_mapping.values import NumberParser
 from connector_pipelines.tenants.systems import ErpFilesCredentials, ErpFilesSettings
 
 LOOPBACK = "127.0.0.1"

@@ -35,7 +35,7 @@ from connector_pipelines.sources.erp_files import (
     open_source,
     read_records,
 )
-from connector_pipelines.sources.erp_mapping import map_records
+from connector_pipelines.sources.erp_mapping.products import map_records
 from connector_pipelines.tenants.systems import ErpFilesCredentials, ErpFilesSettings
 
 LAYOUT = ErpFileLayout(delimiter=";", decimal_separator=",", bom=True)

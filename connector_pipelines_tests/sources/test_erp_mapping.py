@@ -12,21 +12,20 @@ from pydantic import JsonValue, ValidationError
 
 from connector_pipelines.catalog.models import OptionChoice, Price, Product
 from connector_pipelines.sources.erp_files import Record, RowError, SourceRow
-from connector_pipelines.sources.erp_mapping import (
-    FieldProblem,
+from connector_pipelines.sources.erp_mapping.check import check_mapping
+from connector_pipelines.sources.erp_mapping.config import (
     MappingConfig,
     MappingConfigError,
-    MetafieldCoercer,
     MetafieldRule,
-    NumberParser,
-    check_mapping,
     dump_mapping,
     load_mapping,
-    map_records,
     mapping_path,
     parse_mapping,
     write_mapping,
 )
+from connector_pipelines.sources.erp_mapping.metafields import MetafieldCoercer
+from connector_pipelines.sources.erp_mapping.products import map_records
+from connector_pipelines.sources.erp_mapping.values import FieldProblem, NumberParser
 
 BASE_FIELDS: dict[str, Any] = {"title": "title", "variant.sku": "sku"}
 
