@@ -17,6 +17,7 @@ from itertools import islice
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from connector_pipelines import errors
 from connector_pipelines.catalog.models import (
     Category,
     Manufacturer,
@@ -32,7 +33,8 @@ from connector_pipelines.catalog.models import (
     Variant,
     source_key,
 )
-from connector_pipelines.clients import plentymarkets as plenty
+from connector_pipelines.clients import plentymarkets_models as plenty
+from connector_pipelines.clients.plentymarkets import ITEMS_PATH, PlentymarketsClient, VariationRelation
 from connector_pipelines.streams import prefetch
 
 SYSTEM = "plentymarkets"
@@ -40,7 +42,7 @@ CENT = Decimal("0.01")
 BARCODE_TYPES = frozenset({"GTIN_13", "GTIN_128", "UPC", "ISBN"})
 PRICE_KINDS = {"default": "default", "rrp": "rrp", "specialOffer": "special_offer"}
 # Only what translation reads: every extra relation costs Plenty render time and transfer per variation.
-VARIATION_RELATIONS: tuple[plenty.VariationRelation, ...] = (
+VARIATION_RELATIONS: tuple[VariationRelation, ...] = (
     "variationSalesPrices",
     "variationCategories",
     "variationAttributeValues",
@@ -61,7 +63,7 @@ def item_id_of(product_key: str) -> int | None:
     return int(ident) if prefix == f"{SYSTEM}:item" and ident.isdigit() else None
 
 
-class TranslationError(ValueError):
+class TranslationError(errors.PermanentError, ValueError):
     """A source record that cannot become a canonical record; recorded and skipped."""
 
     def __init__(self, record_key: str, reason: str) -> None:
@@ -374,7 +376,7 @@ def _broken_items(
     broken: set[int] = set()
     for record in invalid:
         reason = f"Plenty sent a malformed record: {record.describe()}"
-        if record.endpoint == plenty.ITEMS_PATH:
+        if record.endpoint == ITEMS_PATH:
             owners = [int(record.record_id)] if record.record_id and record.record_id.isdigit() else []
             errors.incomplete |= not owners
         else:
@@ -391,9 +393,7 @@ def _broken_items(
 class PlentyReader:
     """Streams canonical records out of one Plenty system."""
 
-    def __init__(
-        self, client: plenty.PlentymarketsClient, *, lang: str, plenty_id: int | None = None
-    ) -> None:
+    def __init__(self, client: PlentymarketsClient, *, lang: str, plenty_id: int | None = None) -> None:
         self.client = client
         self.lang = lang
         self.plenty_id = plenty_id

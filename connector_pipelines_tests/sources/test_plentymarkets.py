@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connector_pipelines.catalog.models import PriceList
-from connector_pipelines.clients import plentymarkets as plenty
+from connector_pipelines.clients import plentymarkets_models as plenty
 from connector_pipelines.sources.plentymarkets import (
     ProductContext,
     TranslationError,
