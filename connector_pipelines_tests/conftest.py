@@ -15,6 +15,14 @@ from connector_pipelines.store.db import Database
 from connector_pipelines.tenants.crypto import generate_key
 from connector_pipelines.tenants.registry import TenantRegistry
 
+# Steps that fail transiently are retried by their retry policy (CONNECTOR_STEP_RETRIES), read when the
+# assets are built, i.e. when a test module first imports the definitions, which pytest does only after this
+# conftest. The suite asserts what one attempt does (a run killed mid-way, a storm that outlasts the client's
+# own retries), so its runs make one attempt; pipelines/test_runtime.py builds assets with retries to test
+# the policy itself, with no delay, so that no test waits on a clock.
+os.environ.setdefault("CONNECTOR_STEP_RETRIES", "0")
+os.environ.setdefault("CONNECTOR_STEP_RETRY_DELAY_S", "0")
+
 PG_ADMIN_DSN = os.environ.get("CONNECTOR_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

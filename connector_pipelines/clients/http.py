@@ -16,6 +16,7 @@ import httpx
 import orjson
 from pydantic import BaseModel, Field, SecretStr
 
+from connector_pipelines import errors
 from connector_pipelines.redaction import register_secrets
 
 JsonValue = Any  # a decoded JSON document; each client validates it into pydantic models at its boundary
@@ -27,8 +28,11 @@ _MASK = "***"
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    """An API answered with an error, or could not be reached. Never carries credentials or tokens."""
+class ApiError(errors.ConnectorError):
+    """An API answered with an error, or could not be reached. Never carries credentials or tokens.
+
+    Neither transient nor permanent as such (a 400, a 404, an untrusted certificate: treated as permanent);
+    the subclasses below say which."""
 
     def __init__(
         self,
@@ -46,20 +50,32 @@ class ApiError(Exception):
         self.status = status
         self.detail = detail
         self.body = body
-        where = f"{system} {method} {path}"
-        super().__init__(f"{where}: HTTP {status}: {detail}" if status else f"{where}: {detail}")
+        super().__init__(self.summary())
+
+    def summary(self) -> str:
+        where = f"{self.system} {self.method} {self.path}"
+        return f"{where}: HTTP {self.status}: {self.detail}" if self.status else f"{where}: {self.detail}"
 
 
-class AuthError(ApiError):
-    """Credentials were refused (bad password, revoked key): retrying cannot help."""
+class AuthError(ApiError, errors.PermanentError):
+    """Credentials were refused (bad password, revoked key): retrying cannot help. The message names the
+    system (and the tenant, once known: :meth:`add_context`) and how to store new credentials."""
+
+    system: str  # always known here (ApiError's), though optional for other permanent errors
+
+    def default_remedy(self) -> str:
+        return errors.set_credentials_remedy(self.tenant, self.system)
 
 
-class RateLimitedError(ApiError):
-    """429 after every retry was spent."""
+class RateLimitedError(ApiError, errors.TransientError):
+    """429 after every retry was spent, or a wait longer than the client may take."""
 
 
-class TransientError(ApiError):
-    """5xx or a transport failure after every retry was spent."""
+class TransientError(ApiError, errors.TransientError):
+    """5xx or a transport failure after every retry was spent.
+
+    The HTTP case of :class:`connector_pipelines.errors.TransientError` (same name, narrower: catch the
+    general one to handle every transient failure, this one for an API that stayed unavailable)."""
 
 
 class RetrySettings(BaseModel):

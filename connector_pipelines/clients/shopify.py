@@ -27,6 +27,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from connector_pipelines import errors
 from connector_pipelines.clients.http import ApiClient, ApiError, AuthError, ClientOptions, JsonValue
 
 log = logging.getLogger(__name__)
@@ -478,8 +479,8 @@ class ShopifyUserErrors(ApiError):
         return [e.code for e in self.user_errors if e.code]
 
 
-class BulkOperationInProgress(ShopifyUserErrors):
-    """Another bulk mutation runs in this shop; ``running_id`` names it when Shopify did."""
+class BulkOperationInProgress(ShopifyUserErrors, errors.TransientError):
+    """Another bulk mutation runs in this shop (transient: it ends); ``running_id`` names it, if known."""
 
     @property
     def running_id(self) -> str | None:
@@ -490,8 +491,8 @@ class BulkOperationInProgress(ShopifyUserErrors):
         return None
 
 
-class BulkOperationTimeout(ApiError):
-    """A bulk operation did not finish in time; it may still be running."""
+class BulkOperationTimeout(ApiError, errors.TransientError):
+    """A bulk operation did not finish in time; it may still be running (the next attempt adopts it)."""
 
 
 # --- throttle -----------------------------------------------------------------------------------------------

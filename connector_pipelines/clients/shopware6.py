@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from connector_pipelines import errors
 from connector_pipelines.clients.http import ApiClient, ApiError, AuthError, ClientOptions
 
 log = logging.getLogger(__name__)
@@ -323,10 +324,12 @@ class ShopwareApiError(ApiError):
         self.errors = errors
 
 
-class SyncRejected(ShopwareApiError):
+class SyncRejected(ShopwareApiError, errors.PermanentError):
     """A sync request Shopware refused as a whole: a 400 (validation; pointers name the records), a 404
     for an unresolvable FK resolver (6.6.0 changelog), or the deterministic 500 of an integrity-constraint
     violation (no pointers). Nothing of it was written."""
+
+    system: str  # always known here (ApiError's), though optional for other permanent errors
 
 
 # --- sync input and report ---------------------------------------------------------------------------------

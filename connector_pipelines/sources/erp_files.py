@@ -41,6 +41,7 @@ import orjson
 import paramiko
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from connector_pipelines import errors
 from connector_pipelines.tenants.systems import (
     CsvOptions,
     ErpFilesCredentials,
@@ -59,15 +60,46 @@ SFTP_WINDOW_BYTES = 1 << 20  # read-ahead of the SFTP reader: pipelined requests
 SFTP_REQUEST_BYTES = 32768  # the largest read request every SFTP server answers in full
 
 
-class FileSourceError(RuntimeError):
-    """The file could not be listed, reached or read (connection, login, TLS, host key, missing file)."""
+_SYSTEM = "erp_files"
 
 
-class HostKeyMismatchError(FileSourceError):
+class FileSourceError(errors.ConnectorError, RuntimeError):
+    """The file could not be listed, reached or read (connection, login, TLS, host key, missing file).
+
+    As such not retried (a missing file, a path outside the root, an untrusted certificate); the subclasses
+    say more: a lost or refused connection is transient, refused credentials and a wrong host key are not."""
+
+
+class FileConnectionError(FileSourceError, errors.TransientError):
+    """The server could not be reached, or the connection broke while listing or reading: may pass."""
+
+
+class FileCredentialsError(FileSourceError, errors.PermanentError):
+    """The server refused the login, or the credentials are missing or unusable."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, system=_SYSTEM)
+
+    def default_remedy(self) -> str:
+        return errors.set_credentials_remedy(self.tenant, self.system)
+
+
+class HostKeyMismatchError(FileSourceError, errors.PermanentError):
     """The SFTP server presented a host key other than the configured one."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, system=_SYSTEM)
 
-class FileFormatError(ValueError):
+    def default_remedy(self) -> str:
+        tenant = self.tenant or "<tenant>"
+        return (
+            "confirm the server's new key with its operator, then store it with "
+            f"`{errors.CLI} tenants update {tenant} --settings-file <file>` "
+            '(JSON: {"erp_files": {"sftp_host_key": "SHA256:..."}})'
+        )
+
+
+class FileFormatError(errors.PermanentError, ValueError):
     """The file as a whole cannot be parsed (no header, not a JSON array, truncated); no record is trusted."""
 
 
@@ -318,11 +350,13 @@ class FtpFileSource(FileSource):
         except ftplib.error_perm as exc:
             ftp.close()
             if _ftp_code(exc) == "530":
-                raise FileSourceError(f"FTP login refused for user '{user}' at {self.location}") from None
+                raise FileCredentialsError(
+                    f"FTP login refused for user '{user}' at {self.location}"
+                ) from None
             raise FileSourceError(f"FTP server {self.location} refused the session: {exc}") from None
         except (OSError, EOFError, ftplib.Error) as exc:
             ftp.close()
-            raise FileSourceError(
+            raise FileConnectionError(
                 f"cannot connect to {self.location}: {str(exc) or type(exc).__name__}"
             ) from None
         return ftp
@@ -351,12 +385,12 @@ class FtpFileSource(FileSource):
                 return []  # 550: no such directory
         except (OSError, EOFError, ftplib.Error) as exc:
             self.close()
-            raise FileSourceError(f"cannot list {remote_dir} on {self.location}: {exc}") from None
+            raise FileConnectionError(f"cannot list {remote_dir} on {self.location}: {exc}") from None
         try:
             return self._list_plain(ftp, remote_dir, directory, wanted, is_glob)
         except (OSError, EOFError, ftplib.Error) as exc:
             self.close()
-            raise FileSourceError(f"cannot list {remote_dir} on {self.location}: {exc}") from None
+            raise FileConnectionError(f"cannot list {remote_dir} on {self.location}: {exc}") from None
 
     @staticmethod
     def _list_mlsd(
@@ -415,7 +449,7 @@ class FtpFileSource(FileSource):
             raise FileSourceError(f"cannot read {path} on {self.location}: {exc}") from None
         except (OSError, EOFError, ftplib.Error) as exc:
             self.close()
-            raise FileSourceError(f"cannot read {path} on {self.location}: {exc}") from None
+            raise FileConnectionError(f"cannot read {path} on {self.location}: {exc}") from None
         stream = io.BufferedReader(conn.makefile("rb", buffering=0), CHUNK_BYTES)
         finished = False
         try:
@@ -449,7 +483,7 @@ class FtpFileSource(FileSource):
             ftp.voidresp()
         except (OSError, EOFError, ftplib.Error) as exc:
             self.close()
-            raise FileSourceError(f"transfer of {path} from {self.location} failed: {exc}") from None
+            raise FileConnectionError(f"transfer of {path} from {self.location} failed: {exc}") from None
 
 
 # --- SFTP ---------------------------------------------------------------------------------------------------
@@ -519,7 +553,7 @@ def _load_private_key(text: str, passphrase: str | None) -> paramiko.PKey:
         except (paramiko.SSHException, ValueError):
             continue
         return key
-    raise FileSourceError("the SFTP private key cannot be loaded (unsupported type or wrong passphrase)")
+    raise FileCredentialsError("the SFTP private key cannot be loaded (unsupported type or wrong passphrase)")
 
 
 class SftpFileSource(FileSource):
@@ -561,7 +595,7 @@ class SftpFileSource(FileSource):
         try:
             sock = socket.create_connection((self.host, self.port), timeout=timeout)
         except OSError as exc:
-            raise FileSourceError(f"cannot connect to {self.location}: {exc}") from None
+            raise FileConnectionError(f"cannot connect to {self.location}: {exc}") from None
         transport = paramiko.Transport(sock)
         try:
             transport.start_client(timeout=timeout)
@@ -576,16 +610,18 @@ class SftpFileSource(FileSource):
             elif self.credentials.password is not None:
                 transport.auth_password(user, self.credentials.password.get_secret_value())
             else:
-                raise FileSourceError(f"no SFTP password or private key for user '{user}' at {self.location}")
+                raise FileCredentialsError(
+                    f"no SFTP password or private key for user '{user}' at {self.location}"
+                )
             sftp = paramiko.SFTPClient.from_transport(transport)
             if sftp is None:
                 raise FileSourceError(f"{self.location} refused the SFTP subsystem")
         except paramiko.AuthenticationException:
             transport.close()
-            raise FileSourceError(f"SFTP login refused for user '{user}' at {self.location}") from None
+            raise FileCredentialsError(f"SFTP login refused for user '{user}' at {self.location}") from None
         except (paramiko.SSHException, OSError, EOFError) as exc:
             transport.close()
-            raise FileSourceError(f"SSH session with {self.location} failed: {exc}") from None
+            raise FileConnectionError(f"SSH session with {self.location} failed: {exc}") from None
         except FileSourceError:
             transport.close()
             raise
@@ -618,7 +654,7 @@ class SftpFileSource(FileSource):
             return []
         except (OSError, paramiko.SSHException) as exc:
             self.close()
-            raise FileSourceError(f"cannot list {remote_dir} on {self.location}: {exc}") from None
+            raise FileConnectionError(f"cannot list {remote_dir} on {self.location}: {exc}") from None
         files = []
         for entry in entries:
             mode = entry.st_mode
@@ -640,7 +676,7 @@ class SftpFileSource(FileSource):
             raise FileSourceError(f"cannot read {path} on {self.location}: no such file") from None
         except (OSError, paramiko.SSHException) as exc:
             self.close()
-            raise FileSourceError(f"cannot read {path} on {self.location}: {exc}") from None
+            raise FileConnectionError(f"cannot read {path} on {self.location}: {exc}") from None
         stream = io.BufferedReader(_SftpReader(handle, size), buffer_size=CHUNK_BYTES)
         with stream:
             yield stream

@@ -18,13 +18,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connector_pipelines import config
+from connector_pipelines import config, errors
 from connector_pipelines.store.models import VERSION_TABLE
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-class ConnectionLostError(RuntimeError):
+class ConnectionLostError(errors.TransientError, RuntimeError):
     """The database dropped the connection mid-transaction (restart, failover, terminated backend)."""
 
 

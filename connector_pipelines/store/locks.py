@@ -20,17 +20,18 @@ from types import TracebackType
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
+from connector_pipelines import errors
 from connector_pipelines.store.repositories import TenantStore
 
 DEFAULT_WAIT_S = 5.0
 _POLL_S = 0.1
 
 
-class RunLockedError(RuntimeError):
+class RunLockedError(errors.TransientError, RuntimeError):
     """Another run of the same pipeline for the same tenant holds the lock."""
 
 
-class RunLockLostError(RuntimeError):
+class RunLockLostError(errors.TransientError, RuntimeError):
     """The lock vanished while held (its database connection was dropped): another run may have written."""
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Table, and_, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from connector_pipelines import errors
 from connector_pipelines.store.db import Database
 from connector_pipelines.store.models import (
     Mapping,
@@ -80,6 +81,17 @@ class OpenError:
     last_seen: datetime
 
 
+class TenantNotRegisteredError(errors.PermanentError, LookupError):
+    """The connector database has no tenant of that slug (removed, or never added)."""
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(
+            f"unknown tenant '{slug}'",
+            tenant=slug,
+            remedy=f"see the registered tenants with `{errors.CLI} tenants list`",
+        )
+
+
 class TenantStore:
     """Everything one pipeline keeps for one tenant."""
 
@@ -90,7 +102,7 @@ class TenantStore:
         with db.session() as s:
             tenant_id = s.scalars(select(Tenant.id).where(Tenant.slug == tenant_slug)).one_or_none()
         if tenant_id is None:
-            raise LookupError(f"unknown tenant '{tenant_slug}'")
+            raise TenantNotRegisteredError(tenant_slug)
         self.tenant_id: int = tenant_id
 
     def _scope(self) -> dict[str, Any]:

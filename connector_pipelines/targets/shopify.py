@@ -40,6 +40,7 @@ from connector_pipelines.clients.shopify import (
     VariantRef,
     product_set_variables,
 )
+from connector_pipelines.errors import PayloadError
 from connector_pipelines.store.repositories import MappingRow, TenantStore
 from connector_pipelines.sync.publish import (
     DEACTIVATED,
@@ -80,10 +81,6 @@ query PlanProducts($ids: [ID!]!) {
 }"""
 """Shopify's current state of products, for :meth:`ShopifyWriter.plan` (validated against the schema in the
 tests, like the client's own documents)."""
-
-
-class PayloadError(ValueError):
-    """The canonical product cannot be expressed as a Shopify product (too many options or variants)."""
 
 
 # --- payloads (pure) ----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from connector_pipelines.clients.shopware6 import (
     SyncUnit,
     shopware_id,
 )
+from connector_pipelines.errors import PayloadError
 from connector_pipelines.store.repositories import MappingRow
 from connector_pipelines.sync.publish import (
     DEACTIVATED,
@@ -38,10 +39,6 @@ VISIBILITY_ALL = 30
 MAX_RECORDS_PER_REQUEST = 5000
 # Operations below are built with model_construct: their payloads are our own, already well formed, and
 # validating every nested JSON value again cost a tenth of a full sync.
-
-
-class PayloadError(ValueError):
-    """The canonical record cannot be expressed in this Shopware (a missing currency, tax, reference)."""
 
 
 @dataclass(frozen=True)

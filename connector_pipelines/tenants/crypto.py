@@ -17,17 +17,22 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from connector_pipelines import errors
 from connector_pipelines.config import ENCRYPTION_KEY_VAR, OLD_KEYS_VAR
 
 NONCE_BYTES = 12
 TAG_BYTES = 16
 
 
-class KeyConfigError(Exception):
+_KEY_REMEDY = f"set it to base64 of 32 random bytes, e.g. from `{errors.CLI} keys generate`"
+_OLD_KEY_REMEDY = "correct or remove that entry: old keys are the keys earlier credentials were stored with"
+
+
+class KeyConfigError(errors.PermanentError):
     """The encryption key environment is missing or malformed."""
 
 
-class DecryptionError(Exception):
+class DecryptionError(errors.PermanentError):
     """A ciphertext could not be decrypted: wrong key, tampered data, or moved to another tenant."""
 
 
@@ -39,15 +44,17 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(b"connector-key-id:" + key).hexdigest()[:12]
 
 
-def _decode_key(value: str, variable: str, position: str = "") -> bytes:
+def _decode_key(value: str, variable: str, position: str = "", remedy: str = _KEY_REMEDY) -> bytes:
     try:
         key = base64.b64decode(value.strip(), validate=True)
     except (binascii.Error, ValueError):
         raise KeyConfigError(
-            f"{variable}{position} is not valid base64 (expected base64 of 32 bytes)"
+            f"{variable}{position} is not valid base64 (expected base64 of 32 bytes)", remedy=remedy
         ) from None
     if len(key) != 32:
-        raise KeyConfigError(f"{variable}{position} decodes to {len(key)} bytes; AES-256 needs 32")
+        raise KeyConfigError(
+            f"{variable}{position} decodes to {len(key)} bytes; AES-256 needs 32", remedy=remedy
+        )
     return key
 
 
@@ -74,13 +81,12 @@ class Keyring:
     def from_env(cls) -> Keyring:
         value = os.environ.get(ENCRYPTION_KEY_VAR, "")
         if not value.strip():
-            raise KeyConfigError(
-                f"{ENCRYPTION_KEY_VAR} is not set: it must hold base64 of 32 random bytes "
-                "(create one with `connector-pipelines keys generate`)"
-            )
+            raise KeyConfigError(f"{ENCRYPTION_KEY_VAR} is not set", remedy=_KEY_REMEDY)
         current = _decode_key(value, ENCRYPTION_KEY_VAR)
         old_values = [v for v in os.environ.get(OLD_KEYS_VAR, "").split(",") if v.strip()]
-        old = [_decode_key(v, OLD_KEYS_VAR, f" entry {i + 1}") for i, v in enumerate(old_values)]
+        old = [
+            _decode_key(v, OLD_KEYS_VAR, f" entry {i + 1}", _OLD_KEY_REMEDY) for i, v in enumerate(old_values)
+        ]
         return cls(current, old)
 
     def encrypt(self, plaintext: bytes, tenant: str, system: str) -> Sealed:
@@ -89,22 +95,32 @@ class Keyring:
         return Sealed(self.current_id, blob)
 
     def decrypt(self, sealed: Sealed, tenant: str, system: str) -> bytes:
-        where = f"credentials of tenant '{tenant}' for system '{system}'"
+        store_again = errors.set_credentials_remedy(tenant, system, verb="store the")
         aead = self._keys.get(sealed.key_id)
         if aead is None:
             raise DecryptionError(
-                f"{where} were encrypted with key id {sealed.key_id}, which is neither "
-                f"{ENCRYPTION_KEY_VAR} nor in {OLD_KEYS_VAR}"
+                f"the stored credentials were encrypted with key id {sealed.key_id}, which is neither "
+                f"{ENCRYPTION_KEY_VAR} nor in {OLD_KEYS_VAR}",
+                tenant=tenant,
+                system=system,
+                remedy=f"add the key they were stored with to {OLD_KEYS_VAR}, or {store_again}",
             )
         if len(sealed.blob) < NONCE_BYTES + TAG_BYTES:
             # AESGCM would refuse the short nonce with a bare ValueError.
             raise DecryptionError(
-                f"{where} are truncated: {len(sealed.blob)} bytes cannot hold nonce and tag"
+                f"the stored credentials are truncated: {len(sealed.blob)} bytes cannot hold nonce and tag",
+                tenant=tenant,
+                system=system,
+                remedy=store_again,
             )
         nonce, body = sealed.blob[:NONCE_BYTES], sealed.blob[NONCE_BYTES:]
         try:
             return aead.decrypt(nonce, body, associated_data(tenant, system))
         except InvalidTag:
             raise DecryptionError(
-                f"{where} failed authentication: the ciphertext was altered or belongs to another tenant"
+                "the stored credentials failed authentication: the ciphertext was altered or belongs to "
+                "another tenant",
+                tenant=tenant,
+                system=system,
+                remedy=store_again,
             ) from None

@@ -17,7 +17,6 @@ import psycopg
 import pytest
 from sqlalchemy import select, text
 
-from connector_pipelines.pipelines.runs import SyncMode
 from connector_pipelines.sandbox.hub import SandboxHub
 from connector_pipelines.sandbox.server import FaultConfig
 from connector_pipelines.store.db import ConnectionLostError, Database
@@ -25,6 +24,7 @@ from connector_pipelines.store.locks import DEFAULT_WAIT_S, RunLock, RunLockedEr
 from connector_pipelines.store.models import SyncRun
 from connector_pipelines.store.repositories import MappingRow, TenantStore
 from connector_pipelines.sync import plenty_shopware as steps
+from connector_pipelines.sync.runtime import SyncMode
 from connector_pipelines.tenants.registry import TenantRegistry
 from connector_pipelines_tests.pipelines.conftest import PlentyShopwareTenant, make_tenant
 

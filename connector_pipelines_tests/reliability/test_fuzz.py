@@ -25,7 +25,8 @@ from pydantic import JsonValue, ValidationError
 
 from connector_pipelines.catalog.hashing import content_hash
 from connector_pipelines.catalog.models import PriceList, Product
-from connector_pipelines.clients import plentymarkets as plenty
+from connector_pipelines.clients import plentymarkets_models as plenty
+from connector_pipelines.errors import PayloadError
 from connector_pipelines.sources.erp_files import (
     FileFormatError,
     Record,
@@ -35,7 +36,9 @@ from connector_pipelines.sources.erp_files import (
     parse_json_array,
     parse_ndjson,
 )
-from connector_pipelines.sources.erp_mapping import FieldProblem, MappingConfig, NumberParser, map_records
+from connector_pipelines.sources.erp_mapping.config import MappingConfig
+from connector_pipelines.sources.erp_mapping.products import map_records
+from connector_pipelines.sources.erp_mapping.values import FieldProblem, NumberParser
 from connector_pipelines.sources.plentymarkets import (
     ProductContext,
     TranslationError,
@@ -46,7 +49,7 @@ from connector_pipelines.sources.plentymarkets import (
     to_product,
     to_unit,
 )
-from connector_pipelines.targets.shopware6 import PayloadError, ShopwareContext, product_payload
+from connector_pipelines.targets.shopware6 import ShopwareContext, product_payload
 from connector_pipelines.tenants.systems import CsvOptions
 
 pytestmark = pytest.mark.reliability

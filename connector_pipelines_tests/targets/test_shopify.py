@@ -18,10 +18,10 @@ from connector_pipelines.clients.shopify import (
     product_set_variables,
 )
 from connector_pipelines.clients.shopify import PRODUCT_SET as PRODUCT_SET_DOCUMENT
+from connector_pipelines.errors import PayloadError
 from connector_pipelines.schemas import shopify_schema
 from connector_pipelines.targets.shopify import (
     PLAN_PRODUCTS,
-    PayloadError,
     Target,
     choose_target,
     comparable_current,

@@ -8,9 +8,9 @@ import pytest
 
 from connector_pipelines.catalog.models import Category, OptionChoice, Price, Product, Texts, Variant
 from connector_pipelines.clients.shopware6 import shopware_id
+from connector_pipelines.errors import PayloadError
 from connector_pipelines.targets.shopware6 import (
     DEFAULT_CURRENCY_ID,
-    PayloadError,
     ShopwareContext,
     category_payload,
     product_payload,
