@@ -14,17 +14,9 @@ from typing import Any
 
 import dagster as dg
 
-from connector_pipelines.pipelines.runs import SyncMode, run_tags, sync_run_config
-
-JOBS = {
-    ("plenty_shopware", SyncMode.CONFIG): "plenty_shopware_config",
-    ("plenty_shopware", SyncMode.DELTA): "plenty_shopware_sync",
-    ("plenty_shopware", SyncMode.FULL): "plenty_shopware_sync",
-    ("plenty_shopware", SyncMode.PLAN): "plenty_shopware_sync",
-    ("erp_files_shopify", SyncMode.DELTA): "erp_files_shopify_sync",
-    ("erp_files_shopify", SyncMode.FULL): "erp_files_shopify_sync",
-    ("erp_files_shopify", SyncMode.PLAN): "erp_files_shopify_sync",
-}
+from connector_pipelines.pipelines.catalog import pipeline_spec
+from connector_pipelines.pipelines.runs import run_tags, sync_run_config
+from connector_pipelines.sync.runtime import SyncMode
 
 
 @dataclass
@@ -67,7 +59,7 @@ def run_sync(
 ) -> RunSummary:
     from connector_pipelines.definitions import defs
 
-    job_name = JOBS.get((pipeline, mode))
+    job_name = pipeline_spec(pipeline).job_for(mode)
     if job_name is None:
         raise ValueError(f"pipeline '{pipeline}' has no '{mode.value}' mode")
     instance.add_dynamic_partitions(pipeline, [tenant])
@@ -79,7 +71,7 @@ def run_sync(
             **sync_run_config(mode, product_ids),
             "loggers": {"console": {"config": {"log_level": log_level}}},
         },
-        tags={**run_tags(tenant, mode), "trigger": "cli"},
+        tags=run_tags(tenant, mode, "cli"),
         raise_on_error=False,
     )
     summary = RunSummary(run_id=result.run_id, success=result.success)

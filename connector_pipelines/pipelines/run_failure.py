@@ -17,32 +17,24 @@ from urllib.parse import urlsplit
 import dagster as dg
 import httpx
 
-from connector_pipelines.pipelines.partitions import PIPELINE_PARTITIONS
+from connector_pipelines.pipelines.catalog import pipeline_of_job
 from connector_pipelines.pipelines.resources import ConnectorDatabase
 from connector_pipelines.pipelines.runs import SYNC_TYPE_TAG, TENANT_TAG
 from connector_pipelines.redaction import redact
-from connector_pipelines.tenants.systems import CREDENTIAL_MODELS, PIPELINE_SYSTEMS
+from connector_pipelines.sync.spec import PipelineSpec
 
 ALERT_WEBHOOK_VAR = "CONNECTOR_ALERT_WEBHOOK_URL"
 RUN_FAILURE_SENSOR_NAME = "run_failure_alert_sensor"
 WEBHOOK_TIMEOUT_S = 10.0
 
 
-def pipeline_of(job_name: str) -> str | None:
-    """Jobs are named ``<pipeline>_<what>``; the longest matching pipeline name wins."""
-    for pipeline in sorted(PIPELINE_PARTITIONS, key=len, reverse=True):
-        if job_name.startswith(f"{pipeline}_"):
-            return pipeline
-    return None
-
-
-def _register_tenant_secrets(connector_db: ConnectorDatabase, tenant: str, pipeline: str) -> None:
+def _register_tenant_secrets(connector_db: ConnectorDatabase, tenant: str, spec: PipelineSpec) -> None:
     """Decrypting a tenant's credentials registers them with the redaction filter. The run redacted its own
     messages, but this process (the code server) has never seen the secrets, so ``redact`` would know none."""
-    for system in PIPELINE_SYSTEMS.get(pipeline, ()):
+    for system in (spec.source, spec.target):
         # A removed tenant, a missing credential or key: nothing of that system to mask, no reason to fail.
         with contextlib.suppress(Exception):
-            connector_db.registry().credentials(tenant, system, CREDENTIAL_MODELS[system])
+            connector_db.registry().credentials(tenant, system.name, system.credentials)
 
 
 def _record(
@@ -97,10 +89,11 @@ def post_alert(url: str, alert: dict[str, Any], log: logging.Logger) -> bool:
 def run_failure_alert_sensor(context: dg.RunFailureSensorContext, connector_db: ConnectorDatabase) -> None:
     run = context.dagster_run
     tenant = run.tags.get(TENANT_TAG)
-    pipeline = pipeline_of(run.job_name)
+    spec = pipeline_of_job(run.job_name)
+    pipeline = spec.name if spec is not None else None
     mode = run.tags.get(SYNC_TYPE_TAG, "unknown")
-    if tenant and pipeline:
-        _register_tenant_secrets(connector_db, tenant, pipeline)
+    if tenant and spec is not None and pipeline is not None:
+        _register_tenant_secrets(connector_db, tenant, spec)
         message = redact(failure_message(context))
         recorded = _record(connector_db, tenant, pipeline, mode, run.run_id, message, context.log)
     else:

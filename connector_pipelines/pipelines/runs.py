@@ -1,22 +1,19 @@
-"""Run-level conventions shared by every pipeline: tags, modes."""
+"""Run-level conventions shared by every pipeline: tags and the run config that selects the mode."""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from connector_pipelines.sync.runtime import SyncMode
 
 TENANT_TAG = "tenant"
 SYNC_TYPE_TAG = "sync_type"
+TRIGGER_TAG = "trigger"
 
 
-class SyncMode(StrEnum):
-    CONFIG = "config"
-    DELTA = "delta"
-    FULL = "full"
-    PLAN = "plan"
-
-
-def run_tags(tenant: str, sync_type: str) -> dict[str, str]:
-    return {TENANT_TAG: tenant, SYNC_TYPE_TAG: str(sync_type)}
+def run_tags(tenant: str, sync_type: str, trigger: str | None = None) -> dict[str, str]:
+    tags = {TENANT_TAG: tenant, SYNC_TYPE_TAG: str(sync_type)}
+    if trigger is not None:
+        tags[TRIGGER_TAG] = trigger
+    return tags
 
 
 def sync_run_config(mode: SyncMode, product_ids: list[int] | None = None) -> dict[str, object]:

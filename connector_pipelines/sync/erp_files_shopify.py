@@ -10,28 +10,32 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector_pipelines.catalog.hashing import content_hash
 from connector_pipelines.catalog.models import Product
 from connector_pipelines.clients.shopify import ShopifyClient
+from connector_pipelines.errors import update_settings_remedy
 from connector_pipelines.sources.erp_files import FileIdentity, FileSource, Record, RowError, read_records
-from connector_pipelines.sources.erp_mapping import MappingConfig, map_records
+from connector_pipelines.sources.erp_mapping.config import MappingConfig, load_mapping, mapping_path
+from connector_pipelines.sources.erp_mapping.products import map_records
 from connector_pipelines.store.repositories import TenantStore
-from connector_pipelines.sync.plenty_shopware import StepReport, _Step
 from connector_pipelines.sync.publish import (
     DEACTIVATED,
     PublishSpec,
     RecordFailure,
     WriteOutcome,
-    preview_markdown,
     publish,
 )
-from connector_pipelines.sync.snapshot import update_snapshot
+from connector_pipelines.sync.runtime import CheckOutcome, Step, StepContext, StepReport, SyncMode
+from connector_pipelines.sync.snapshot import snapshot_from
 from connector_pipelines.targets.shopify import Adopted, ShopifyWriter, payload_skus
-from connector_pipelines.tenants.systems import ShopifySettings
+from connector_pipelines.tenants.connections import ERP_FILES, SHOPIFY, open_system
+from connector_pipelines.tenants.registry import TenantError, TenantInfo, TenantRegistry
+from connector_pipelines.tenants.systems import ErpFilesSettings, ShopifySettings
 
 PIPELINE = "erp_files_shopify"
 PRODUCTS = "product"
@@ -142,9 +146,11 @@ class Coverage(BaseModel):
 
 @dataclass
 class _FileRead:
-    """Bookkeeping of one streamed read: rows, row errors, products held back."""
+    """One streamed read of the file, as a :class:`SourceReader` of the mapped products (``mapped``), with its
+    bookkeeping: rows, row errors, products held back."""
 
     previous: frozenset[str]
+    mapped: Iterable[Product | RowError] = ()
     rows: int = 0
     variants: int = 0
     errors: list[RowError] = field(default_factory=list)
@@ -180,7 +186,10 @@ class _FileRead:
             self.coverage.add_product(item)
             yield item
 
-    def keep(self) -> set[str]:
+    def read(self) -> Iterator[Product]:
+        return self.products(self.mapped)
+
+    def unreadable(self) -> set[str]:
         # A row without a product key (malformed line, missing parent) may belong to any product: nothing is
         # deleted on such a read.
         return set(self.previous) if self.keyless_errors else set(self.error_keys)
@@ -191,11 +200,11 @@ def snapshot_file(
     source: FileSource,
     mapping: MappingConfig,
     *,
-    mode: str,
+    mode: SyncMode,
     run_id: str | None,
 ) -> StepReport:
     """Read the tenant's file (or the newest match), streaming, into the canonical product snapshot."""
-    with _Step(store, mode, "erp_file", run_id) as report:
+    with Step(store, mode, "erp_file", run_id) as report:
         info = source.newest()
         identity = source.identity(info)
         calls = 1 + (1 if identity.sha256 else 0)  # the listing, and a content hash where needed
@@ -203,16 +212,16 @@ def snapshot_file(
         report.extra.update(identity_metadata(identity))
         unchanged = store.get_cursor(FILE_CURSOR) == fingerprint
         report.extra["file_unchanged"] = unchanged
-        if mode == "delta" and unchanged:
+        if mode == SyncMode.DELTA and unchanged:
             report.counts = {"fetched": 0, "changed": 0, "unchanged": 0, "removed": 0, "failed": 0}
             report.extra["skipped"] = True
             report.calls[SOURCE_SYSTEM] = calls
             report.preview = "_the file and the mapping are unchanged since the last read: nothing read_"
             return report
         read = _FileRead(previous=frozenset(store.record_hashes(PRODUCTS)))
-        products = read.products(map_records(mapping, read.counted(read_records(source, info))))
+        read.mapped = map_records(mapping, read.counted(read_records(source, info)))
         # The stream ending without an exception means the whole file was read: deletions are safe.
-        result = update_snapshot(store, PRODUCTS, products, complete=True, keep=read.keep)
+        result = snapshot_from(store, PRODUCTS, read, complete=True)
         calls += 1
         # Coverage is measured on the mapped products as they stream by; held-back products keep their
         # stored version, so that version is what counts.
@@ -224,7 +233,7 @@ def snapshot_file(
         store.resolve_errors(
             READ_STAGE, [e.record_key for e in store.open_errors(READ_STAGE) if e.record_key not in reported]
         )
-        if mode != "plan":
+        if mode != SyncMode.PLAN:
             store.set_cursor(FILE_CURSOR, fingerprint)
         if read.keyless_errors:
             log.warning(
@@ -292,12 +301,12 @@ def publish_products(
     writer: ShopifyWriter,
     settings: ShopifySettings,
     *,
-    mode: str,
+    mode: SyncMode,
     run_id: str | None,
 ) -> StepReport:
     """Publish the snapshot's changes to Shopify through the writer (``plan``: the diff, nothing written)."""
-    with _Step(store, mode, "shopify:products", run_id, writer.client) as report:
-        adopted = _apply_adopted(store, writer.adopt(), run_id) if mode != "plan" else {}
+    with Step(store, mode, "shopify:products", run_id, writer.client) as report:
+        adopted = _apply_adopted(store, writer.adopt(), run_id) if mode != SyncMode.PLAN else {}
         spec = PublishSpec(PRODUCTS, PRODUCTS, PUBLISH_STAGE, label=_label)
         result = publish(
             store,
@@ -305,18 +314,12 @@ def publish_products(
             spec,
             run_id=run_id,
             batch_size=settings.bulk_batch_size,
-            dry_run=mode == "plan",
-            progress=log.info if mode == "full" else None,
+            dry_run=mode == SyncMode.PLAN,
+            progress=log.info if mode == SyncMode.FULL else None,
         )
-        report.counts = {**result.counts(), **adopted}
+        report.add_publication(result, mode)
+        report.counts.update(adopted)
         report.extra.update(writer.stats.metadata())
-        entries = result.plan if mode == "plan" else result.preview
-        report.preview = preview_markdown(entries)
-        if mode == "plan":
-            report.extra["plan"] = [
-                {"key": e.key, "action": e.action, "label": e.label, "changed_fields": list(e.changed_fields)}
-                for e in result.plan
-            ]
     return report
 
 
@@ -375,10 +378,83 @@ def reconcile_skus(store: TenantStore, client: ShopifyClient) -> Reconciliation:
     return report
 
 
-def open_errors_preview(store: TenantStore, limit: int = PREVIEW_ROWS) -> tuple[int, str]:
-    errors = store.open_errors(limit=limit)
-    total = store.count_open_errors()
-    if not errors:
-        return total, ""
-    rows = "\n".join(f"| `{e.record_key}` | {e.stage} | {e.attempts} | {e.reason[:200]} |" for e in errors)
-    return total, f"| record | stage | attempts | reason |\n|---|---|---|---|\n{rows}"
+# --- the steps as the pipeline spec declares them --------------------------------------------------------
+
+
+def tenant_mapping(registry: TenantRegistry, tenant: str) -> MappingConfig:
+    """The mapping configuration named by the tenant's erp_files settings."""
+    settings = registry.settings(tenant, ERP_FILES.name, ERP_FILES.settings)
+    if not settings.mapping_file:
+        raise TenantError(
+            "no mapping_file in the erp_files settings",
+            tenant=tenant,
+            system=ERP_FILES.name,
+            remedy=update_settings_remedy(tenant, ERP_FILES.name, verb="add mapping_file to"),
+        )
+    return load_mapping(mapping_path(settings.mapping_file))
+
+
+def file_step(ctx: StepContext) -> StepReport:
+    mapping = tenant_mapping(ctx.registry, ctx.tenant)
+    return snapshot_file(ctx.store, ctx.open(ERP_FILES), mapping, mode=ctx.mode, run_id=ctx.run_id)
+
+
+def shopify_products_step(ctx: StepContext) -> StepReport:
+    settings = ctx.settings(SHOPIFY)
+    language = tenant_mapping(ctx.registry, ctx.tenant).language
+    writer = ShopifyWriter(ctx.open(SHOPIFY), settings, ctx.store, mapping_kind=PRODUCTS, language=language)
+    return publish_products(ctx.store, writer, settings, mode=ctx.mode, run_id=ctx.run_id)
+
+
+SKU_RECONCILIATION = "sku_reconciliation"
+
+
+def skus_step(ctx: StepContext) -> StepReport:
+    """Reads the shop's SKUs and evaluates the SKU reconciliation check with them."""
+    client = ctx.open(SHOPIFY)
+    reconciliation = reconcile_skus(ctx.store, client)
+    counts = {
+        "expected_skus": reconciliation.expected,
+        "shopify_variants": reconciliation.in_shopify,
+        "missing": len(reconciliation.missing),
+        "unexpected": len(reconciliation.unexpected),
+        "duplicated": len(reconciliation.duplicated),
+    }
+    report = StepReport(preview=reconciliation.preview())
+    report.extra = {**counts, "api_calls_shopify": client.stats.calls}
+    report.checks[SKU_RECONCILIATION] = CheckOutcome(reconciliation.passed, counts, reconciliation.preview())
+    return report
+
+
+def mapping_coverage_check(ctx: StepContext) -> CheckOutcome:
+    coverage = mapping_coverage(ctx.store)
+    preview = "\n".join(
+        f"- {name}: {count} product(s), e.g. {', '.join(f'`{k}`' for k in coverage.examples[name][:10])}"
+        for name, count in coverage.missing.items()
+        if count
+    )
+    counts = {f"missing_{name.replace('.', '_')}": count for name, count in coverage.missing.items()}
+    return CheckOutcome(coverage.complete, {"products": coverage.products, **counts}, preview)
+
+
+def is_due(frequency_hours: int, tick: datetime) -> bool:
+    """Whether an hourly tick is one of a tenant's sync times: hours since the epoch divisible by its
+    frequency, so a tenant syncing every 6 hours runs at 00, 06, 12 and 18 UTC, whatever the day."""
+    return int(tick.timestamp() // 3600) % frequency_hours == 0
+
+
+def sync_is_due(tenant: TenantInfo, tick: datetime) -> bool:
+    """Whether a tenant's sync_frequency_hours makes ``tick`` one of its sync times (ValueError: its erp_files
+    settings are missing or invalid)."""
+    try:
+        settings = ErpFilesSettings.model_validate(tenant.settings.get(ERP_FILES.name))
+    except ValidationError:
+        raise ValueError("invalid erp_files settings") from None
+    return is_due(settings.sync_frequency_hours, tick)
+
+
+def file_fingerprint(registry: TenantRegistry, tenant: str, max_timeout_s: float) -> str:
+    """The identity of the tenant's file (size and modification time, or a content hash where the server
+    tells neither), as the file-change sensor compares it."""
+    with open_system(registry, tenant, ERP_FILES, max_timeout_s=max_timeout_s) as source:
+        return source.identity().model_dump_json()

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
 from connector_pipelines.catalog.models import Category, Option, PriceList, Product
-from connector_pipelines.clients.http import ApiClient
-from connector_pipelines.clients.plentymarkets import InvalidRecord
+from connector_pipelines.clients.plentymarkets_models import InvalidRecord
 from connector_pipelines.clients.shopware6 import Criteria, Shopware6Client, TotalCountMode
-from connector_pipelines.redaction import redact
 from connector_pipelines.sources.plentymarkets import (
     SYSTEM,
     PlentyReader,
@@ -28,17 +26,25 @@ from connector_pipelines.sources.plentymarkets import (
     item_id_of,
     key,
 )
-from connector_pipelines.store.locks import RunLock, RunLockLostError
 from connector_pipelines.store.repositories import TenantStore
 from connector_pipelines.streams import prefetch
 from connector_pipelines.sync.publish import PublishResult, PublishSpec, preview_markdown, publish
-from connector_pipelines.sync.snapshot import SnapshotResult, update_snapshot
+from connector_pipelines.sync.runtime import (
+    CheckOutcome,
+    Step,
+    StepContext,
+    StepFunction,
+    StepReport,
+    SyncMode,
+)
+from connector_pipelines.sync.snapshot import SnapshotResult, snapshot_from, update_snapshot
 from connector_pipelines.targets.shopware6 import (
     ProductWriter,
     ReferenceWriter,
     ShopwareContext,
     load_context,
 )
+from connector_pipelines.tenants.connections import PLENTYMARKETS, SHOPWARE6
 from connector_pipelines.tenants.systems import PlentymarketsSettings, Shopware6Settings
 
 PIPELINE = "plenty_shopware"
@@ -60,71 +66,6 @@ CURSOR_KIND = "products"
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class StepReport:
-    counts: dict[str, int] = field(default_factory=dict)
-    calls: dict[str, int] = field(default_factory=dict)
-    rate_limit_waits: int = 0
-    rate_limit_wait_s: float = 0.0
-    duration_s: float = 0.0
-    preview: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def metadata(self) -> dict[str, Any]:
-        meta: dict[str, Any] = dict(self.counts)
-        for system, calls in self.calls.items():
-            meta[f"api_calls_{system}"] = calls
-        meta["rate_limit_waits"] = self.rate_limit_waits
-        meta["rate_limit_wait_s"] = round(self.rate_limit_wait_s, 3)
-        meta["duration_s"] = round(self.duration_s, 3)
-        meta.update(self.extra)
-        return meta
-
-
-class _Step:
-    """Times a step, records it as a sync run, and collects client statistics.
-
-    Each asset opens its own clients, so their totals (login and look-ups included) are the step's calls.
-    The tenant's run lock is held for the step: two runs started at once take turns step by step (each step
-    starts from whatever state the other left) or, after a wait, the later one is refused."""
-
-    def __init__(
-        self, store: TenantStore, mode: str, step: str, run_id: str | None, *clients: ApiClient
-    ) -> None:
-        self.store, self.mode, self.step, self.run_id, self.clients = store, mode, step, run_id, clients
-        self.report = StepReport()
-        self._lock = RunLock(store)
-
-    def __enter__(self) -> StepReport:
-        self._lock.__enter__()
-        try:
-            self._sync_run = self.store.start_run(self.mode, self.step, self.run_id)
-        except BaseException as exc:
-            self._lock.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        self._started = time.monotonic()
-        return self.report
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
-        try:
-            self._lock.__exit__(exc_type, exc, None)
-        except RunLockLostError as lost:
-            self._finish(lost)
-            raise
-        self._finish(exc)
-
-    def _finish(self, exc: BaseException | None) -> None:
-        report = self.report
-        report.duration_s = time.monotonic() - self._started
-        for client in self.clients:
-            report.calls[client.system] = report.calls.get(client.system, 0) + client.stats.calls
-            report.rate_limit_waits += client.stats.rate_limit_waits
-            report.rate_limit_wait_s += client.stats.rate_limit_wait_s
-        status = "success" if exc is None else "failed"
-        error = redact(f"{type(exc).__name__}: {exc}") if exc is not None else None
-        self.store.finish_run(self._sync_run, status, report.metadata(), error)
-
-
 # --- Plentymarkets side ------------------------------------------------------------------------------------
 
 
@@ -140,7 +81,7 @@ def _config_records(reader: PlentyReader, kind: str) -> Iterator[BaseModel]:
 
 
 def refresh_config(
-    store: TenantStore, reader: PlentyReader, kind: str, *, mode: str, run_id: str | None
+    store: TenantStore, reader: PlentyReader, kind: str, *, mode: SyncMode, run_id: str | None
 ) -> StepReport:
     """Re-read one kind of reference data (small) and cache it; only changes are written.
 
@@ -154,7 +95,7 @@ def refresh_config(
         # A malformed record without an id could be any of them: keep them all.
         return set(store.record_hashes(kind)) if "" in keys else keys
 
-    with _Step(store, mode, f"config:{kind}", run_id, reader.client) as report:
+    with Step(store, mode, f"config:{kind}", run_id, reader.client) as report:
         result = update_snapshot(store, kind, _config_records(reader, kind), complete=True, keep=malformed)
         failing = {_config_key(kind, i) or f"{i.endpoint}#?": i.describe() for i in invalid}
         store.record_errors(stage, [(k, reason, None) for k, reason in failing.items()], run_id)
@@ -201,12 +142,30 @@ def product_context(
     )
 
 
+@dataclass
+class ProductRead:
+    """One read of Plenty's items (all, or ``ids``) as canonical products: a :class:`SourceReader`."""
+
+    store: TenantStore
+    reader: PlentyReader
+    ctx: ProductContext
+    errors: ReadErrors
+    ids: list[int] | None
+
+    def read(self) -> Iterator[Product]:
+        return prefetch(self.reader.products(self.ctx, self.errors, item_ids=self.ids))
+
+    def unreadable(self) -> Collection[str]:
+        # An item malformed beyond telling which one it is could be any: then nothing is removed.
+        return set(self.store.record_hashes(PRODUCTS)) if self.errors.incomplete else self.errors.keys
+
+
 def snapshot_products(
     store: TenantStore,
     reader: PlentyReader,
     settings: PlentymarketsSettings,
     *,
-    mode: str,
+    mode: SyncMode,
     run_id: str | None,
     item_ids: list[int] | None = None,
     now: datetime | None = None,
@@ -219,8 +178,8 @@ def snapshot_products(
     """
     started_at = now or datetime.now(UTC)
     cursor = store.get_cursor(CURSOR_KIND)
-    full = mode == "full" or (cursor is None and item_ids is None)
-    with _Step(store, mode, "products", run_id, reader.client) as report:
+    full = mode == SyncMode.FULL or (cursor is None and item_ids is None)
+    with Step(store, mode, "products", run_id, reader.client) as report:
         ctx = product_context(store, reader, settings)
         errors = ReadErrors()
         ids: list[int] | None = item_ids
@@ -231,15 +190,8 @@ def snapshot_products(
             ids = sorted(reader.changed_item_ids(since, started_at) | retry)
             report.extra["delta_since"] = since.isoformat()
         progress = _progress_logger("products read")
-        result = update_snapshot(
-            store,
-            PRODUCTS,
-            prefetch(reader.products(ctx, errors, item_ids=ids)),
-            complete=full,
-            # An item malformed beyond telling which one it is could be any: then nothing is removed.
-            keep=lambda: set(store.record_hashes(PRODUCTS)) if errors.incomplete else errors.keys,
-            progress=progress,
-        )
+        read = ProductRead(store, reader, ctx, errors, ids)
+        result = snapshot_from(store, PRODUCTS, read, complete=full, progress=progress)
         read_keys = set(result.changed) | ({key("item", i) for i in ids} if ids is not None else set())
         store.record_errors(SOURCE_STAGE, errors.items, run_id)
         if ids is None:
@@ -255,7 +207,7 @@ def snapshot_products(
             store.record_errors(
                 SOURCE_STAGE, [(f"{i.endpoint}#{i.record_id}", i.describe(), None) for i in invalid], run_id
             )
-        if mode != "plan" and item_ids is None:
+        if mode != SyncMode.PLAN and item_ids is None:
             store.set_cursor(CURSOR_KIND, started_at.isoformat())
         report.counts = {**result.counts(), "failed": len(errors.items) + len(invalid)}
         report.extra["full_read"] = full
@@ -296,10 +248,10 @@ def _label(payload: dict[str, Any]) -> str:
 
 
 def publish_reference(
-    store: TenantStore, client: Shopware6Client, ctx: ShopwareContext, *, mode: str, run_id: str | None
+    store: TenantStore, client: Shopware6Client, ctx: ShopwareContext, *, mode: SyncMode, run_id: str | None
 ) -> StepReport:
     """Categories (parents first), manufacturers, units and property groups with options."""
-    with _Step(store, mode, "shopware:reference", run_id, client) as report:
+    with Step(store, mode, "shopware:reference", run_id, client) as report:
         categories = {k: Category.model_validate(v) for k, v in store.records("category").items()}
         totals: dict[str, int] = {}
         previews = []
@@ -313,10 +265,12 @@ def publish_reference(
                 target_id=ctx.id_for,
             )
             # Reference data is small: one request per kind keeps a category tree in one transaction.
-            result = publish(store, writer, spec, run_id=run_id, batch_size=5000, dry_run=mode == "plan")
+            result = publish(
+                store, writer, spec, run_id=run_id, batch_size=5000, dry_run=mode == SyncMode.PLAN
+            )
             for name, value in result.counts().items():
                 totals[name] = totals.get(name, 0) + value
-            previews.extend(result.plan if mode == "plan" else result.preview)
+            previews.extend(result.plan if mode == SyncMode.PLAN else result.preview)
         report.counts = totals
         report.preview = preview_markdown(previews)
     return report
@@ -338,15 +292,15 @@ def publish_products(
     ctx: ShopwareContext,
     settings: Shopware6Settings,
     *,
-    mode: str,
+    mode: SyncMode,
     run_id: str | None,
     item_ids: list[int] | None = None,
 ) -> StepReport:
-    with _Step(store, mode, "shopware:products", run_id, client) as report:
+    with Step(store, mode, "shopware:products", run_id, client) as report:
         writer = ProductWriter(client, ctx, mapped_references(store))
         keys = {key("item", i) for i in item_ids} if item_ids else None
         spec = PublishSpec(PRODUCTS, PRODUCTS, "shopware_products", label=_label, target_id=ctx.id_for)
-        progress = log.info if mode == "full" else None
+        progress = log.info if mode == SyncMode.FULL else None
         result: PublishResult = publish(
             store,
             writer,
@@ -354,17 +308,10 @@ def publish_products(
             run_id=run_id,
             batch_size=settings.batch_size,
             keys=keys,
-            dry_run=mode == "plan",
+            dry_run=mode == SyncMode.PLAN,
             progress=progress,
         )
-        report.counts = result.counts()
-        entries = result.plan if mode == "plan" else result.preview
-        report.preview = preview_markdown(entries)
-        if mode == "plan":
-            report.extra["plan"] = [
-                {"key": e.key, "action": e.action, "label": e.label, "changed_fields": list(e.changed_fields)}
-                for e in result.plan
-            ]
+        report.add_publication(result, mode)
     return report
 
 
@@ -386,6 +333,63 @@ def products_missing_price_or_category(store: TenantStore, default_currency: str
     return store.incomplete_products(PRODUCTS, default_currency)
 
 
-def latest_success(store: TenantStore, step: str) -> datetime | None:
-    run = store.last_run(step)
-    return run.finished_at if run is not None else None
+# --- the steps as the pipeline spec declares them --------------------------------------------------------
+
+
+def _plenty(ctx: StepContext) -> tuple[PlentyReader, PlentymarketsSettings]:
+    settings = ctx.settings(PLENTYMARKETS)
+    return PlentyReader(ctx.open(PLENTYMARKETS), lang=settings.lang, plenty_id=settings.plenty_id), settings
+
+
+def _shopware(ctx: StepContext) -> tuple[Shopware6Client, ShopwareContext, Shopware6Settings]:
+    settings = ctx.settings(SHOPWARE6)
+    client = ctx.open(SHOPWARE6)
+    return client, shopware_context(client, ctx.tenant, ctx.settings(PLENTYMARKETS), settings), settings
+
+
+def config_step(kind: str) -> StepFunction:
+    def refresh(ctx: StepContext) -> StepReport:
+        reader, _ = _plenty(ctx)
+        return refresh_config(ctx.store, reader, kind, mode=ctx.mode, run_id=ctx.run_id)
+
+    return refresh
+
+
+def products_step(ctx: StepContext) -> StepReport:
+    reader, settings = _plenty(ctx)
+    return snapshot_products(
+        ctx.store, reader, settings, mode=ctx.mode, run_id=ctx.run_id, item_ids=ctx.product_ids or None
+    )
+
+
+def reference_step(ctx: StepContext) -> StepReport:
+    client, shopware, _ = _shopware(ctx)
+    return publish_reference(ctx.store, client, shopware, mode=ctx.mode, run_id=ctx.run_id)
+
+
+def shopware_products_step(ctx: StepContext) -> StepReport:
+    client, shopware, settings = _shopware(ctx)
+    return publish_products(
+        ctx.store,
+        client,
+        shopware,
+        settings,
+        mode=ctx.mode,
+        run_id=ctx.run_id,
+        item_ids=ctx.product_ids or None,
+    )
+
+
+def reconciliation_check(ctx: StepContext) -> CheckOutcome:
+    expected = expected_shopware_products(ctx.store)
+    actual = shopware_product_count(ctx.open(SHOPWARE6))
+    return CheckOutcome(
+        expected == actual,
+        {"expected_products": expected, "shopware_products": actual, "difference": actual - expected},
+    )
+
+
+def required_data_check(ctx: StepContext) -> CheckOutcome:
+    missing = products_missing_price_or_category(ctx.store, "EUR")
+    preview = "\n".join(f"- `{k}`" for k in missing[:20])
+    return CheckOutcome(not missing, {"products_missing_data": len(missing)}, preview)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -14,6 +14,21 @@ from connector_pipelines.catalog.hashing import content_hash
 from connector_pipelines.store.repositories import TenantStore
 
 _WRITE_BATCH = 500
+RecordT_co = TypeVar("RecordT_co", bound=BaseModel, covariant=True)
+
+
+class SourceReader(Protocol[RecordT_co]):
+    """One read of a source, as the snapshot engine takes it (the counterpart of
+    :class:`~connector_pipelines.sync.publish.TargetWriter`): canonical records, streamed, and the keys the
+    source has but could not translate."""
+
+    def read(self) -> Iterator[RecordT_co]:
+        """Stream the canonical records; an exception half-way removes nothing from the snapshot."""
+        ...
+
+    def unreadable(self) -> Collection[str]:
+        """Asked after the stream ends: keys that keep their last good version instead of looking deleted."""
+        ...
 
 
 @dataclass
@@ -76,3 +91,17 @@ def update_snapshot(
         result.removed = sorted(set(previous) - seen - set(keep()))
         store.delete_records(kind, result.removed)
     return result
+
+
+def snapshot_from(
+    store: TenantStore,
+    kind: str,
+    source: SourceReader[BaseModel],
+    *,
+    complete: bool,
+    progress: Callable[[int], None] | None = None,
+) -> SnapshotResult:
+    """Stream one read of a source into the snapshot (see :func:`update_snapshot`)."""
+    return update_snapshot(
+        store, kind, source.read(), complete=complete, keep=source.unreadable, progress=progress
+    )

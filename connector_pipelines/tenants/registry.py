@@ -11,28 +11,30 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
+from connector_pipelines import errors
 from connector_pipelines.redaction import register_secrets
 from connector_pipelines.store.db import Database
 from connector_pipelines.store.models import Tenant, TenantCredential, TenantSettings, utcnow
+from connector_pipelines.tenants.connections import SYSTEMS
 from connector_pipelines.tenants.crypto import Keyring, Sealed
-from connector_pipelines.tenants.systems import (
-    CREDENTIAL_MODELS,
-    PIPELINE_SYSTEMS,
-    SETTINGS_MODELS,
-    secret_values,
-)
+from connector_pipelines.tenants.systems import secret_values
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 M = TypeVar("M", bound=BaseModel)
 
 
-class TenantError(ValueError):
+class TenantError(errors.PermanentError, ValueError):
     """A request about tenants that cannot be honoured; the message is meant for the user."""
 
 
 class UnknownTenantError(TenantError):
     def __init__(self, slug: str) -> None:
-        super().__init__(f"unknown tenant '{slug}'")
+        super().__init__(
+            f"unknown tenant '{slug}'",
+            tenant=slug,
+            remedy=f"see the registered tenants with `{errors.CLI} tenants list`, or add it with "
+            f"`{errors.CLI} tenants add {slug} --pipeline <pipeline>`",
+        )
 
 
 def check_slug(slug: str) -> str:
@@ -45,27 +47,39 @@ def check_slug(slug: str) -> str:
 
 
 def check_pipelines(pipelines: list[str]) -> list[str]:
-    unknown = sorted(set(pipelines) - set(PIPELINE_SYSTEMS))
+    # The pipelines are declared above this layer, by their specs: asked for only when a tenant names some.
+    from connector_pipelines.pipelines.catalog import pipeline_specs
+
+    known = pipeline_specs()
+    unknown = sorted(set(pipelines) - set(known))
     if unknown:
-        raise TenantError(
-            f"unknown pipeline(s) {', '.join(unknown)}; known: {', '.join(sorted(PIPELINE_SYSTEMS))}"
-        )
+        raise TenantError(f"unknown pipeline(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return sorted(set(pipelines))
 
 
 def check_system(system: str) -> str:
-    if system not in SETTINGS_MODELS:
-        raise TenantError(f"unknown system '{system}'; known: {', '.join(sorted(SETTINGS_MODELS))}")
+    if system not in SYSTEMS:
+        raise TenantError(f"unknown system '{system}'; known: {', '.join(sorted(SYSTEMS))}")
     return system
 
 
-def _validate(model: type[M], values: dict[str, Any], what: str) -> M:
+def _validate(
+    model: type[M],
+    values: dict[str, Any],
+    what: str,
+    *,
+    tenant: str | None = None,
+    system: str | None = None,
+    remedy: str | None = None,
+) -> M:
     try:
         return model.model_validate(values)
     except ValidationError as exc:
         # Never echo input values: credentials may be among them.
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
-        raise TenantError(f"invalid {what}: {problems}") from None
+        raise TenantError(
+            f"invalid {what}: {problems}", tenant=tenant, system=system, remedy=remedy
+        ) from None
 
 
 class TenantInfo(BaseModel):
@@ -150,18 +164,40 @@ class TenantRegistry:
             tenant = self._tenant(s, slug)
             row = s.get(TenantSettings, (tenant.id, system))
         if row is None:
-            raise TenantError(f"tenant '{slug}' has no settings for system '{system}'")
-        return _validate(model, row.settings, f"stored settings of tenant '{slug}' for '{system}'")
+            raise TenantError(
+                "no settings stored",
+                tenant=slug,
+                system=system,
+                remedy=errors.update_settings_remedy(slug, system, verb="add"),
+            )
+        return _validate(
+            model,
+            row.settings,
+            "stored settings",
+            tenant=slug,
+            system=system,
+            remedy=errors.update_settings_remedy(slug, system),
+        )
 
     def credentials(self, slug: str, system: str, model: type[M]) -> M:
         with self.db.session() as s:
             tenant = self._tenant(s, slug)
             row = s.get(TenantCredential, (tenant.id, system))
         if row is None:
-            raise TenantError(f"tenant '{slug}' has no credentials for system '{system}'")
+            raise TenantError(
+                "no credentials stored",
+                tenant=slug,
+                system=system,
+                remedy=errors.set_credentials_remedy(slug, system, verb="store the"),
+            )
         plaintext = self.keyring.decrypt(Sealed(row.key_id, row.ciphertext), slug, system)
         creds = _validate(
-            model, orjson.loads(plaintext), f"stored credentials of tenant '{slug}' for '{system}'"
+            model,
+            orjson.loads(plaintext),
+            "stored credentials",
+            tenant=slug,
+            system=system,
+            remedy=errors.set_credentials_remedy(slug, system),
         )
         register_secrets(secret_values(creds))
         return creds
@@ -191,7 +227,7 @@ class TenantRegistry:
     def _validate_settings(self, settings: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         out = {}
         for system, values in settings.items():
-            model = SETTINGS_MODELS[check_system(system)]
+            model = SYSTEMS[check_system(system)].settings
             out[system] = _validate(model, values, f"settings for '{system}'").model_dump(mode="json")
         return out
 
@@ -233,7 +269,7 @@ class TenantRegistry:
 
     def set_credentials(self, slug: str, system: str, values: dict[str, Any]) -> None:
         check_system(system)
-        creds = _validate(CREDENTIAL_MODELS[system], values, f"credentials for '{system}'")
+        creds = _validate(SYSTEMS[system].credentials, values, f"credentials for '{system}'")
         plaintext = orjson.dumps(
             {
                 k: (v.get_secret_value() if hasattr(v, "get_secret_value") else v)

@@ -1,4 +1,4 @@
-"""Settings and credential models per external system, and which systems each pipeline uses.
+"""Settings and credential models per external system (``connections.py`` ties each to its client).
 
 Settings are plain configuration a user may see; credentials are secrets, stored encrypted and never shown.
 """
@@ -312,26 +312,6 @@ class ErpFilesCredentials(_Model):
         if self.private_key_passphrase is not None and self.private_key is None:
             raise ValueError("private_key_passphrase given without private_key")
         return self
-
-
-SETTINGS_MODELS: dict[str, type[BaseModel]] = {
-    "plentymarkets": PlentymarketsSettings,
-    "shopware6": Shopware6Settings,
-    "shopify": ShopifySettings,
-    "erp_files": ErpFilesSettings,
-}
-
-CREDENTIAL_MODELS: dict[str, type[BaseModel]] = {
-    "plentymarkets": PlentymarketsCredentials,
-    "shopware6": Shopware6Credentials,
-    "shopify": ShopifyCredentials,
-    "erp_files": ErpFilesCredentials,
-}
-
-PIPELINE_SYSTEMS: dict[str, tuple[str, ...]] = {
-    "plenty_shopware": ("plentymarkets", "shopware6"),
-    "erp_files_shopify": ("erp_files", "shopify"),
-}
 
 
 def secret_values(credentials: BaseModel) -> list[str]:

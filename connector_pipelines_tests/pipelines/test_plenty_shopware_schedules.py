@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -8,6 +7,8 @@ import dagster as dg
 import pytest
 
 from connector_pipelines.definitions import defs
+from connector_pipelines.pipelines.builder import build_pipeline
+from connector_pipelines.pipelines.plenty_shopware.spec import SPEC
 
 
 @pytest.fixture
@@ -44,13 +45,7 @@ def test_one_tagged_run_per_tenant(instance: dg.DagsterInstance, schedule: str, 
 
 
 def test_cron_strings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    import connector_pipelines.pipelines.plenty_shopware.jobs as jobs
-
     monkeypatch.setenv("PLENTY_SHOPWARE_DELTA_CRON", "*/5 * * * *")
-    reloaded = importlib.reload(jobs)
-    try:
-        delta = next(s for s in reloaded.schedules if s.name == "plenty_shopware_delta_schedule")
-        assert delta.cron_schedule == "*/5 * * * *"
-    finally:
-        monkeypatch.delenv("PLENTY_SHOPWARE_DELTA_CRON")
-        importlib.reload(jobs)
+    schedules = build_pipeline(SPEC).definitions.schedules or []
+    delta = next(s for s in schedules if s.name == "plenty_shopware_delta_schedule")
+    assert isinstance(delta, dg.ScheduleDefinition) and delta.cron_schedule == "*/5 * * * *"

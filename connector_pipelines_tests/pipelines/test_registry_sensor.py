@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from connector_pipelines.definitions import defs
-from connector_pipelines.pipelines.partitions import PIPELINE_PARTITIONS
+from connector_pipelines.pipelines.builder import tenant_partitions
 from connector_pipelines.pipelines.registry_sensor import REGISTRY_SENSOR_NAME
 from connector_pipelines.pipelines.resources import ConnectorDatabase
 from connector_pipelines.tenants.registry import TenantRegistry
@@ -43,7 +43,7 @@ def _tick(instance: dg.DagsterInstance, database_url: str, cursor: str | None = 
 
 
 def _keys(instance: dg.DagsterInstance) -> list[str]:
-    return sorted(PIPELINE_PARTITIONS[PIPELINE].get_partition_keys(dynamic_partitions_store=instance))
+    return sorted(tenant_partitions(PIPELINE).get_partition_keys(dynamic_partitions_store=instance))
 
 
 def test_partitions_follow_the_registry(

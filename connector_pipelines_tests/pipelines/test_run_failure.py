@@ -14,11 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from connector_pipelines.pipelines.catalog import pipeline_of_job
 from connector_pipelines.pipelines.resources import ConnectorDatabase
 from connector_pipelines.pipelines.run_failure import (
     ALERT_WEBHOOK_VAR,
     RUN_FAILURE_SENSOR_NAME,
-    pipeline_of,
     run_failure_alert_sensor,
 )
 from connector_pipelines.sandbox.server import EmulatorServer
@@ -169,6 +169,6 @@ def test_without_webhook_or_tenant(
 
 
 def test_pipeline_of_job() -> None:
-    assert pipeline_of("plenty_shopware_sync") == PIPELINE
-    assert pipeline_of("plenty_shopware_config") == PIPELINE
-    assert pipeline_of("something_else") is None
+    assert getattr(pipeline_of_job("plenty_shopware_sync"), "name", None) == PIPELINE
+    assert getattr(pipeline_of_job("plenty_shopware_config"), "name", None) == PIPELINE
+    assert pipeline_of_job("something_else") is None

@@ -34,8 +34,8 @@ import dagster as dg
 import pytest
 
 from connector_pipelines.definitions import defs
-from connector_pipelines.pipelines.runs import SyncMode, run_tags
-from connector_pipelines.runner import JOBS
+from connector_pipelines.pipelines.catalog import pipeline_spec
+from connector_pipelines.pipelines.runs import run_tags
 from connector_pipelines.sandbox.convergence import ConvergenceReport, check_convergence
 from connector_pipelines.sandbox.file_servers import (
     add_products,
@@ -57,6 +57,7 @@ from connector_pipelines.store.db import Database
 from connector_pipelines.store.repositories import TenantStore
 from connector_pipelines.sync import plenty_shopware as steps
 from connector_pipelines.sync.publish import PENDING
+from connector_pipelines.sync.runtime import SyncMode
 from connector_pipelines.targets.shopware6 import ProductWriter
 from connector_pipelines.tenants.registry import TenantRegistry
 from connector_pipelines_tests.pipelines.conftest import PlentyShopwareTenant, register
@@ -203,16 +204,11 @@ class PlentyShopwareChaos:
     def run_in_process(self, mode: SyncMode) -> dg.ExecuteInProcessResult:
         """The mode's job as the runner starts it, with the clients' timeouts lowered so that the emulators'
         slow answers outlast them."""
-        timeout = {"config": {"timeout_s": CLIENT_TIMEOUT_S}}
         run_config: dict[str, Any] = {
-            "resources": {
-                "sync_run": {"config": {"mode": mode.value}},
-                "plentymarkets": timeout,
-                "shopware6": timeout,
-            },
+            "resources": {"sync_run": {"config": {"mode": mode.value, "client_timeout_s": CLIENT_TIMEOUT_S}}},
             "loggers": {"console": {"config": {"log_level": "ERROR"}}},
         }
-        job = defs.resolve_job_def(JOBS[(self.pipeline, mode)])
+        job = defs.resolve_job_def(str(pipeline_spec(self.pipeline).job_for(mode)))
         self.tally.runs += 1
         return job.execute_in_process(
             instance=self.instance,
@@ -426,14 +422,11 @@ class ErpFilesShopifyChaos:
 
     def run_in_process(self, mode: SyncMode) -> dg.ExecuteInProcessResult:
         run_config: dict[str, Any] = {
-            "resources": {
-                "sync_run": {"config": {"mode": mode.value}},
-                "shopify": {"config": {"timeout_s": CLIENT_TIMEOUT_S}},
-            },
+            "resources": {"sync_run": {"config": {"mode": mode.value, "client_timeout_s": CLIENT_TIMEOUT_S}}},
             "loggers": {"console": {"config": {"log_level": "ERROR"}}},
         }
         self.tally.runs += 1
-        return defs.resolve_job_def(JOBS[(self.pipeline, mode)]).execute_in_process(
+        return defs.resolve_job_def(str(pipeline_spec(self.pipeline).job_for(mode))).execute_in_process(
             instance=self.instance,
             partition_key=self.slug,
             run_config=run_config,

@@ -21,18 +21,13 @@ from hypothesis import strategies as st
 from pydantic import JsonValue
 
 from connector_pipelines.clients.http import ApiClient, ApiError, RetrySettings
-from connector_pipelines.clients.plentymarkets import (
-    ITEMS_PATH,
-    VARIATIONS_PATH,
-    PlentymarketsClient,
-    SyncItem,
-    SyncVariation,
-)
+from connector_pipelines.clients.plentymarkets import ITEMS_PATH, VARIATIONS_PATH, PlentymarketsClient
+from connector_pipelines.clients.plentymarkets_models import SyncItem, SyncVariation
 from connector_pipelines.clients.shopify import SHOPIFY_API_VERSION, ShopifyClient
 from connector_pipelines.clients.shopware6 import Shopware6Client, SyncOperation, SyncUnit
-from connector_pipelines.pipelines.runs import SyncMode
 from connector_pipelines.sandbox import plentymarkets_render
 from connector_pipelines.sources.plentymarkets import key
+from connector_pipelines.sync.runtime import SyncMode
 from connector_pipelines_tests.pipelines.conftest import PlentyShopwareTenant
 
 pytestmark = pytest.mark.reliability

@@ -49,13 +49,13 @@ def test_a_product_with_a_bad_row_keeps_its_last_good_version() -> None:
     ]
     assert [p.key for p in read.products(items)] == ["erp_files:product:B", "erp_files:product:C"]
     assert read.held_back == ["erp_files:product:A"] and read.error_count == 2
-    assert read.keep() == {"erp_files:product:A", "erp_files:product:B"}, "GONE may be deleted"
+    assert read.unreadable() == {"erp_files:product:A", "erp_files:product:B"}, "GONE may be deleted"
 
 
 def test_a_row_without_product_key_holds_every_deletion_back() -> None:
     read = _FileRead(previous=frozenset({"erp_files:product:GONE"}))
     list(read.products([RowError("p.csv", 9, "", "malformed CSV"), _product("C")]))
-    assert read.keep() == {"erp_files:product:GONE"}
+    assert read.unreadable() == {"erp_files:product:GONE"}
 
 
 def test_coverage_counts_products_missing_required_fields() -> None:

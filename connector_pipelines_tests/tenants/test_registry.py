@@ -3,12 +3,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from connector_pipelines import errors
 from connector_pipelines.redaction import redact
 from connector_pipelines.store.db import Database
 from connector_pipelines.store.models import TenantCredential
 from connector_pipelines.tenants.crypto import DecryptionError, generate_key
 from connector_pipelines.tenants.registry import TenantError, TenantRegistry, UnknownTenantError
-from connector_pipelines.tenants.systems import PlentymarketsCredentials, PlentymarketsSettings
+from connector_pipelines.tenants.systems import (
+    PlentymarketsCredentials,
+    PlentymarketsSettings,
+    Shopware6Credentials,
+)
 
 PLENTY = {"base_url": "https://acme.my.plentysystems.com", "lang": "en"}
 SECRET = "pw-9f8e7d6c5b4a"
@@ -124,6 +129,35 @@ def test_wrong_key_is_a_clear_error(
     registry.add("acme", "", ["plenty_shopware"])
     registry.set_credentials("acme", "plentymarkets", {"username": "a", "password": SECRET})
     monkeypatch.setenv("CONNECTOR_ENCRYPTION_KEY", generate_key())
-    with pytest.raises(DecryptionError, match="tenant 'acme' for system 'plentymarkets'") as info:
+    with pytest.raises(DecryptionError, match=r"^tenant 'acme', plentymarkets: ") as info:
         TenantRegistry(db).credentials("acme", "plentymarkets", PlentymarketsCredentials)
     assert SECRET not in str(info.value)
+
+
+def test_missing_or_invalid_stored_values_name_tenant_system_and_remedy(
+    registry: TenantRegistry, db: Database
+) -> None:
+    registry.add("acme", "", ["plenty_shopware"])
+    with pytest.raises(TenantError) as missing_settings:
+        registry.settings("acme", "plentymarkets", PlentymarketsSettings)
+    assert str(missing_settings.value) == (
+        "tenant 'acme', plentymarkets: no settings stored — remedy: add the settings with "
+        "`connector-pipelines tenants update acme --settings-file <file>` "
+        '(JSON: {"plentymarkets": {...}})'
+    )
+    with pytest.raises(TenantError) as missing_credentials:
+        registry.credentials("acme", "plentymarkets", PlentymarketsCredentials)
+    assert str(missing_credentials.value) == (
+        "tenant 'acme', plentymarkets: no credentials stored — remedy: store the credentials with "
+        "`connector-pipelines tenants set-credentials acme plentymarkets`"
+    )
+    assert isinstance(missing_credentials.value, errors.PermanentError)
+    assert isinstance(missing_credentials.value, ValueError)
+
+    registry.set_credentials("acme", "plentymarkets", {"username": "api", "password": SECRET})
+    with pytest.raises(TenantError) as invalid:
+        # Stored for one system, read as another's model: a field is missing.
+        registry.credentials("acme", "plentymarkets", Shopware6Credentials)
+    message = str(invalid.value)
+    assert message.startswith("tenant 'acme', plentymarkets: invalid stored credentials: client_id: ")
+    assert message.endswith("set-credentials acme plentymarkets`") and SECRET not in message

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 import pytest
 
 from connector_pipelines.definitions import defs
-from connector_pipelines.pipelines.partitions import PIPELINE_PARTITIONS
+from connector_pipelines.pipelines.catalog import pipeline_specs
 from connector_pipelines_tests.topology.conftest import TENANTS
 from connector_pipelines_tests.topology.processes import LOCATION, PIPELINE, Topology
 
@@ -110,7 +110,7 @@ class Ui:
 def _assets_by_pipeline() -> dict[str, list[str]]:
     groups: dict[str, list[str]] = defaultdict(list)
     for spec in defs.resolve_all_asset_specs():
-        if spec.group_name in PIPELINE_PARTITIONS:
+        if spec.group_name in pipeline_specs():
             groups[spec.group_name].append(spec.key.path[-1])
     return groups
 

@@ -1,0 +1,172 @@
+"""The step runtime every pipeline shares, in plain Python: the sync modes, what a step is given (its
+:class:`StepContext`), what it returns (its :class:`StepReport`), and how it is timed, locked and recorded
+(:class:`Step`). The Dagster layer only turns a run into a context and a report into metadata."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import cached_property
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from connector_pipelines.clients.http import ApiClient
+from connector_pipelines.redaction import redact
+from connector_pipelines.store.locks import RunLock, RunLockLostError
+from connector_pipelines.store.repositories import TenantStore
+from connector_pipelines.sync.publish import PublishResult, preview_markdown
+from connector_pipelines.tenants.connections import System, open_system
+from connector_pipelines.tenants.registry import TenantRegistry
+
+S = TypeVar("S", bound=BaseModel)
+C = TypeVar("C", bound=BaseModel)
+H = TypeVar("H")
+
+
+class SyncMode(StrEnum):
+    """What a run does: refresh reference data, sync what changed, sync everything, or only show the plan."""
+
+    CONFIG = "config"
+    DELTA = "delta"
+    FULL = "full"
+    PLAN = "plan"
+
+
+@dataclass
+class CheckOutcome:
+    """The result of a check of a step: passed or not, with counts and a markdown preview."""
+
+    passed: bool
+    counts: dict[str, Any] = field(default_factory=dict)
+    preview: str = ""
+
+
+@dataclass
+class StepReport:
+    counts: dict[str, int] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+    rate_limit_waits: int = 0
+    rate_limit_wait_s: float = 0.0
+    duration_s: float = 0.0
+    preview: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    # Results of the checks that the step itself evaluates (by check name).
+    checks: dict[str, CheckOutcome] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = dict(self.counts)
+        for system, calls in self.calls.items():
+            meta[f"api_calls_{system}"] = calls
+        meta["rate_limit_waits"] = self.rate_limit_waits
+        meta["rate_limit_wait_s"] = round(self.rate_limit_wait_s, 3)
+        meta["duration_s"] = round(self.duration_s, 3)
+        meta.update(self.extra)
+        return meta
+
+    def add_publication(self, result: PublishResult, mode: str) -> None:
+        """Counts and preview of a publication; in plan mode, the per-record plan with its changed fields."""
+        self.counts = {**self.counts, **result.counts()}
+        entries = result.plan if mode == SyncMode.PLAN else result.preview
+        self.preview = preview_markdown(entries)
+        if mode == SyncMode.PLAN:
+            self.extra["plan"] = [
+                {"key": e.key, "action": e.action, "label": e.label, "changed_fields": list(e.changed_fields)}
+                for e in result.plan
+            ]
+
+
+class Step:
+    """Times a step, records it as a sync run, and collects client statistics.
+
+    Each step opens its own clients, so their totals (login and look-ups included) are the step's calls.
+    The tenant's run lock is held for the step: two runs started at once take turns step by step (each step
+    starts from whatever state the other left) or, after a wait, the later one is refused."""
+
+    def __init__(
+        self, store: TenantStore, mode: str, step: str, run_id: str | None, *clients: ApiClient
+    ) -> None:
+        self.store, self.mode, self.step, self.run_id, self.clients = store, mode, step, run_id, clients
+        self.report = StepReport()
+        self._lock = RunLock(store)
+
+    def __enter__(self) -> StepReport:
+        self._lock.__enter__()
+        try:
+            self._sync_run = self.store.start_run(self.mode, self.step, self.run_id)
+        except BaseException as exc:
+            self._lock.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._started = time.monotonic()
+        return self.report
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
+        try:
+            self._lock.__exit__(exc_type, exc, None)
+        except RunLockLostError as lost:
+            self._finish(lost)
+            raise
+        self._finish(exc)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        report = self.report
+        report.duration_s = time.monotonic() - self._started
+        for client in self.clients:
+            report.calls[client.system] = report.calls.get(client.system, 0) + client.stats.calls
+            report.rate_limit_waits += client.stats.rate_limit_waits
+            report.rate_limit_wait_s += client.stats.rate_limit_wait_s
+        status = "success" if exc is None else "failed"
+        error = redact(f"{type(exc).__name__}: {exc}") if exc is not None else None
+        self.store.finish_run(self._sync_run, status, report.metadata(), error)
+
+
+class StepContext:
+    """What a step of a pipeline is given: the tenant, the run, its store, and the tenant's systems.
+
+    Clients are opened on first use, once per step, and closed when the step ends (``with`` the context)."""
+
+    def __init__(
+        self,
+        registry: TenantRegistry,
+        *,
+        tenant: str,
+        pipeline: str,
+        mode: SyncMode,
+        run_id: str | None,
+        product_ids: Sequence[int] = (),
+        max_timeout_s: float | None = None,
+    ) -> None:
+        self.registry, self.tenant, self.pipeline = registry, tenant, pipeline
+        self.mode, self.run_id, self.product_ids = mode, run_id, list(product_ids)
+        self.max_timeout_s = max_timeout_s
+        self._stack = ExitStack()
+        self._open: dict[str, object] = {}
+
+    @cached_property
+    def store(self) -> TenantStore:
+        return TenantStore(self.registry.db, self.tenant, self.pipeline)
+
+    def settings(self, system: System[S, C, H]) -> S:
+        return self.registry.settings(self.tenant, system.name, system.settings)
+
+    def open(self, system: System[S, C, H]) -> H:
+        """The tenant's client (or source) of ``system``, opened once per step."""
+        if system.name not in self._open:
+            self._open[system.name] = self._stack.enter_context(
+                open_system(self.registry, self.tenant, system)
+            )
+        handle: H = self._open[system.name]  # type: ignore[assignment]
+        return handle
+
+    def __enter__(self) -> StepContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+
+StepFunction = Callable[[StepContext], StepReport]
+CheckFunction = Callable[[StepContext], CheckOutcome]
