@@ -68,6 +68,24 @@ def _read_json_file(path: str | None, what: str, *, stdin_ok: bool = False) -> A
     return doc
 
 
+class PipelineChoice(click.Choice[str]):
+    """The pipelines of the catalog, found when first needed: reading them imports every pipeline, which the
+    tenant commands and ``--help`` do not need."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from connector_pipelines.pipelines.catalog import pipeline_recipes
+
+        return tuple(pipeline_recipes())
+
+    @choices.setter
+    def choices(self, _value: object) -> None:
+        """Set by click.Choice's constructor; the catalog decides."""
+
+
 @click.group()
 def main() -> None:
     """Keep commerce systems in sync for many merchants (tenants), with Dagster."""
@@ -248,19 +266,24 @@ def print_run(summary: Any) -> None:
 @user_errors
 def sync(tenant: str, pipeline: str, mode: str, product_ids: tuple[int, ...]) -> None:
     """Run one sync for a tenant on the configured Dagster instance (it shows in the UI like any run)."""
-    from connector_pipelines.pipelines.runs import SyncMode
-    from connector_pipelines.runner import JOBS, dagster_instance, run_sync
+    from connector_pipelines.pipelines.catalog import pipeline_spec
+    from connector_pipelines.runner import dagster_instance, run_sync
+    from connector_pipelines.sync.runtime import SyncMode
 
     registry = _registry()
     info = registry.get(tenant)
     if pipeline not in info.pipelines:
-        known = sorted({p for p, _ in JOBS})
         raise UserError(
-            f"tenant '{tenant}' does not have pipeline '{pipeline}' enabled (pipelines: {', '.join(known)})"
+            f"tenant '{tenant}' does not have pipeline '{pipeline}' enabled "
+            f"(its pipelines: {', '.join(info.pipelines) or 'none'})"
         )
-    if (pipeline, SyncMode(mode)) not in JOBS:
-        modes = ", ".join(sorted(m.value for p, m in JOBS if p == pipeline))
-        raise UserError(f"pipeline '{pipeline}' has no '{mode}' mode (modes: {modes})")
+    spec = pipeline_spec(pipeline)
+    if spec.job_for(SyncMode(mode)) is None:
+        raise UserError(
+            f"pipeline '{pipeline}' has no '{mode}' mode (modes: {', '.join(sorted(spec.modes))})"
+        )
+    if product_ids and not spec.selects_products:
+        raise UserError(f"pipeline '{pipeline}' cannot sync single products: --product does not apply")
     summary = run_sync(
         tenant, pipeline, SyncMode(mode), instance=dagster_instance(), product_ids=list(product_ids)
     )
@@ -288,28 +311,15 @@ def dev(port: int, sandbox_port: int, products: int) -> None:
     """Open the Dagster UI (webserver and daemon) with the sandbox and the demo tenants registered."""
     import subprocess
 
-    from connector_pipelines.demo import (
-        ERP_TENANT,
-        PLENTY_TENANT,
-        ensure_demo_key,
-        register_erp_tenant,
-        register_plenty_tenant,
-        start_sandbox,
-    )
+    from connector_pipelines.demo import ensure_demo_key, register_demo_tenants, start_sandbox
     from connector_pipelines.store.db import Database
     from connector_pipelines.tenants.registry import TenantRegistry
 
     ensure_demo_key(click.echo)
     hub = start_sandbox(products, 3, port=sandbox_port)
     try:
-        registry = TenantRegistry(Database())
-        register_plenty_tenant(hub, registry, PLENTY_TENANT)
-        hub.add_shopify(ERP_TENANT)
-        hub.add_erp_files(ERP_TENANT, products=products, variants=3, seed=2)
-        register_erp_tenant(hub, registry, ERP_TENANT)
-        click.echo(
-            f"sandbox: {hub.base_url('plentymarkets', PLENTY_TENANT).rsplit('/', 2)[0]}; UI on port {port}"
-        )
+        register_demo_tenants(hub, TenantRegistry(Database()))
+        click.echo(f"sandbox: {hub.url}; UI on port {port}")
         command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
         subprocess.run(command, check=False)  # noqa: S603 - fixed argv, no shell
     finally:
@@ -335,7 +345,7 @@ def sandbox() -> None:
     "--pipeline",
     "pipelines",
     multiple=True,
-    type=click.Choice(["plenty_shopware", "erp_files_shopify"]),
+    type=PipelineChoice(),
     default=("plenty_shopware",),
     show_default=True,
     help="Serve the systems of these pipelines (repeatable).",
@@ -366,25 +376,15 @@ def sandbox_serve(
     import signal
     import threading
 
+    from connector_pipelines.pipelines.catalog import pipeline_recipe
     from connector_pipelines.sandbox.hub import SandboxHub
+    from connector_pipelines.sandbox.recipe import Catalog
 
     hub = SandboxHub()
-    realistic = rate_limits == "realistic"
+    catalog = Catalog(products, variants, seed, rate_limits == "realistic", erp_format)
     for account in accounts:
-        if "plenty_shopware" in pipelines:
-            hub.add_plenty(
-                account, products=products, variants=variants, seed=seed, realistic_limits=realistic
-            )
-            hub.add_shopware(account)
-        if "erp_files_shopify" in pipelines:
-            hub.add_shopify(account, realistic_limits=realistic)
-            hub.add_erp_files(
-                account,
-                products=products,
-                variants=variants,
-                seed=seed,
-                format=erp_format,
-            )
+        for pipeline in pipelines:
+            pipeline_recipe(pipeline).add_accounts(hub, account, catalog)
     server = hub.serve(host=host, port=port)
     described = hub.accounts()
     if accounts_file:
@@ -413,23 +413,24 @@ def sandbox_serve(
     hub.stop()
 
 
-@main.group()
-def bench() -> None:
-    """Benchmarks against the sandbox (emulators in a child process, the pipeline in this one)."""
-
-
-@bench.command("plenty_shopware")
-@click.option("--products", default=20_000, show_default=True)
+@main.command("bench")
+@click.argument("pipeline", type=PipelineChoice())
+@click.option(
+    "--products", type=click.IntRange(min=1), help="Products in the catalog  [default: the pipeline's own]"
+)
 @click.option("--variants", default=5, show_default=True)
 @click.option("--rate-limits", type=click.Choice(["off", "realistic"]), default="off", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout: {run: {metric: value}}.")
-def bench_plenty_shopware(products: int, variants: int, rate_limits: str, as_json: bool) -> None:
-    """Full sync, a delta after 1 % of variations changed, and a delta with nothing changed."""
-    from connector_pipelines.bench.plenty_shopware import run_benchmark
+def bench(pipeline: str, products: int | None, variants: int, rate_limits: str, as_json: bool) -> None:
+    """Benchmark a pipeline against the sandbox (emulators in a child process, the pipeline in this one): a
+    full sync, a delta after 1 % of the source changed, and a delta with nothing changed."""
+    from connector_pipelines.bench.runner import run_benchmark
+    from connector_pipelines.pipelines.catalog import pipeline_recipe
 
     run_benchmark(
+        pipeline,
         click.echo,
-        products=products,
+        products=products if products is not None else pipeline_recipe(pipeline).bench_products,
         variants=variants,
         rate_limits=rate_limits,
         as_json=as_json,
@@ -492,28 +493,28 @@ def _print_mapping_report(tenant: str, source: str, report: Any) -> None:
 @user_errors
 def mapping_check(tenant: str, file_path: str | None, limit: int, as_json: bool) -> None:
     """Map the tenant's file (or --file) and show a sample of products and every row error. Writes nothing."""
-    from connector_pipelines.pipelines.resources import ErpFilesResource
     from connector_pipelines.sources.erp_files import (
         FileFormatError,
         FileSourceError,
         parse_records,
         read_records,
     )
-    from connector_pipelines.sources.erp_mapping import MappingConfigError, check_mapping
-    from connector_pipelines.tenants.systems import ErpFilesSettings
+    from connector_pipelines.sources.erp_mapping.check import check_mapping
+    from connector_pipelines.sources.erp_mapping.config import MappingConfigError
+    from connector_pipelines.sync.erp_files_shopify import tenant_mapping
+    from connector_pipelines.tenants.connections import ERP_FILES, open_system
 
     registry = _registry()
-    resource = ErpFilesResource()
     try:
-        config = resource.mapping(registry, tenant)
+        config = tenant_mapping(registry, tenant)
         if file_path is not None:
-            settings = registry.settings(tenant, "erp_files", ErpFilesSettings)
+            settings = registry.settings(tenant, ERP_FILES.name, ERP_FILES.settings)
             path = Path(file_path)
             with path.open("rb") as stream:
                 report = check_mapping(config, parse_records(stream, path.name, settings), limit)
             source = str(path)
         else:
-            with resource.source(registry, tenant) as files:
+            with open_system(registry, tenant, ERP_FILES) as files:
                 info = files.newest()
                 records = read_records(files, info)
                 try:
@@ -530,22 +531,3 @@ def mapping_check(tenant: str, file_path: str | None, limit: int, as_json: bool)
         click.echo(report.model_dump_json(indent=2))
     else:
         _print_mapping_report(tenant, source, report)
-
-
-@bench.command("erp_files_shopify")
-@click.option("--products", default=10_000, show_default=True)
-@click.option("--variants", default=5, show_default=True)
-@click.option("--rate-limits", type=click.Choice(["off", "realistic"]), default="off", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout: {run: {metric: value}}.")
-def bench_erp_files_shopify(products: int, variants: int, rate_limits: str, as_json: bool) -> None:
-    """Full sync of a CSV over SFTP, a delta after 1 % of the rows changed, a delta with nothing changed."""
-    from connector_pipelines.bench.erp_files_shopify import run_benchmark
-
-    run_benchmark(
-        click.echo,
-        products=products,
-        variants=variants,
-        rate_limits=rate_limits,
-        as_json=as_json,
-        log=lambda line: click.echo(line, err=True),
-    )

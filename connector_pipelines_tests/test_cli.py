@@ -132,3 +132,15 @@ def test_keys_generate_and_rotate(cli: CliRunner, monkeypatch: pytest.MonkeyPatc
 
 def test_db_upgrade(cli: CliRunner) -> None:
     assert "database at revision 0001" in _run(cli, "db", "upgrade")
+
+
+def test_bench_and_sandbox_take_the_pipelines_of_the_catalog() -> None:
+    from connector_pipelines.pipelines.catalog import pipeline_recipes
+
+    runner = CliRunner()
+    for command in (["bench", "--help"], ["sandbox", "serve", "--help"]):
+        result = runner.invoke(main, command)
+        assert result.exit_code == 0, result.output
+        assert all(name in result.output for name in pipeline_recipes())
+    unknown = runner.invoke(main, ["bench", "nope"])
+    assert unknown.exit_code == 2 and "'nope' is not one of" in unknown.output + unknown.stderr

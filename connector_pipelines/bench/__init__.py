@@ -1,1 +1,1 @@
-"""Benchmarks: each pipeline's runs against the sandbox, measured the same way (see harness.py)."""
+"""Benchmarks: each pipeline's runs against the sandbox, measured the same way (runner.py, harness.py)."""

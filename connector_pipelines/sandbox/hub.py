@@ -12,11 +12,11 @@ import secrets
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, JsonValue
 from starlette.applications import Starlette
@@ -26,14 +26,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from connector_pipelines.sandbox.convergence import ConvergenceReport, check_convergence
+from connector_pipelines.sandbox.convergence import ConvergenceReport
 from connector_pipelines.sandbox.file_servers import (
     ErpFileLayout,
     SftpSandbox,
-    add_products,
-    change_prices,
     default_mapping,
-    delete_products,
     write_erp_catalog,
 )
 from connector_pipelines.sandbox.plentymarkets import PlentyEmulator, PlentySettings
@@ -42,8 +39,12 @@ from connector_pipelines.sandbox.shopify import ShopifyEmulator
 from connector_pipelines.sandbox.shopify import ShopifySettings as ShopifyEmulatorSettings
 from connector_pipelines.sandbox.shopware6 import Shopware6Emulator, ShopwareSettings
 from connector_pipelines.sources.erp_files import SourceRow, parse_records
-from connector_pipelines.sources.erp_mapping import NumberParser, write_mapping
+from connector_pipelines.sources.erp_mapping.config import write_mapping
+from connector_pipelines.sources.erp_mapping.values import NumberParser
 from connector_pipelines.tenants.systems import ErpFilesSettings
+
+if TYPE_CHECKING:
+    from connector_pipelines.sandbox.recipe import SandboxRecipe
 
 
 @dataclass(frozen=True)
@@ -77,16 +78,11 @@ class ErpFilesAccount:
     mapping_file: Path
 
 
-class ErpMutation(BaseModel):
-    """Body of ``POST /__hub/erp_files/<account>/mutate``: a change to the account's catalog file."""
+class Change(BaseModel):
+    """Body of ``POST /__hub/<pipeline>/<account>/change``: change a fraction of the source's records."""
 
-    op: Literal["change_prices", "delete_products", "add_products"]
     fraction: float = Field(0.1, gt=0, le=1)
-    factor: str = "1.10"
     seed: int = 0
-    parent_ids: list[str] = Field(default_factory=list)
-    count: int = Field(1, ge=1)
-    variants: int = Field(3, ge=1)
 
 
 @dataclass
@@ -105,16 +101,15 @@ class SandboxHub:
         self.shopware: dict[str, ShopwareAccount] = {}
         self.shopify: dict[str, ShopifyAccount] = {}
         self.erp_files: dict[str, ErpFilesAccount] = {}
+        # The recipes of the pipelines whose accounts were added (by the recipes themselves).
+        self.recipes: dict[str, SandboxRecipe] = {}
         self._dispatch = _Dispatch()
         self._dispatch.router.routes.append(Route("/__hub", self._index))
         self._dispatch.router.routes.append(
-            Route("/__hub/convergence/{plenty}/{shopware}", self._convergence)
+            Route("/__hub/{pipeline}/{account}/convergence", self._convergence)
         )
         self._dispatch.router.routes.append(
-            Route("/__hub/convergence/erp_files_shopify/{erp}/{shopify}", self._erp_convergence)
-        )
-        self._dispatch.router.routes.append(
-            Route("/__hub/erp_files/{account}/mutate", self._erp_mutate, methods=["POST"])
+            Route("/__hub/{pipeline}/{account}/change", self._change, methods=["POST"])
         )
         self.app: ASGIApp = Starlette(routes=[Mount("/", app=self._dispatch)])
         self._server: EmulatorServer | None = None
@@ -130,46 +125,32 @@ class SandboxHub:
         )
 
     async def _convergence(self, request: Request) -> JSONResponse:
-        """Compare two accounts' states (for a benchmark whose pipeline runs in another process)."""
-        plenty = self.plenty.get(request.path_params["plenty"])
-        shopware = self.shopware.get(request.path_params["shopware"])
-        if plenty is None or shopware is None:
-            return JSONResponse({"error": "unknown account"}, status_code=404)
-        report = await run_in_threadpool(check_convergence, plenty.emulator, shopware.emulator)
-        return JSONResponse(
-            {
-                "converged": report.converged,
-                "expected": report.expected,
-                "actual": report.actual,
-                "detail": report.describe(),
-            }
+        """Source against target of a pipeline's account (for a pipeline that runs in another process)."""
+        return await self._recipe_call(
+            request, lambda recipe, account: _report(recipe.convergence(self, account))
         )
 
-    async def _erp_convergence(self, request: Request) -> JSONResponse:
-        """File rows against Shopify variants by SKU (for a benchmark whose pipeline runs elsewhere)."""
-        erp = self.erp_files.get(request.path_params["erp"])
-        shopify = self.shopify.get(request.path_params["shopify"])
-        if erp is None or shopify is None:
-            return JSONResponse({"error": "unknown account"}, status_code=404)
-        report = await run_in_threadpool(
-            check_erp_shopify_convergence, erp.file, erp.layout, shopify.emulator
-        )
-        return JSONResponse(
-            {
-                "converged": report.converged,
-                "expected": report.expected,
-                "actual": report.actual,
-                "detail": report.describe(),
-            }
+    async def _change(self, request: Request) -> JSONResponse:
+        change = Change.model_validate_json(await request.body())
+        return await self._recipe_call(
+            request,
+            lambda recipe, account: {
+                "changed": recipe.change(self, account, fraction=change.fraction, seed=change.seed)
+            },
         )
 
-    async def _erp_mutate(self, request: Request) -> JSONResponse:
-        account = self.erp_files.get(request.path_params["account"])
-        if account is None:
+    async def _recipe_call(
+        self, request: Request, call: Callable[[SandboxRecipe, str], dict[str, Any]]
+    ) -> JSONResponse:
+        recipe = self.recipes.get(request.path_params["pipeline"])
+        account = request.path_params["account"]
+        if recipe is None:
+            return JSONResponse({"error": "unknown pipeline"}, status_code=404)
+        try:
+            answer = await run_in_threadpool(call, recipe, account)
+        except KeyError:
             return JSONResponse({"error": "unknown account"}, status_code=404)
-        mutation = ErpMutation.model_validate_json(await request.body())
-        changed = await run_in_threadpool(mutate_erp_file, account, mutation)
-        return JSONResponse({"changed": changed})
+        return JSONResponse(answer)
 
     def _mount(self, prefix: str, app: ASGIApp) -> None:
         # Newest first, so a later account never hides behind an earlier prefix.
@@ -284,10 +265,14 @@ class SandboxHub:
             }
         return out
 
-    def base_url(self, system: str, account: str) -> str:
+    @property
+    def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the sandbox hub is not serving")
-        return f"{self._server.base_url}/{system}/{account}"
+        return self._server.base_url
+
+    def base_url(self, system: str, account: str) -> str:
+        return f"{self.url}/{system}/{account}"
 
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
         self._server = EmulatorServer(self.app, host=host, port=port, name="sandbox-hub").start()
@@ -332,17 +317,13 @@ def erp_files_shopify_tenant(
     return settings, credentials
 
 
-def mutate_erp_file(account: ErpFilesAccount, mutation: ErpMutation) -> list[str]:
-    """Apply a catalog change to the account's file; returns the SKUs or parent ids it touched."""
-    path, layout = account.file, account.layout
-    if mutation.op == "change_prices":
-        return change_prices(
-            path, layout, fraction=mutation.fraction, factor=mutation.factor, seed=mutation.seed
-        )
-    if mutation.op == "delete_products":
-        delete_products(path, layout, mutation.parent_ids)
-        return list(mutation.parent_ids)
-    return add_products(path, layout, mutation.count, variants=mutation.variants, seed=mutation.seed)
+def _report(report: ConvergenceReport) -> dict[str, Any]:
+    return {
+        "converged": report.converged,
+        "expected": report.expected,
+        "actual": report.actual,
+        "detail": report.describe(),
+    }
 
 
 # --- convergence: file rows against Shopify variants ------------------------------------------------------

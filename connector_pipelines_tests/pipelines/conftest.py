@@ -1,4 +1,5 @@
-"""A tenant wired to emulators on loopback, and a Dagster instance holding its partition."""
+"""A tenant of any pipeline wired to emulators on loopback (from the pipeline's sandbox recipe), and a Dagster
+instance holding its partition."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import dagster as dg
 import pytest
 from sqlalchemy import select
 
-from connector_pipelines.pipelines.runs import SyncMode
+from connector_pipelines.pipelines.catalog import pipeline_recipe
 from connector_pipelines.runner import RunSummary, run_sync
-from connector_pipelines.sandbox.convergence import ConvergenceReport, check_convergence
+from connector_pipelines.sandbox.convergence import ConvergenceReport
 from connector_pipelines.sandbox.hub import PlentyAccount, SandboxHub, ShopwareAccount
+from connector_pipelines.sandbox.recipe import Catalog, SandboxRecipe, register_tenant
 from connector_pipelines.store.db import Database
 from connector_pipelines.store.models import SyncRun
 from connector_pipelines.store.repositories import TenantStore
+from connector_pipelines.sync.runtime import SyncMode
 from connector_pipelines.tenants.registry import TenantRegistry
 
 TENANT = "acme"
@@ -24,22 +27,28 @@ PIPELINE = "plenty_shopware"
 
 
 @dataclass
-class PlentyShopwareTenant:
+class SandboxTenant:
+    """A tenant of ``recipe``'s pipeline on its own emulator accounts of a served hub, with a Dagster instance
+    holding its partition."""
+
     slug: str
     hub: SandboxHub
-    plenty: PlentyAccount
-    shopware: ShopwareAccount
+    recipe: SandboxRecipe
     registry: TenantRegistry
     instance: dg.DagsterInstance
 
-    def sync(self, mode: SyncMode, product_ids: list[int] | None = None) -> RunSummary:
-        return run_sync(self.slug, PIPELINE, mode, instance=self.instance, product_ids=product_ids)
+    @property
+    def pipeline(self) -> str:
+        return self.recipe.pipeline
+
+    def sync(self, mode: SyncMode = SyncMode.DELTA, product_ids: list[int] | None = None) -> RunSummary:
+        return run_sync(self.slug, self.pipeline, mode, instance=self.instance, product_ids=product_ids)
 
     def convergence(self) -> ConvergenceReport:
-        return check_convergence(self.plenty.emulator, self.shopware.emulator)
+        return self.recipe.convergence(self.hub, self.slug)
 
     def store(self) -> TenantStore:
-        return TenantStore(self.registry.db, self.slug, PIPELINE)
+        return TenantStore(self.registry.db, self.slug, self.pipeline)
 
     def store_runs(self) -> list[SyncRun]:
         with self.registry.db.session() as session:
@@ -50,6 +59,34 @@ class PlentyShopwareTenant:
         return "\n".join(dg.serialize_value(entry) for entry in self.instance.all_logs(run_id))
 
 
+def sandbox_tenant(
+    hub: SandboxHub,
+    registry: TenantRegistry,
+    pipeline: str,
+    *,
+    slug: str = TENANT,
+    catalog: Catalog | None = None,
+    target: dict[str, Any] | None = None,
+    target_emulator: Any = None,
+) -> SandboxTenant:
+    """A tenant of any pipeline from its recipe: its emulator accounts (``catalog``, 12 x 3 by default),
+    registered with the recipe's test settings and ``target`` added, and its partition in a fresh Dagster
+    instance."""
+    recipe = pipeline_recipe(pipeline)
+    recipe.add_accounts(hub, slug, catalog or Catalog(), target_emulator=target_emulator)
+    target = {**recipe.harness_target, **(target or {})}
+    register_tenant(registry, recipe, hub.accounts(), slug, name=slug.upper(), target=target)
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(pipeline, [slug])
+    return SandboxTenant(slug, hub, recipe, registry, instance)
+
+
+@dataclass
+class PlentyShopwareTenant(SandboxTenant):
+    plenty: PlentyAccount
+    shopware: ShopwareAccount
+
+
 def register(
     hub: SandboxHub,
     registry: TenantRegistry,
@@ -57,24 +94,11 @@ def register(
     *,
     shopware: dict[str, Any] | None = None,
 ) -> tuple[PlentyAccount, ShopwareAccount]:
-    plenty = hub.plenty[slug]
-    shop = hub.shopware[slug]
-    registry.add(
-        slug,
-        slug.upper(),
-        [PIPELINE],
-        {
-            "plentymarkets": {"base_url": hub.base_url("plentymarkets", slug)},
-            "shopware6": {"base_url": hub.base_url("shopware6", slug), **(shopware or {})},
-        },
+    """Register ``slug`` for plenty_shopware on its accounts of ``hub`` (added by the caller)."""
+    register_tenant(
+        registry, pipeline_recipe(PIPELINE), hub.accounts(), slug, name=slug.upper(), target=shopware
     )
-    registry.set_credentials(
-        slug, "plentymarkets", {"username": plenty.username, "password": plenty.password}
-    )
-    registry.set_credentials(
-        slug, "shopware6", {"client_id": shop.client_id, "client_secret": shop.client_secret}
-    )
-    return plenty, shop
+    return hub.plenty[slug], hub.shopware[slug]
 
 
 @pytest.fixture
@@ -100,12 +124,9 @@ def make_tenant(
     variants: int = 3,
     shopware: dict[str, Any] | None = None,
 ) -> PlentyShopwareTenant:
-    hub.add_plenty(TENANT, products=products, variants=variants, seed=7)
-    hub.add_shopware(TENANT)
-    plenty, shop = register(hub, registry, TENANT, shopware=shopware)
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(PIPELINE, [TENANT])
-    return PlentyShopwareTenant(TENANT, hub, plenty, shop, registry, instance)
+    catalog = Catalog(products, variants, seed=7)
+    base = sandbox_tenant(hub, registry, PIPELINE, catalog=catalog, target=shopware)
+    return PlentyShopwareTenant(**vars(base), plenty=hub.plenty[TENANT], shopware=hub.shopware[TENANT])
 
 
 @pytest.fixture

@@ -21,15 +21,12 @@ from connector_pipelines.cli import main
 from connector_pipelines.clients.http import TransientError
 from connector_pipelines.clients.shopify import ShopifyClient
 from connector_pipelines.definitions import defs
-from connector_pipelines.pipelines.erp_files_shopify.jobs import reconcile_job
-from connector_pipelines.pipelines.erp_files_shopify.sensors import (
-    FILE_CHANGE_SENSOR_NAME,
-    FileCursor,
-    build_file_change_sensor,
-)
-from connector_pipelines.pipelines.resources import ConnectorDatabase, ErpFilesResource
-from connector_pipelines.pipelines.runs import SyncMode
-from connector_pipelines.runner import RunSummary, run_sync
+from connector_pipelines.pipelines.builder import tenant_partitions
+from connector_pipelines.pipelines.catalog import pipeline_recipe
+from connector_pipelines.pipelines.erp_files_shopify.spec import SPEC
+from connector_pipelines.pipelines.resources import ConnectorDatabase
+from connector_pipelines.pipelines.triggers import PollCursor, per_tenant_polling_sensor
+from connector_pipelines.runner import RunSummary
 from connector_pipelines.sandbox.file_servers import (
     ErpFileLayout,
     FtpSandbox,
@@ -44,17 +41,20 @@ from connector_pipelines.sandbox.hub import (
     SandboxHub,
     ShopifyAccount,
     check_erp_shopify_convergence,
-    erp_files_shopify_tenant,
 )
+from connector_pipelines.sandbox.recipe import Catalog, TenantConfig, register_config
 from connector_pipelines.sandbox.shopify import ShopifyEmulator, ShopifySettings
-from connector_pipelines.sources.erp_mapping import write_mapping
+from connector_pipelines.sources.erp_files import FileIdentity
+from connector_pipelines.sources.erp_mapping.config import write_mapping
 from connector_pipelines.store.db import Database
-from connector_pipelines.store.repositories import TenantStore
 from connector_pipelines.sync.erp_files_shopify import READ_STAGE
 from connector_pipelines.sync.publish import DEACTIVATED
+from connector_pipelines.sync.runtime import SyncMode
 from connector_pipelines.targets.shopify import PENDING_KIND, BulkLedger, PendingOperation
 from connector_pipelines.tenants.registry import TenantRegistry
+from connector_pipelines_tests.pipelines.conftest import SandboxTenant, sandbox_tenant
 
+FILE_CHANGE_SENSOR_NAME = "erp_files_shopify_file_change_sensor"
 PIPELINE = "erp_files_shopify"
 TENANT = "acme"
 PRODUCTS = 12
@@ -63,29 +63,20 @@ _HOST_KEY = "SHA256:" + "A" * 43
 
 
 @dataclass
-class ErpTenant:
-    slug: str
+class ErpTenant(SandboxTenant):
     file: Path
     layout: ErpFileLayout
     shopify: ShopifyAccount
     shop_url: str
-    registry: TenantRegistry
-    instance: dg.DagsterInstance
     stamp: float = 0.0
 
     @property
     def emulator(self) -> ShopifyEmulator:
         return self.shopify.emulator
 
-    def sync(self, mode: SyncMode = SyncMode.DELTA) -> RunSummary:
-        return run_sync(self.slug, PIPELINE, mode, instance=self.instance)
-
     def convergence(self) -> ErpShopifyConvergence:
         self.emulator.wait_for_bulk()
         return check_erp_shopify_convergence(self.file, self.layout, self.emulator)
-
-    def store(self) -> TenantStore:
-        return TenantStore(self.registry.db, self.slug, PIPELINE)
 
     def configure(self, **shopify: Any) -> None:
         self.registry.update(self.slug, settings={"shopify": shopify})
@@ -97,14 +88,6 @@ class ErpTenant:
         os.utime(self.file, (self.stamp, self.stamp))
 
 
-def register(
-    registry: TenantRegistry, slug: str, settings: dict[str, Any], credentials: dict[str, Any]
-) -> None:
-    registry.add(slug, slug.upper(), [PIPELINE], settings)
-    for system, values in credentials.items():
-        registry.set_credentials(slug, system, values)
-
-
 def make_tenant(
     hub: SandboxHub,
     registry: TenantRegistry,
@@ -114,15 +97,23 @@ def make_tenant(
     emulator: ShopifySettings | None = None,
 ) -> ErpTenant:
     """An SFTP account with a 12 x 3 catalog and a shop; bulk mutations from 5 products on."""
-    account = hub.add_shopify(slug, settings=emulator)
-    erp = hub.add_erp_files(slug, products=PRODUCTS, variants=VARIANTS, seed=3)
-    settings, credentials = erp_files_shopify_tenant(
-        hub.accounts(), slug, shopify={"bulk_threshold": 5, "bulk_poll_interval_s": 0.05, **(shopify or {})}
+    base = sandbox_tenant(
+        hub,
+        registry,
+        PIPELINE,
+        slug=slug,
+        catalog=Catalog(PRODUCTS, VARIANTS, seed=3),
+        target=shopify,
+        target_emulator=emulator,
     )
-    register(registry, slug, settings, credentials)
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(PIPELINE, [slug])
-    return ErpTenant(slug, erp.file, erp.layout, account, hub.base_url("shopify", slug), registry, instance)
+    erp = hub.erp_files[slug]
+    return ErpTenant(
+        **vars(base),
+        file=erp.file,
+        layout=erp.layout,
+        shopify=hub.shopify[slug],
+        shop_url=hub.base_url("shopify", slug),
+    )
 
 
 @pytest.fixture
@@ -502,9 +493,19 @@ def test_ftp_and_local_sources(
             ftp = stack.enter_context(FtpSandbox(root, legacy=kind == "legacy_ftp"))
             settings["erp_files"] = ftp.settings(layout, **fields).model_dump(mode="json")
             credentials["erp_files"] = {"username": ftp.username, "password": ftp.password}
-        register(sqlite_registry, TENANT, settings, credentials)
+        register_config(
+            sqlite_registry, PIPELINE, TENANT, TenantConfig(settings, credentials), name=TENANT.upper()
+        )
         tenant = ErpTenant(
-            TENANT, file, layout, account, shop_url, sqlite_registry, dg.DagsterInstance.ephemeral()
+            TENANT,
+            hub,
+            pipeline_recipe(PIPELINE),
+            sqlite_registry,
+            dg.DagsterInstance.ephemeral(),
+            file=file,
+            layout=layout,
+            shopify=account,
+            shop_url=shop_url,
         )
         full = _ok(tenant.sync(SyncMode.FULL))
         read = full.counts("erp_file_products")
@@ -543,7 +544,7 @@ def test_sku_reconciliation_job(tenant: ErpTenant) -> None:
     _ok(tenant.sync(SyncMode.FULL))
 
     def reconcile() -> tuple[bool, dict[str, Any]]:
-        job = defs.resolve_job_def(reconcile_job.name)
+        job = defs.resolve_job_def(SPEC.job_name("reconcile"))
         result = job.execute_in_process(instance=tenant.instance, partition_key=TENANT, raise_on_error=False)
         assert result.success
         (evaluation,) = result.get_asset_check_evaluations()
@@ -599,10 +600,7 @@ def _tick(
         instance_ref=tenant.instance.get_ref(),
         cursor=cursor,
         definitions=defs,
-        resources={
-            "connector_db": ConnectorDatabase(url=tenant.registry.db.url),
-            "erp_files": ErpFilesResource(),
-        },
+        resources={"connector_db": ConnectorDatabase(url=tenant.registry.db.url)},
     )
     return sensor.evaluate_tick(context)  # type: ignore[return-value]
 
@@ -624,9 +622,9 @@ def test_file_change_sensor(hub: SandboxHub, sqlite_registry: TenantRegistry) ->
         (request,) = first.run_requests or []
         assert request.partition_key == TENANT and request.tags["sync_type"] == "delta"
         assert request.tags["trigger"] == "file_change"
-        cursor = FileCursor.model_validate_json(first.cursor or "")
-        assert set(cursor.files) == {TENANT}, "an unreachable server is skipped, the others are checked"
-        assert cursor.files[TENANT].size == tenant.file.stat().st_size
+        cursor = PollCursor.model_validate_json(first.cursor or "")
+        assert set(cursor.seen) == {TENANT}, "an unreachable server is skipped, the others are checked"
+        assert FileIdentity.model_validate_json(cursor.seen[TENANT]).size == tenant.file.stat().st_size
 
         assert not _tick(tenant, first.cursor).run_requests, "unchanged: nothing requested"
         change_prices(tenant.file, tenant.layout, fraction=0.2, seed=1)
@@ -634,9 +632,14 @@ def test_file_change_sensor(hub: SandboxHub, sqlite_registry: TenantRegistry) ->
         (changed,) = _tick(tenant, first.cursor).run_requests or []
         assert changed.run_key != request.run_key
 
-        no_time = _tick(tenant, first.cursor, build_file_change_sensor(budget_s=-1))
+        (poll,) = SPEC.sensors
+        sync_job = dg.define_asset_job(SPEC.job_name(poll.job), selection=dg.AssetSelection.all())
+        no_time_sensor = per_tenant_polling_sensor(
+            SPEC, poll, sync_job, tenant_partitions(PIPELINE), budget_s=-1
+        )
+        no_time = _tick(tenant, first.cursor, no_time_sensor)
         assert not no_time.run_requests
-        assert FileCursor.model_validate_json(no_time.cursor or "").resume_at == "acme"
+        assert PollCursor.model_validate_json(no_time.cursor or "").resume_at == "acme"
 
 
 def test_schedule_honours_each_tenants_frequency(sqlite_registry: TenantRegistry, tmp_path: Path) -> None:
@@ -666,4 +669,4 @@ def test_schedule_honours_each_tenants_frequency(sqlite_registry: TenantRegistry
         assert set(due(0)) == {TENANT, "globex"}, "24 h and 6 h both divide midnight"
         assert set(due(6)) == {"globex"}
         assert due(7) == {}
-        assert due(12)["globex"] == "schedule:globex:2026-03-02T12:00:00+00:00"
+        assert due(12)["globex"] == "delta:globex:2026-03-02T12:00:00+00:00"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from connector_pipelines.pipelines.runs import SyncMode
 from connector_pipelines.sandbox.hub import SandboxHub
 from connector_pipelines.sandbox.server import FaultConfig
+from connector_pipelines.sync.runtime import SyncMode
 from connector_pipelines.tenants.registry import TenantRegistry
 from connector_pipelines_tests.pipelines.conftest import PlentyShopwareTenant, make_tenant
 
