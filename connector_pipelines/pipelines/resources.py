@@ -37,5 +37,6 @@ class SyncRun(dg.ConfigurableResource):  # type: ignore[type-arg]
     product_ids: list[int] = Field(default_factory=list, description="sync only these source products")
     client_timeout_s: float | None = Field(
         default=None,
-        gt=0, description="cap on the HTTP and file clients' timeouts for this run; empty = theirs"
+        gt=0,
+        description="cap on the HTTP and file clients' timeouts for this run; empty = theirs",
     )
