@@ -45,10 +45,9 @@ def user_errors(func: F) -> F:
 
 
 def _registry() -> Any:
-    from connector_pipelines.store.db import Database
-    from connector_pipelines.tenants.registry import TenantRegistry
+    from connector_pipelines.pipelines.catalog import tenant_registry
 
-    return TenantRegistry(Database())
+    return tenant_registry()
 
 
 def _read_json_file(path: str | None, what: str, *, stdin_ok: bool = False) -> Any:
@@ -312,13 +311,12 @@ def dev(port: int, sandbox_port: int, products: int) -> None:
     import subprocess
 
     from connector_pipelines.demo import ensure_demo_key, register_demo_tenants, start_sandbox
-    from connector_pipelines.store.db import Database
-    from connector_pipelines.tenants.registry import TenantRegistry
+    from connector_pipelines.pipelines.catalog import tenant_registry
 
     ensure_demo_key(click.echo)
     hub = start_sandbox(products, 3, port=sandbox_port)
     try:
-        register_demo_tenants(hub, TenantRegistry(Database()))
+        register_demo_tenants(hub, tenant_registry())
         click.echo(f"sandbox: {hub.url}; UI on port {port}")
         command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
         subprocess.run(command, check=False)  # noqa: S603 - fixed argv, no shell
@@ -502,7 +500,7 @@ def mapping_check(tenant: str, file_path: str | None, limit: int, as_json: bool)
     from connector_pipelines.sources.erp_mapping.check import check_mapping
     from connector_pipelines.sources.erp_mapping.config import MappingConfigError
     from connector_pipelines.sync.erp_files_shopify import tenant_mapping
-    from connector_pipelines.tenants.connections import ERP_FILES, open_system
+    from connector_pipelines.tenants.connections import ERP_FILES
 
     registry = _registry()
     try:
@@ -514,7 +512,7 @@ def mapping_check(tenant: str, file_path: str | None, limit: int, as_json: bool)
                 report = check_mapping(config, parse_records(stream, path.name, settings), limit)
             source = str(path)
         else:
-            with open_system(registry, tenant, ERP_FILES) as files:
+            with registry.connect(tenant, ERP_FILES) as files:
                 info = files.newest()
                 records = read_records(files, info)
                 try:

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 import dagster as dg
 
 from connector_pipelines import config
-from connector_pipelines.pipelines.catalog import pipeline_recipes, pipeline_spec
+from connector_pipelines.pipelines.catalog import pipeline_recipes, pipeline_spec, tenant_registry
 from connector_pipelines.runner import RunSummary, dagster_instance, run_sync
 from connector_pipelines.sandbox.hub import SandboxHub
 from connector_pipelines.sandbox.recipe import Catalog, SandboxRecipe, register_tenant
-from connector_pipelines.store.db import Database
 from connector_pipelines.sync.runtime import SyncMode
 from connector_pipelines.tenants.registry import TenantRegistry
 
@@ -96,7 +95,7 @@ def _row_text(row: Row) -> str:
 
 def run_demo(echo: Echo, *, products: int = 60, variants: int = 3) -> bool:
     ensure_demo_key(echo)
-    registry = TenantRegistry(Database())
+    registry = tenant_registry()
     instance = dagster_instance()
     hub = start_sandbox(products, variants)
     tables: list[tuple[SandboxRecipe, list[Row]]] = []

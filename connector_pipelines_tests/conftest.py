@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from connector_pipelines.pipelines.catalog import tenant_registry
 from connector_pipelines.store.db import Database
 from connector_pipelines.tenants.crypto import generate_key
 from connector_pipelines.tenants.registry import TenantRegistry
@@ -84,4 +85,4 @@ def db(database_url: str) -> Iterator[Database]:
 
 @pytest.fixture
 def registry(db: Database) -> TenantRegistry:
-    return TenantRegistry(db)
+    return tenant_registry(db)

@@ -18,12 +18,10 @@ from connector_pipelines.bench.harness import (
     measure,
     report,
 )
-from connector_pipelines.pipelines.catalog import pipeline_recipe
+from connector_pipelines.pipelines.catalog import pipeline_recipe, tenant_registry
 from connector_pipelines.runner import RunSummary, run_sync
 from connector_pipelines.sandbox.recipe import Catalog, register_tenant
-from connector_pipelines.store.db import Database
 from connector_pipelines.sync.runtime import SyncMode
-from connector_pipelines.tenants.registry import TenantRegistry
 
 ACCOUNT = "bench"
 RUNS = (("full", SyncMode.FULL), ("delta_1pct", SyncMode.DELTA), ("delta_none", SyncMode.DELTA))
@@ -48,7 +46,7 @@ def run_benchmark(
     results: dict[str, BenchResult] = {}
     notes: list[str] = []
     with isolated_environment(), SandboxProcess(args) as sandbox:
-        register_tenant(TenantRegistry(Database()), recipe, sandbox.accounts, ACCOUNT, name="Benchmark")
+        register_tenant(tenant_registry(), recipe, sandbox.accounts, ACCOUNT, name="Benchmark")
         run_options: dict[str, Any] = {"instance": dg.DagsterInstance.ephemeral(), "log_level": "WARNING"}
         items = recipe.bench_items(sandbox.get, ACCOUNT, catalog)
         log(

@@ -8,7 +8,9 @@ import pkgutil
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from connector_pipelines.store.db import Database
 from connector_pipelines.sync.spec import PipelineSpec
+from connector_pipelines.tenants.registry import TenantRegistry
 
 if TYPE_CHECKING:
     from connector_pipelines.sandbox.recipe import SandboxRecipe
@@ -34,6 +36,11 @@ def pipeline_specs() -> dict[str, PipelineSpec]:
 
 def pipeline_spec(name: str) -> PipelineSpec:
     return _named(pipeline_specs(), name, "pipeline")
+
+
+def tenant_registry(db: Database | None = None) -> TenantRegistry:
+    """The tenant registry (of ``db``, else the configured one) that accepts this location's pipelines."""
+    return TenantRegistry(db if db is not None else Database(), pipelines=pipeline_specs())
 
 
 def pipeline_of_job(job_name: str) -> PipelineSpec | None:

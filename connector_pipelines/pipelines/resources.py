@@ -8,6 +8,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
+from connector_pipelines.pipelines.catalog import tenant_registry
 from connector_pipelines.store.db import Database, get_database
 from connector_pipelines.store.repositories import TenantStore
 from connector_pipelines.tenants.registry import TenantRegistry
@@ -22,7 +23,7 @@ class ConnectorDatabase(dg.ConfigurableResource):  # type: ignore[type-arg]
         return get_database(self.url or None)
 
     def registry(self) -> TenantRegistry:
-        return TenantRegistry(self.database())
+        return tenant_registry(self.database())
 
     def store(self, tenant: str, pipeline: str) -> TenantStore:
         return TenantStore(self.database(), tenant, pipeline)

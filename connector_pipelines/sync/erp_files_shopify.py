@@ -33,7 +33,7 @@ from connector_pipelines.sync.publish import (
 from connector_pipelines.sync.runtime import CheckOutcome, Step, StepContext, StepReport, SyncMode
 from connector_pipelines.sync.snapshot import snapshot_from
 from connector_pipelines.targets.shopify import Adopted, ShopifyWriter, payload_skus
-from connector_pipelines.tenants.connections import ERP_FILES, SHOPIFY, open_system
+from connector_pipelines.tenants.connections import ERP_FILES, SHOPIFY
 from connector_pipelines.tenants.registry import TenantError, TenantInfo, TenantRegistry
 from connector_pipelines.tenants.systems import ErpFilesSettings, ShopifySettings
 
@@ -456,5 +456,5 @@ def sync_is_due(tenant: TenantInfo, tick: datetime) -> bool:
 def file_fingerprint(registry: TenantRegistry, tenant: str, max_timeout_s: float) -> str:
     """The identity of the tenant's file (size and modification time, or a content hash where the server
     tells neither), as the file-change sensor compares it."""
-    with open_system(registry, tenant, ERP_FILES, max_timeout_s=max_timeout_s) as source:
+    with registry.connect(tenant, ERP_FILES, max_timeout_s=max_timeout_s) as source:
         return source.identity().model_dump_json()

@@ -19,7 +19,7 @@ from connector_pipelines.redaction import redact
 from connector_pipelines.store.locks import RunLock, RunLockLostError
 from connector_pipelines.store.repositories import TenantStore
 from connector_pipelines.sync.publish import PublishResult, preview_markdown
-from connector_pipelines.tenants.connections import System, open_system
+from connector_pipelines.tenants.connections import System
 from connector_pipelines.tenants.registry import TenantRegistry
 
 S = TypeVar("S", bound=BaseModel)
@@ -155,9 +155,8 @@ class StepContext:
     def open(self, system: System[S, C, H]) -> H:
         """The tenant's client (or source) of ``system``, opened once per step."""
         if system.name not in self._open:
-            self._open[system.name] = self._stack.enter_context(
-                open_system(self.registry, self.tenant, system)
-            )
+            opened = self.registry.connect(self.tenant, system, max_timeout_s=self.max_timeout_s)
+            self._open[system.name] = self._stack.enter_context(opened)
         handle: H = self._open[system.name]  # type: ignore[assignment]
         return handle
 

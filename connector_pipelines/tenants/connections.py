@@ -1,11 +1,11 @@
 """The registry of external systems: for each one its settings and credentials models, the Dagster kind and
-pool its steps carry, and how to open its client for a tenant from the registry's settings and decrypted
-credentials. Plain Python: the CLI, the sensors and the steps all open a tenant's systems through here."""
+pool its steps carry, and how its client opens from settings and credentials. Plain Python: the CLI, the
+sensors and the steps open a tenant's systems with ``TenantRegistry.connect(tenant, SYSTEM)``."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from connector_pipelines.clients.shopify import ShopifyClient
     from connector_pipelines.clients.shopware6 import Shopware6Client
     from connector_pipelines.sources.erp_files import FileSource
-    from connector_pipelines.tenants.registry import TenantRegistry
 
 S = TypeVar("S", bound=BaseModel)
 C = TypeVar("C", bound=BaseModel)
@@ -141,17 +140,3 @@ ERP_FILES = System(
 SYSTEMS: dict[str, System[Any, Any, Any]] = {
     s.name: s for s in (PLENTYMARKETS, SHOPWARE6, SHOPIFY, ERP_FILES)
 }
-
-
-@contextmanager
-def open_system(
-    registry: TenantRegistry, tenant: str, system: System[S, C, H], *, max_timeout_s: float | None = None
-) -> Iterator[H]:
-    """The tenant's client of ``system``, closed afterwards; ``max_timeout_s`` caps its timeouts (a sensor
-    must answer within 60 s)."""
-    settings = registry.settings(tenant, system.name, system.settings)
-    creds: C | None = None
-    if not system.credentials_optional or system.name in registry.get(tenant).credentials_set:
-        creds = registry.credentials(tenant, system.name, system.credentials)
-    with system.connect(settings, creds, max_timeout_s) as handle:
-        yield handle

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -15,12 +16,14 @@ from connector_pipelines import errors
 from connector_pipelines.redaction import register_secrets
 from connector_pipelines.store.db import Database
 from connector_pipelines.store.models import Tenant, TenantCredential, TenantSettings, utcnow
-from connector_pipelines.tenants.connections import SYSTEMS
+from connector_pipelines.tenants.connections import SYSTEMS, System
 from connector_pipelines.tenants.crypto import Keyring, Sealed
 from connector_pipelines.tenants.systems import secret_values
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 M = TypeVar("M", bound=BaseModel)
+C = TypeVar("C", bound=BaseModel)
+H = TypeVar("H")
 
 
 class TenantError(errors.PermanentError, ValueError):
@@ -46,14 +49,11 @@ def check_slug(slug: str) -> str:
     return slug
 
 
-def check_pipelines(pipelines: list[str]) -> list[str]:
-    # The pipelines are declared above this layer, by their specs: asked for only when a tenant names some.
-    from connector_pipelines.pipelines.catalog import pipeline_specs
-
-    known = pipeline_specs()
-    unknown = sorted(set(pipelines) - set(known))
-    if unknown:
-        raise TenantError(f"unknown pipeline(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+def check_pipelines(pipelines: list[str], known: Collection[str] | None) -> list[str]:
+    if known is not None:
+        unknown = sorted(set(pipelines) - set(known))
+        if unknown:
+            raise TenantError(f"unknown pipeline(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return sorted(set(pipelines))
 
 
@@ -97,8 +97,17 @@ class TenantInfo(BaseModel):
 
 
 class TenantRegistry:
-    def __init__(self, db: Database, keyring: Callable[[], Keyring] = Keyring.from_env) -> None:
+    def __init__(
+        self,
+        db: Database,
+        keyring: Callable[[], Keyring] = Keyring.from_env,
+        *,
+        pipelines: Collection[str] | None = None,
+    ) -> None:
+        """``pipelines``: the names a tenant may enable. They are declared above this layer, by the pipelines'
+        specs, so the entry points pass them (``pipelines.catalog.tenant_registry``); None checks no name."""
         self.db = db
+        self.pipelines = pipelines
         self._keyring_factory = keyring
         self._keyring: Keyring | None = None
 
@@ -202,6 +211,19 @@ class TenantRegistry:
         register_secrets(secret_values(creds))
         return creds
 
+    @contextmanager
+    def connect(
+        self, slug: str, system: System[M, C, H], *, max_timeout_s: float | None = None
+    ) -> Iterator[H]:
+        """The tenant's client (or file source) of ``system``, closed afterwards; ``max_timeout_s`` caps its
+        timeouts (a sensor must answer within 60 s)."""
+        settings = self.settings(slug, system.name, system.settings)
+        creds: C | None = None
+        if not system.credentials_optional or system.name in self.get(slug).credentials_set:
+            creds = self.credentials(slug, system.name, system.credentials)
+        with system.connect(settings, creds, max_timeout_s) as handle:
+            yield handle
+
     # --- writing ------------------------------------------------------------------------------------------
 
     def add(
@@ -212,7 +234,7 @@ class TenantRegistry:
         settings: dict[str, dict[str, Any]] | None = None,
     ) -> TenantInfo:
         check_slug(slug)
-        pipelines = check_pipelines(pipelines)
+        pipelines = check_pipelines(pipelines, self.pipelines)
         validated = self._validate_settings(settings or {})
         with self.db.session() as s:
             if s.scalars(select(Tenant.id).where(Tenant.slug == slug)).first() is not None:
@@ -249,7 +271,7 @@ class TenantRegistry:
                 if enabled:
                     tenant.enabled_at = utcnow()
             if pipelines is not None:
-                tenant.pipelines = check_pipelines(pipelines)
+                tenant.pipelines = check_pipelines(pipelines, self.pipelines)
             for system, values in (settings or {}).items():
                 check_system(system)
                 row = s.get(TenantSettings, (tenant.id, system))

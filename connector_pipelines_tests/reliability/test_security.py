@@ -42,7 +42,7 @@ from connector_pipelines.store.models import (
 )
 from connector_pipelines.store.repositories import MappingRow, TenantStore
 from connector_pipelines.sync.runtime import SyncMode
-from connector_pipelines.tenants.connections import PLENTYMARKETS, SHOPIFY, SHOPWARE6, open_system
+from connector_pipelines.tenants.connections import PLENTYMARKETS, SHOPIFY, SHOPWARE6
 from connector_pipelines.tenants.crypto import DecryptionError, Keyring, generate_key
 from connector_pipelines.tenants.registry import TenantError, TenantRegistry
 from connector_pipelines.tenants.systems import ErpFilesSettings
@@ -166,12 +166,19 @@ def test_a_tenant_store_never_reads_or_writes_another_tenants_rows(
     assert not other_pipeline.records("product") and not other_pipeline.mappings("product")
 
 
+def _connected(registry: TenantRegistry) -> object:
+    """What tenant a's Plenty client was opened with: its host, user and password."""
+    with registry.connect("tenant-a", PLENTYMARKETS) as client:
+        return client.base_url, client.username, client._password.get_secret_value()
+
+
 REGISTRY_CALLS: dict[str, Callable[[TenantRegistry], object]] = {
     "tenants": lambda r: [t for t in r.tenants() if t.slug == "tenant-a"],
     "get": lambda r: r.get("tenant-a"),
     "tenant_id": lambda r: r.tenant_id("tenant-a"),
     "settings": lambda r: r.settings("tenant-a", "plentymarkets", Anything),
     "credentials": lambda r: r.credentials("tenant-a", "plentymarkets", Anything),
+    "connect": _connected,
     "add": lambda r: r.add("tenant-c", "c", [PIPELINE]),
     "update": lambda r: r.update("tenant-a", display_name="A", settings={"plentymarkets": {"lang": "en"}}),
     "set_credentials": lambda r: r.set_credentials(
@@ -592,11 +599,11 @@ def test_tenant_settings_reach_the_clients_with_verification_on(
     registry.set_credentials("acme", "plentymarkets", {"username": "u", "password": "p"})
     registry.set_credentials("acme", "shopware6", {"client_id": "c", "client_secret": "s"})
     registry.set_credentials("acme", "shopify", {"access_token": "t"})
-    with pytest.raises(ApiError, match="certificate"), open_system(registry, "acme", PLENTYMARKETS) as plenty:
+    with pytest.raises(ApiError, match="certificate"), registry.connect("acme", PLENTYMARKETS) as plenty:
         plenty.request("GET", "/probe", authenticated=False)
-    with pytest.raises(ApiError, match="certificate"), open_system(registry, "acme", SHOPIFY) as shopify:
+    with pytest.raises(ApiError, match="certificate"), registry.connect("acme", SHOPIFY) as shopify:
         shopify.request("GET", "/probe", authenticated=False)
-    with open_system(registry, "acme", SHOPWARE6) as shopware:
+    with registry.connect("acme", SHOPWARE6) as shopware:
         assert shopware.request("GET", "/probe", authenticated=False).status_code == 200
     with pytest.raises(TenantError, match=r"tls\.verify: Extra inputs are not permitted"):
         registry.add("globex", "G", [PIPELINE], {"shopware6": {"base_url": url, "tls": {"verify": False}}})
