@@ -156,18 +156,23 @@ def tenants_show(slug: str, as_json: bool) -> None:
 @tenants.command("update")
 @click.argument("slug")
 @click.option("--name", "display_name", default=None)
-@click.option("--enable/--disable", "enabled", default=None)
+@click.option("--enable", is_flag=True, help="Enable the tenant: its schedules and sensors run it again.")
+@click.option("--disable", is_flag=True, help="Disable the tenant: nothing runs it but `sync --force`.")
 @click.option("--pipeline", "pipelines", multiple=True, help="Replace the enabled pipelines (repeatable).")
 @click.option("--settings-file", type=click.Path(dir_okay=False), help="JSON merged into stored settings.")
 @user_errors
 def tenants_update(
     slug: str,
     display_name: str | None,
-    enabled: bool | None,
+    enable: bool,
+    disable: bool,
     pipelines: tuple[str, ...],
     settings_file: str | None,
 ) -> None:
     """Change a tenant's name, state, pipelines or settings."""
+    if enable and disable:
+        raise UserError("--enable and --disable exclude each other: give one of them")
+    enabled = True if enable else False if disable else None
     settings = _read_json_file(settings_file, "settings")
     info = _registry().update(
         slug, display_name=display_name, enabled=enabled, pipelines=list(pipelines) or None, settings=settings
@@ -255,28 +260,55 @@ def print_run(summary: Any) -> None:
         click.echo(f"error: {redact(summary.error)}", err=True)
 
 
-@main.command("sync")
+RUN_FAILED_EXIT = 1
+RECORDS_REJECTED_EXIT = 3
+REJECTED_SHOWN = 20
+SYNC_EXIT_CODES = """\b
+Exit codes:
+  0  the run succeeded and no record was rejected
+  1  the run failed (its error is the last line on stderr)
+  2  a user error before any run: bad arguments, or the tenant, its settings, credentials or the
+     encryption key are not ready (one line on stderr naming tenant, system and remedy); nothing is run
+  3  the run succeeded but records were rejected: they are listed with their reason"""
+
+
+def print_rejected(records: list[Any], total: int) -> None:
+    """The records a run rejected, one line each (at most REJECTED_SHOWN), and how many more there are."""
+    click.echo(f"{total} record(s) rejected by this run:")
+    for record in records:
+        reason = " ".join(redact(record.reason).split())
+        click.echo(f"  {record.stage} {record.record_key}: {reason[:300]}")
+    if total > len(records):
+        click.echo(f"  ... and {total - len(records)} more")
+
+
+@main.command("sync", epilog=SYNC_EXIT_CODES)
 @click.argument("tenant")
 @click.option("--pipeline", required=True, help="Pipeline to run, e.g. plenty_shopware.")
 @click.option(
     "--mode", type=click.Choice(["config", "delta", "full", "plan"]), default="delta", show_default=True
 )
 @click.option("--product", "product_ids", type=int, multiple=True, help="Sync only this source product id.")
+@click.option("--force", is_flag=True, help="Run even though the tenant is disabled.")
 @user_errors
-def sync(tenant: str, pipeline: str, mode: str, product_ids: tuple[int, ...]) -> None:
-    """Run one sync for a tenant on the configured Dagster instance (it shows in the UI like any run)."""
+def sync(tenant: str, pipeline: str, mode: str, product_ids: tuple[int, ...], force: bool) -> None:
+    """Run one sync for a tenant on the configured Dagster instance (it shows in the UI like any run).
+
+    Before the run, the tenant is checked: registered, enabled (unless --force), the pipeline enabled for
+    it, and settings and credentials of the pipeline's systems present and readable."""
+    from connector_pipelines.errors import PermanentError
     from connector_pipelines.pipelines.catalog import pipeline_spec
     from connector_pipelines.runner import dagster_instance, run_sync
+    from connector_pipelines.store.repositories import TenantStore
+    from connector_pipelines.sync.preflight import preflight
     from connector_pipelines.sync.runtime import SyncMode
 
     registry = _registry()
-    info = registry.get(tenant)
-    if pipeline not in info.pipelines:
-        raise UserError(
-            f"tenant '{tenant}' does not have pipeline '{pipeline}' enabled "
-            f"(its pipelines: {', '.join(info.pipelines) or 'none'})"
-        )
     spec = pipeline_spec(pipeline)
+    try:
+        preflight(registry, tenant, spec, force=force)
+    except PermanentError as exc:
+        raise UserError(str(exc)) from None
     if spec.job_for(SyncMode(mode)) is None:
         raise UserError(
             f"pipeline '{pipeline}' has no '{mode}' mode (modes: {', '.join(sorted(spec.modes))})"
@@ -284,11 +316,21 @@ def sync(tenant: str, pipeline: str, mode: str, product_ids: tuple[int, ...]) ->
     if product_ids and not spec.selects_products:
         raise UserError(f"pipeline '{pipeline}' cannot sync single products: --product does not apply")
     summary = run_sync(
-        tenant, pipeline, SyncMode(mode), instance=dagster_instance(), product_ids=list(product_ids)
+        tenant,
+        pipeline,
+        SyncMode(mode),
+        instance=dagster_instance(),
+        product_ids=list(product_ids),
+        force=force,
     )
     print_run(summary)
     if not summary.success:
-        sys.exit(1)
+        sys.exit(RUN_FAILED_EXIT)
+    store = TenantStore(registry.db, tenant, pipeline)
+    rejected = store.count_open_errors(run_id=summary.run_id)
+    if rejected:
+        print_rejected(store.open_errors(limit=REJECTED_SHOWN, run_id=summary.run_id), rejected)
+        sys.exit(RECORDS_REJECTED_EXIT)
 
 
 @main.command("demo")
@@ -478,7 +520,14 @@ def _print_mapping_report(tenant: str, source: str, report: Any) -> None:
         click.echo(f"  {where}: {error.reason}")
 
 
-@mapping.command("check")
+MAPPING_CHECK_EXIT_CODES = """\b
+Exit codes:
+  0  every row mapped
+  2  a user error: unknown tenant, unreadable file or mapping (one line on stderr)
+  3  rows failed: they are listed with file, line, column and reason"""
+
+
+@mapping.command("check", epilog=MAPPING_CHECK_EXIT_CODES)
 @click.argument("tenant")
 @click.option(
     "--file",
@@ -529,3 +578,5 @@ def mapping_check(tenant: str, file_path: str | None, limit: int, as_json: bool)
         click.echo(report.model_dump_json(indent=2))
     else:
         _print_mapping_report(tenant, source, report)
+    if report.errors:
+        sys.exit(RECORDS_REJECTED_EXIT)

@@ -56,7 +56,10 @@ def run_sync(
     instance: dg.DagsterInstance,
     product_ids: list[int] | None = None,
     log_level: str = "INFO",
+    force: bool = False,
 ) -> RunSummary:
+    """Run ``pipeline`` for ``tenant`` in ``mode``; ``force`` runs a disabled tenant. Every step checks the
+    tenant first (``sync/preflight.py``): a problem fails the run with that one line as its error."""
     from connector_pipelines.definitions import defs
 
     job_name = pipeline_spec(pipeline).job_for(mode)
@@ -68,12 +71,17 @@ def run_sync(
         instance=instance,
         partition_key=tenant,
         run_config={
-            **sync_run_config(mode, product_ids),
+            **sync_run_config(mode, product_ids, force=force),
             "loggers": {"console": {"config": {"log_level": log_level}}},
         },
         tags=run_tags(tenant, mode, "cli"),
         raise_on_error=False,
     )
+    return summarize(result)
+
+
+def summarize(result: dg.ExecuteInProcessResult) -> RunSummary:
+    """What a run materialized and checked, and the first step failure's message when it failed."""
     summary = RunSummary(run_id=result.run_id, success=result.success)
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
@@ -84,8 +92,10 @@ def run_sync(
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         if failures and failures[0].step_failure_data is not None:
-            error = failures[0].step_failure_data.error
-            summary.error = error.message.strip() if error is not None else "step failed"
+            data = failures[0].step_failure_data
+            # The step boundary's description is the one line; Dagster's message prefixes the class path.
+            described = data.user_failure_data.description if data.user_failure_data is not None else None
+            summary.error = (described or (data.error.message if data.error else "step failed")).strip()
         else:
             summary.error = "run failed"
     return summary

@@ -13,6 +13,7 @@ import dagster as dg
 from connector_pipelines.pipelines.resources import ConnectorDatabase, SyncRun
 from connector_pipelines.pipelines.runtime import retry_policy, step_boundary, tenant_of, to_metadata
 from connector_pipelines.pipelines.triggers import per_tenant_polling_sensor, per_tenant_schedule
+from connector_pipelines.sync.preflight import preflight
 from connector_pipelines.sync.runtime import StepContext, SyncMode
 from connector_pipelines.sync.spec import CheckSpec, PipelineSpec, StepSpec
 
@@ -45,20 +46,27 @@ def _step_context(
     spec: PipelineSpec,
     connector_db: ConnectorDatabase,
     sync_run: SyncRun | None,
+    *,
+    force: bool,
 ) -> Iterator[StepContext]:
-    with (
-        step_boundary(context, pipeline=spec.name),
-        StepContext(
-            connector_db.registry(),
-            tenant=tenant_of(context),
+    """The tenant's step context (a check's without ``sync_run``: delta, no product selection), inside the
+    step boundary and after the preflight checks (tenant registered, enabled unless ``force``, pipeline
+    enabled, settings and credentials readable): a problem fails the step at once, without retries (it is a
+    PermanentError), with the preflight's one line as the run's error."""
+    with step_boundary(context, pipeline=spec.name):
+        registry = connector_db.registry()
+        tenant = tenant_of(context)
+        preflight(registry, tenant, spec, force=force)
+        with StepContext(
+            registry,
+            tenant=tenant,
             pipeline=spec.name,
             mode=SyncMode(sync_run.mode) if sync_run is not None else SyncMode.DELTA,
             run_id=context.run.run_id,
             product_ids=sync_run.product_ids if sync_run is not None else (),
             max_timeout_s=sync_run.client_timeout_s if sync_run is not None else None,
-        ) as ctx,
-    ):
-        yield ctx
+        ) as ctx:
+            yield ctx
 
 
 def _asset(
@@ -84,7 +92,7 @@ def _asset(
     def run_step(
         context: dg.AssetExecutionContext, connector_db: ConnectorDatabase, sync_run: SyncRun
     ) -> dg.MaterializeResult:  # type: ignore[type-arg]
-        with _step_context(context, spec, connector_db, sync_run) as ctx:
+        with _step_context(context, spec, connector_db, sync_run, force=sync_run.force) as ctx:
             report = step.run(ctx)
         return dg.MaterializeResult(
             metadata=to_metadata(report.metadata(), report.preview),
@@ -116,9 +124,10 @@ def _check(
         description=check.description,
     )
     def run_check(
-        context: dg.AssetCheckExecutionContext, connector_db: ConnectorDatabase
+        context: dg.AssetCheckExecutionContext, connector_db: ConnectorDatabase, sync_run: SyncRun
     ) -> dg.AssetCheckResult:
-        with _step_context(context, spec, connector_db, None) as ctx:
+        # The run's sync_run for its force flag only: a check reads what the steps left, in no mode.
+        with _step_context(context, spec, connector_db, None, force=sync_run.force) as ctx:
             outcome = run(ctx)
         return dg.AssetCheckResult(
             passed=outcome.passed,

@@ -41,3 +41,4 @@ class SyncRun(dg.ConfigurableResource):  # type: ignore[type-arg]
         gt=0,
         description="cap on the HTTP and file clients' timeouts for this run; empty = theirs",
     )
+    force: bool = Field(default=False, description="run although the tenant is disabled (`sync --force`)")

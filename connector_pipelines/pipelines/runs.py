@@ -16,9 +16,14 @@ def run_tags(tenant: str, sync_type: str, trigger: str | None = None) -> dict[st
     return tags
 
 
-def sync_run_config(mode: SyncMode, product_ids: list[int] | None = None) -> dict[str, object]:
-    """Run config selecting the mode (and optionally single products) through the sync_run resource."""
+def sync_run_config(
+    mode: SyncMode, product_ids: list[int] | None = None, *, force: bool = False
+) -> dict[str, object]:
+    """Run config selecting the mode (and optionally single products, or a run of a disabled tenant) through
+    the sync_run resource."""
     config: dict[str, object] = {"mode": mode.value}
     if product_ids:
         config["product_ids"] = product_ids
+    if force:
+        config["force"] = True
     return {"resources": {"sync_run": {"config": config}}}

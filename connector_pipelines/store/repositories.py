@@ -213,7 +213,10 @@ class TenantStore:
                 resolved += result.rowcount or 0  # type: ignore[attr-defined]
         return resolved
 
-    def open_errors(self, stage: str | None = None, limit: int | None = None) -> list[OpenError]:
+    def open_errors(
+        self, stage: str | None = None, limit: int | None = None, *, run_id: str | None = None
+    ) -> list[OpenError]:
+        """The records waiting with an error, newest first; ``run_id``: only those that run recorded."""
         with self.db.session() as s:
             query = (
                 select(RecordError)
@@ -226,6 +229,8 @@ class TenantStore:
             )
             if stage is not None:
                 query = query.where(RecordError.stage == stage)
+            if run_id is not None:
+                query = query.where(RecordError.run_id == run_id)
             if limit is not None:
                 query = query.limit(limit)
             return [
@@ -233,7 +238,7 @@ class TenantStore:
                 for e in s.scalars(query)
             ]
 
-    def count_open_errors(self, stage: str | None = None) -> int:
+    def count_open_errors(self, stage: str | None = None, *, run_id: str | None = None) -> int:
         with self.db.session() as s:
             query = select(func.count()).where(
                 RecordError.tenant_id == self.tenant_id,
@@ -242,6 +247,8 @@ class TenantStore:
             )
             if stage is not None:
                 query = query.where(RecordError.stage == stage)
+            if run_id is not None:
+                query = query.where(RecordError.run_id == run_id)
             return int(s.scalar(query) or 0)
 
     # --- mappings -----------------------------------------------------------------------------------------

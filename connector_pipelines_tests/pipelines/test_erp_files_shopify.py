@@ -572,7 +572,7 @@ def test_mapping_check_shows_products_and_every_row_error(tenant: ErpTenant, tmp
     _rewrite_csv(tenant.file, lambda rows: rows[4].update(price="abc"))
     runner = CliRunner()
     result = runner.invoke(main, ["mapping", "check", TENANT, "--limit", "2"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # rows failed
     assert "36 rows -> 12 products, 35 variants; 1 row error(s)" in result.output
     assert "products.csv:6: price:" in result.output
     assert result.output.count("erp_files:product:") == 2
