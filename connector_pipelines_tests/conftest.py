@@ -10,8 +10,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 
 from connector_pipelines.pipelines.catalog import tenant_registry
+from connector_pipelines.sandbox.hub import SandboxHub
 from connector_pipelines.store.db import Database
 from connector_pipelines.tenants.crypto import generate_key
 from connector_pipelines.tenants.registry import TenantRegistry
@@ -25,6 +27,16 @@ os.environ.setdefault("CONNECTOR_STEP_RETRIES", "0")
 os.environ.setdefault("CONNECTOR_STEP_RETRY_DELAY_S", "0")
 
 PG_ADMIN_DSN = os.environ.get("CONNECTOR_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(autouse=True)
+def _no_dagster_defs_state() -> Iterator[None]:
+    """Each test starts with no current Dagster defs-state storage. Entering an instance makes its storage
+    current (a context variable) until the instance is left; under some orders of the suite a test instance's
+    storage was still current in a later test after its temporary directory was gone, and resolving new
+    Definitions there (which reads the latest defs state) failed with "unable to open database file"."""
+    with set_defs_state_storage(None):
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -86,3 +98,20 @@ def db(database_url: str) -> Iterator[Database]:
 @pytest.fixture
 def registry(db: Database) -> TenantRegistry:
     return tenant_registry(db)
+
+
+@pytest.fixture
+def hub() -> Iterator[SandboxHub]:
+    """Every emulator on one loopback port (any free one), empty: tests add the accounts they need."""
+    sandbox = SandboxHub()
+    sandbox.serve()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def sqlite_registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> TenantRegistry:
+    """The registry of one SQLite connector database, which runs in this process use too."""
+    url = f"sqlite:///{tmp_path / 'connector.db'}"
+    monkeypatch.setenv("CONNECTOR_DATABASE_URL", url)
+    return tenant_registry(Database(url))

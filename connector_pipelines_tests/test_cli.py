@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -11,12 +10,11 @@ from sqlalchemy import func, select
 
 from connector_pipelines.cli import main
 from connector_pipelines.pipelines.builder import build_pipeline
-from connector_pipelines.pipelines.catalog import pipeline_spec, tenant_registry
+from connector_pipelines.pipelines.catalog import pipeline_spec
 from connector_pipelines.pipelines.resources import ConnectorDatabase, SyncRun
 from connector_pipelines.pipelines.runs import sync_run_config
 from connector_pipelines.runner import summarize
 from connector_pipelines.sandbox.hub import SandboxHub
-from connector_pipelines.store.db import Database
 from connector_pipelines.store.models import SyncRun as SyncRunRow
 from connector_pipelines.sync.runtime import SyncMode
 from connector_pipelines.tenants.crypto import generate_key
@@ -261,19 +259,9 @@ def test_sync_of_a_pipeline_the_tenant_does_not_have_lists_its_pipelines(
 
 
 @pytest.fixture
-def hub() -> Iterator[SandboxHub]:
-    sandbox = SandboxHub()
-    sandbox.serve()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture
-def sandbox_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[CliRunner, TenantRegistry]:
+def sandbox_cli(sqlite_registry: TenantRegistry) -> tuple[CliRunner, TenantRegistry]:
     """The CLI and the registry of one SQLite connector database, for runs against the sandbox."""
-    url = f"sqlite:///{tmp_path / 'connector.db'}"
-    monkeypatch.setenv("CONNECTOR_DATABASE_URL", url)
-    return CliRunner(), tenant_registry(Database(url))
+    return CliRunner(), sqlite_registry
 
 
 def test_sync_of_a_disabled_tenant_is_refused_and_runs_with_force(

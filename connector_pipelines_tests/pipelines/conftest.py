@@ -3,7 +3,6 @@ instance holding its partition."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +15,6 @@ from connector_pipelines.runner import RunSummary, run_sync
 from connector_pipelines.sandbox.convergence import ConvergenceReport
 from connector_pipelines.sandbox.hub import PlentyAccount, SandboxHub, ShopwareAccount
 from connector_pipelines.sandbox.recipe import Catalog, SandboxRecipe, register_tenant
-from connector_pipelines.store.db import Database
 from connector_pipelines.store.models import SyncRun
 from connector_pipelines.store.repositories import TenantStore
 from connector_pipelines.sync.runtime import SyncMode
@@ -99,21 +97,6 @@ def register(
         registry, pipeline_recipe(PIPELINE), hub.accounts(), slug, name=slug.upper(), target=shopware
     )
     return hub.plenty[slug], hub.shopware[slug]
-
-
-@pytest.fixture
-def hub() -> Iterator[SandboxHub]:
-    sandbox = SandboxHub()
-    sandbox.serve()
-    yield sandbox
-    sandbox.stop()
-
-
-@pytest.fixture
-def sqlite_registry(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> TenantRegistry:
-    url = f"sqlite:///{tmp_path / 'connector.db'}"
-    monkeypatch.setenv("CONNECTOR_DATABASE_URL", url)
-    return TenantRegistry(Database(url))
 
 
 def make_tenant(

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -33,14 +32,6 @@ pytestmark = pytest.mark.reliability
 PIPELINE = steps.PIPELINE
 # Every Shopware write takes this long, so that a publishing step outlasts the run lock's wait.
 SLOW_WRITES = FaultConfig(rate_slow=1.0, slow_s=0.5, path_prefix="/api/_action/sync")
-
-
-@pytest.fixture
-def hub() -> Iterator[SandboxHub]:
-    sandbox = SandboxHub()
-    sandbox.serve()
-    yield sandbox
-    sandbox.stop()
 
 
 @pytest.fixture
