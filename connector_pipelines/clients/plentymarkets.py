@@ -284,14 +284,11 @@ class PlentymarketsClient(ApiClient):
         self._renew_at = self.clock() + answer.expires_in - min(_RENEW_BEFORE_S, answer.expires_in / 2)
 
     def logout(self) -> None:
-        """End the session (Plenty limits concurrent sessions). ``POST /rest/logout``; falls back to
-        ``DELETE /rest/login`` when that route does not exist."""
+        """End the session (Plenty limits concurrent sessions): ``POST /rest/logout``."""
         if self._access is None:
             return
         try:
-            response = self.request("POST", "/rest/logout", ok_statuses=frozenset({404, 405}))
-            if response.status_code in (404, 405):
-                self.request("DELETE", "/rest/login")
+            self.request("POST", "/rest/logout")
         finally:
             self._access = None
             self._refresh = None

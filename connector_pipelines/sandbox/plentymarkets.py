@@ -87,6 +87,29 @@ R_UNITS = "/rest/items/units"
 R_BARCODES = "/rest/items/barcodes"
 R_PROPERTIES = "/rest/items/properties"
 R_VARIATION_STOCK = "/rest/items/{itemId}/variations/{variationId}/stock"
+R_ITEM = "/rest/items/{itemId}"
+R_ITEM_VARIATIONS = "/rest/items/{itemId}/variations"
+R_ITEM_VARIATION = "/rest/items/{itemId}/variations/{variationId}"
+R_ITEM_IMAGES = "/rest/items/{itemId}/images"
+R_VARIATION_LIST = "/rest/items/{itemId}/variations/{variationId}/{list}"
+# Sub-lists of one variation (bare arrays in Plenty's OpenAPI) -> the `with` relation that renders the same
+VARIATION_LISTS: dict[str, str] = {
+    "images": "images",
+    "market_ident_numbers": "marketItemNumbers",
+    "variation_additional_skus": "variationAdditionalSkus",
+    "variation_barcodes": "variationBarcodes",
+    "variation_bundles": "variationBundleComponents",
+    "variation_categories": "variationCategories",
+    "variation_clients": "variationClients",
+    "variation_component_bundles": "variationComponentBundles",
+    "variation_default_categories": "variationDefaultCategory",
+    "variation_markets": "variationMarkets",
+    "variation_properties": "variationProperties",
+    "variation_sales_prices": "variationSalesPrices",
+    "variation_skus": "variationSkus",
+    "variation_suppliers": "variationSuppliers",
+    "variation_warehouses": "variationWarehouses",
+}
 R_CATEGORIES = "/rest/categories"
 R_STOCK = "/rest/stockmanagement/stock"
 R_WAREHOUSES = "/rest/stockmanagement/warehouses"
@@ -125,6 +148,23 @@ VARIATION_FILTERS: frozenset[str] = frozenset(
     }
 )
 _VARIATION_PARAMS = VARIATION_FILTERS | {"with", "lang", "page", "itemsPerPage"}
+# GET /rest/items/{itemId}/variations: the filters Plenty's OpenAPI lists for that route
+ITEM_VARIATION_FILTERS: frozenset[str] = frozenset(
+    {
+        "isMain",
+        "isActive",
+        "barcode",
+        "numberExact",
+        "numberFuzzy",
+        "isBundle",
+        "supplierNumber",
+        "manufacturerId",
+        "updatedBetween",
+        "createdBetween",
+        "relatedUpdatedBetween",
+    }
+)
+_ITEM_VARIATION_PARAMS = ITEM_VARIATION_FILTERS | {"with", "lang", "page", "itemsPerPage"}
 _STOCK_COLUMNS: frozenset[str] = frozenset(
     {
         "itemId",
@@ -144,6 +184,10 @@ _STOCK_COLUMNS: frozenset[str] = frozenset(
 )
 
 T = TypeVar("T")
+_OAUTH_INVALID_REQUEST = (
+    "The request is missing a required parameter, includes an invalid parameter value, includes a parameter "
+    "more than once, or is otherwise malformed."
+)
 ItemNumberFilter = Literal["manufacturerId", "flagOne", "flagTwo"]
 ItemPeriodFilter = Literal["updatedBetween", "variationUpdatedBetween", "variationRelatedUpdatedBetween"]
 
@@ -174,7 +218,15 @@ class PlentySettings(BaseModel):
     refresh_body_keys: Literal["camel", "both"] = Field(
         "camel", description="TokenData is camelCase; 'both' adds the snake_case keys of the login body"
     )
-    logout_routes: list[Literal["post_logout", "delete_login"]] = ["post_logout", "delete_login"]
+    logout_routes: list[Literal["post_logout", "delete_login"]] = Field(
+        ["post_logout"],  # pydantic copies list defaults per instance
+        description="POST /rest/logout is Plenty's; DELETE /rest/login is only a client library's guess",
+    )
+    login_error_style: Literal["oauth", "contract"] = Field(
+        "oauth",
+        description='failed login: the OAuth library\'s {"error","message"} (401 bad credentials, 400 '
+        "missing ones) or the contract's error envelope (401)",
+    )
 
     default_items_per_page: int = Field(50, ge=1)
     max_items_per_page: int = Field(250, ge=1)
@@ -931,7 +983,17 @@ class PlentyEmulator:
             return f"anonymous:{client}"
         return session.user if scope == "user" else session.access_token
 
-    def _api(self, path: str, handler: Handler, methods: list[str], *, auth: bool = True) -> Route:
+    def _api(
+        self,
+        path: str,
+        handler: Handler,
+        methods: list[str],
+        *,
+        auth: bool = True,
+        pattern: str | None = None,
+    ) -> Route:
+        """``path`` names the route (rate limits, statistics); ``pattern`` matches it when they differ."""
+
         async def endpoint(request: Request) -> Response:
             session = self.sessions.check(_bearer(request))
             if auth and session is None:
@@ -951,7 +1013,7 @@ class PlentyEmulator:
             self._stats.record(f"{request.method} {path}", response.status_code)
             return response
 
-        return Route(path, endpoint, methods=methods)
+        return Route(pattern or path, endpoint, methods=methods)
 
     def _items_per_page(self, params: Params, route: str) -> int:
         requested = params.integer("itemsPerPage")
@@ -1025,11 +1087,26 @@ class PlentyEmulator:
             for key, value in request.query_params.items():
                 fields.setdefault(key, value)
         username, password = fields.get("username"), fields.get("password")
+        oauth = self.settings.login_error_style == "oauth"
         if not username or not password:
+            if oauth:  # league/oauth2-server OAuthServerException::invalidRequest
+                missing = "password" if username else "username"
+                return json_response(
+                    {
+                        "error": "invalid_request",
+                        "message": _OAUTH_INVALID_REQUEST,
+                        "hint": f"Check the `{missing}` parameter",
+                    },
+                    400,
+                )
             raise ApiError(401, "Missing credentials.")
         valid_user = secrets.compare_digest(username.encode(), self.settings.username.encode())
         valid_password = secrets.compare_digest(password.encode(), self.settings.password.encode())
         if not (valid_user and valid_password):
+            if oauth:  # OAuthServerException::invalidCredentials (league/oauth2-server up to 7.x)
+                return json_response(
+                    {"error": "invalid_credentials", "message": "The user credentials were incorrect."}, 401
+                )
             raise ApiError(401, "Invalid credentials.")
         new = self.sessions.login(username)
         if new is None:
@@ -1172,6 +1249,80 @@ class PlentyEmulator:
             ids = catalog.find_items(query)
             items = catalog.items
             return self._page(params, R_ITEMS, ids, lambda item_id: renderer.item(items[item_id], relations))
+
+    async def _item(self, request: Request, params: Params, session: Session | None) -> Response:
+        item_id = _path_int(request, "itemId")
+        relations = params.relations()
+        renderer = self._renderer(request, params)
+        with self.catalog.lock:
+            item = self.catalog.items.get(item_id)
+            if item is None:
+                raise ApiError(404, "Item not found.")
+            return json_response(renderer.item(item, relations))
+
+    async def _item_variations(self, request: Request, params: Params, session: Session | None) -> Response:
+        item_id = _path_int(request, "itemId")
+        params.reject_unknown(_ITEM_VARIATION_PARAMS)
+        query = VariationQuery(
+            item_ids=(item_id,),
+            is_active=params.boolean("isActive"),
+            is_main=params.boolean("isMain"),
+            is_bundle=params.boolean("isBundle"),
+            barcode=params.raw("barcode"),
+            number_exact=params.raw("numberExact"),
+            number_fuzzy=params.raw("numberFuzzy"),
+            manufacturer_id=params.integer("manufacturerId"),
+            supplier_number=params.raw("supplierNumber"),
+            updated=params.between("updatedBetween"),
+            created=params.between("createdBetween"),
+            related_updated=params.between("relatedUpdatedBetween"),
+        )
+        relations = params.relations()
+        renderer = self._renderer(request, params)
+        catalog = self.catalog
+        with catalog.lock:
+            ids = catalog.variations_of_item(item_id, query)
+            if ids is None:
+                raise ApiError(404, "Item not found.")
+            variations = catalog.variations
+            return self._page(
+                params, R_ITEM_VARIATIONS, ids, lambda vid: renderer.variation(variations[vid], relations)
+            )
+
+    async def _item_variation(self, request: Request, params: Params, session: Session | None) -> Response:
+        item_id = _path_int(request, "itemId")
+        variation_id = _path_int(request, "variationId")
+        relations = params.relations()
+        renderer = self._renderer(request, params)
+        with self.catalog.lock:
+            if item_id not in self.catalog.items:
+                raise ApiError(404, "Item not found.")
+            variation = self.catalog.variations.get(variation_id)
+            if variation is None or variation.item_id != item_id:
+                raise ApiError(404, "Variation not found.")
+            return json_response(renderer.variation(variation, relations))
+
+    async def _item_images(self, request: Request, params: Params, session: Session | None) -> Response:
+        item_id = _path_int(request, "itemId")
+        renderer = self._renderer(request, params)
+        with self.catalog.lock:
+            item = self.catalog.items.get(item_id)
+            if item is None:
+                raise ApiError(404, "Item not found.")
+            return json_response(renderer.item(item, ("itemImages",))["itemImages"])
+
+    async def _variation_list(self, request: Request, params: Params, session: Session | None) -> Response:
+        relation = VARIATION_LISTS.get(str(request.path_params["list"]))
+        if relation is None:
+            raise ApiError(404, "Not Found")
+        item_id = _path_int(request, "itemId")
+        variation_id = _path_int(request, "variationId")
+        renderer = self._renderer(request, params)
+        with self.catalog.lock:
+            variation = self.catalog.variations.get(variation_id)
+            if variation is None or variation.item_id != item_id:
+                raise ApiError(404, "Variation not found.")
+            return json_response(renderer.variation(variation, (relation,))[relation])
 
     async def _variation_stock(self, request: Request, params: Params, session: Session | None) -> Response:
         item_id = _path_int(request, "itemId")
@@ -1426,6 +1577,24 @@ class PlentyEmulator:
             self._api(R_BARCODES, self._barcodes, get),
             self._api(R_PROPERTIES, self._properties, get),
             self._api(R_VARIATION_STOCK, self._variation_stock, get),
+            # numeric ids only, so /rest/items/variations and friends keep their own routes
+            self._api(R_ITEM, self._item, get, pattern="/rest/items/{itemId:int}"),
+            self._api(
+                R_ITEM_VARIATIONS, self._item_variations, get, pattern="/rest/items/{itemId:int}/variations"
+            ),
+            self._api(
+                R_ITEM_VARIATION,
+                self._item_variation,
+                get,
+                pattern="/rest/items/{itemId:int}/variations/{variationId:int}",
+            ),
+            self._api(R_ITEM_IMAGES, self._item_images, get, pattern="/rest/items/{itemId:int}/images"),
+            self._api(
+                R_VARIATION_LIST,
+                self._variation_list,
+                get,
+                pattern="/rest/items/{itemId:int}/variations/{variationId:int}/{list}",
+            ),
             self._api(R_CATEGORIES, self._categories, get),
             self._api(R_STOCK, self._stock, get),
             self._api(R_WAREHOUSES, self._warehouses, get),

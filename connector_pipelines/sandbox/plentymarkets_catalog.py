@@ -1235,6 +1235,17 @@ class PlentyCatalog:
             return [v.id for v in candidates]
         return [v.id for v in candidates if all(check(v) for check in checks)]
 
+    def variations_of_item(self, item_id: int, query: VariationQuery) -> list[int] | None:
+        """One item's variations matching ``query``, by id; None when the item does not exist. Not cached:
+        it touches one item's variations, and per-item keys would evict the cached catalog-wide scans."""
+        with self.lock:
+            item = self.items.get(item_id)
+            if item is None:
+                return None
+            checks = self._variation_checks(query)
+            variations = self.variations
+            return [v for v in sorted(item.variation_ids) if all(check(variations[v]) for check in checks)]
+
     def _variation_checks(self, q: VariationQuery) -> list[Callable[[Variation], bool]]:
         items = self.items
         checks: list[Callable[[Variation], bool]] = []

@@ -193,7 +193,8 @@ class _MetafieldSpec:
     value: str
 
 
-def _namespace(raw: str | None, app_id: int) -> str:
+def metafield_namespace(raw: str | None, app_id: int) -> str:
+    """``$app`` / ``$app:sub`` / omitted -> the app-reserved namespace (``app--<id>[--sub]``)."""
     if raw is None or raw == "$app":
         return f"app--{app_id}"
     if raw.startswith("$app:"):
@@ -224,7 +225,9 @@ def check_metafields(
             if found is None:
                 errors.append(user_error([*here, "id"], "Metafield does not exist.", code))
                 continue
-        namespace = _namespace(item.get("namespace"), app_id) if item.get("namespace") or not found else None
+        namespace = (
+            metafield_namespace(item.get("namespace"), app_id) if item.get("namespace") or not found else None
+        )
         namespace = namespace or (found.namespace if found else "")
         key = item.get("key") or (found.key if found else None)
         if not key:
@@ -269,13 +272,15 @@ def check_metafields(
     return specs
 
 
-def apply_metafields(specs: list[_MetafieldSpec], owner_type: str, now: str) -> list[Metafield]:
+def apply_metafields(
+    specs: list[_MetafieldSpec], owner_type: str, now: str, owner: Product | Variant
+) -> list[Metafield]:
     out: list[Metafield] = []
     for spec in specs:
         metafield = spec.existing
         if metafield is None:
             metafield = Metafield(
-                next_id(), spec.namespace, spec.key, spec.type, spec.value, owner_type, now, now
+                next_id(), spec.namespace, spec.key, spec.type, spec.value, owner_type, now, now, owner
             )
         elif (metafield.type, metafield.value) != (spec.type, spec.value):
             metafield.type, metafield.value, metafield.updated_at = spec.type, spec.value, now
@@ -367,7 +372,7 @@ class ProductSet:
         if variants is not None:
             self._apply_variants(product, variants)
         if metafields is not None:
-            product.metafields = apply_metafields(metafields, "PRODUCT", self.now)
+            product.metafields = apply_metafields(metafields, "PRODUCT", self.now, product)
         product.updated_at = self.now
         return product
 
@@ -404,7 +409,7 @@ class ProductSet:
         return product, True
 
     def _by_custom_id(self, custom: dict[str, Json]) -> Product | None:
-        namespace = _namespace(custom.get("namespace"), self.settings.app_id)
+        namespace = metafield_namespace(custom.get("namespace"), self.settings.app_id)
         for product in self.shop.products.values():
             for m in product.metafields:
                 if m.namespace == namespace and m.key == custom["key"] and m.value == custom["value"]:
@@ -418,7 +423,7 @@ class ProductSet:
         custom = (identifier or {}).get("customId")
         if product is not None or not custom:
             return specs
-        namespace = _namespace(custom.get("namespace"), self.settings.app_id)
+        namespace = metafield_namespace(custom.get("namespace"), self.settings.app_id)
         out = list(specs or [])
         if not any(s.namespace == namespace and s.key == custom["key"] for s in out):
             out.append(_MetafieldSpec(None, namespace, custom["key"], "id", custom["value"]))
@@ -888,7 +893,7 @@ class ProductSet:
         for location_id, name, quantity in spec.quantities:
             variant.quantities.setdefault(location_id, {})[name] = quantity
         if spec.metafields is not None:
-            variant.metafields = apply_metafields(spec.metafields, "PRODUCTVARIANT", self.now)
+            variant.metafields = apply_metafields(spec.metafields, "PRODUCTVARIANT", self.now, variant)
         variant.updated_at = self.now
 
 

@@ -7,16 +7,24 @@ else is listed here. Fields of the schema not listed (and not attributes) answer
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import orjson
 from graphql import GraphQLObjectType, GraphQLSchema
 
 from connector_pipelines.sandbox.shopify_bulk import RequestContext
+from connector_pipelines.sandbox.shopify_edits import (
+    compare_digest,
+    metafields_delete,
+    metafields_set,
+    tags_add,
+    tags_remove,
+)
 from connector_pipelines.sandbox.shopify_gql import FieldError, Json, PathLink, Resolver
 from connector_pipelines.sandbox.shopify_products import ProductSet, parameterize, product_delete
 from connector_pipelines.sandbox.shopify_search import SearchSyntaxError
@@ -43,7 +51,18 @@ from connector_pipelines.sandbox.shopify_store import (
 Args = dict[str, Json]
 Table = dict[str, dict[str, Resolver[RequestContext]]]
 
+
+@dataclass(frozen=True, slots=True)
+class InventoryLevelView:
+    """One inventory item at one location (``id`` is the location's, which orders the connection)."""
+
+    id: int
+    item: InventoryItem
+    location: Location
+
+
 _TYPE_NAMES: dict[type, str] = {
+    InventoryLevelView: "InventoryLevel",
     Product: "Product",
     Variant: "ProductVariant",
     BulkOperationRecord: "BulkOperation",
@@ -365,6 +384,10 @@ MUTATION: dict[str, Resolver[RequestContext]] = {
     "stagedUploadsCreate": _staged_uploads,
     "bulkOperationRunMutation": _run_mutation,
     "bulkOperationCancel": _cancel,
+    "metafieldsSet": lambda _, args, ctx, path: metafields_set(ctx.shop, args["metafields"], ctx.now),
+    "metafieldsDelete": lambda _, args, ctx, path: metafields_delete(ctx.shop, args["metafields"]),
+    "tagsAdd": lambda _, args, ctx, path: tags_add(ctx.shop, args["id"], args["tags"], ctx.now),
+    "tagsRemove": lambda _, args, ctx, path: tags_remove(ctx.shop, args["id"], args["tags"], ctx.now),
 }
 
 
@@ -454,6 +477,24 @@ def _product_options(
     return [option_view(o, product) for o in options]
 
 
+def _money(amount: str) -> dict[str, Json]:
+    return {"amount": amount, "currencyCode": "EUR"}  # the shop's currency (QueryRoot.shop)
+
+
+def _price_range(product: Product, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
+    prices = sorted((v.price for v in product.variants), key=Decimal) or ["0.0"]
+    return {"minVariantPrice": _money(prices[0]), "maxVariantPrice": _money(prices[-1])}
+
+
+def _compare_at_range(
+    product: Product, args: Args, ctx: RequestContext, path: PathLink
+) -> dict[str, Json] | None:
+    prices = sorted((v.compare_at_price for v in product.variants if v.compare_at_price), key=Decimal)
+    if not prices:
+        return None  # no variant has a compare-at price (UNVERIFIED: Shopify may answer zeros)
+    return {"minVariantCompareAtPrice": _money(prices[0]), "maxVariantCompareAtPrice": _money(prices[-1])}
+
+
 PRODUCT: dict[str, Resolver[RequestContext]] = {
     "id": _id("Product"),
     "legacyResourceId": _legacy,
@@ -472,6 +513,8 @@ PRODUCT: dict[str, Resolver[RequestContext]] = {
     "seo": lambda p, args, ctx, path: {"title": p.seo_title, "description": p.seo_description},
     "publishedAt": lambda p, args, ctx, path: p.created_at if p.status == "ACTIVE" else None,
     "onlineStoreUrl": lambda p, args, ctx, path: None,
+    "priceRangeV2": _price_range,
+    "compareAtPriceRange": _compare_at_range,
 }
 
 
@@ -511,7 +554,50 @@ def _variant_of(item: InventoryItem) -> Variant:
     return item.variant
 
 
+def _levels(item: InventoryItem, ctx: RequestContext) -> list[InventoryLevelView]:
+    """Where the item is stocked: locations with quantities, else the shop's first (primary) location."""
+    stocked = _variant_of(item).quantities
+    locations = [loc for loc in ctx.shop.locations if loc.id in stocked] or ctx.shop.locations[:1]
+    return [InventoryLevelView(loc.id, item, loc) for loc in locations]
+
+
+def _level(item: InventoryItem, args: Args, ctx: RequestContext, path: PathLink) -> InventoryLevelView | None:
+    wanted = ctx.shop.location(args["locationId"])
+    return next((lvl for lvl in _levels(item, ctx) if wanted is not None and lvl.location is wanted), None)
+
+
+def _quantities(level: InventoryLevelView, args: Args, ctx: RequestContext, path: PathLink) -> list[Json]:
+    stored = _variant_of(level.item).quantities.get(level.location.id, {})
+    on_hand = stored.get("on_hand", stored.get("available", 0) + stored.get("committed", 0))
+    base = f"gid://shopify/InventoryQuantity/{level.location.id}?inventory_item_id={level.item.id}"
+    return [
+        {
+            "id": f"{base}&name={name}",
+            "name": name,
+            "quantity": on_hand if name == "on_hand" else stored.get(name, 0),
+            "updatedAt": _variant_of(level.item).updated_at,
+        }
+        for name in args["names"]
+    ]
+
+
+INVENTORY_LEVEL: dict[str, Resolver[RequestContext]] = {
+    "id": lambda lvl, args, ctx, path: (
+        f"gid://shopify/InventoryLevel/{lvl.location.id}?inventory_item_id={lvl.item.id}"
+    ),
+    "location": lambda lvl, args, ctx, path: lvl.location,
+    "item": lambda lvl, args, ctx, path: lvl.item,
+    "isActive": lambda lvl, args, ctx, path: True,
+    "canDeactivate": lambda lvl, args, ctx, path: True,
+    "createdAt": lambda lvl, args, ctx, path: _variant_of(lvl.item).created_at,
+    "updatedAt": lambda lvl, args, ctx, path: _variant_of(lvl.item).updated_at,
+    "quantities": _quantities,
+}
+
+
 INVENTORY_ITEM: dict[str, Resolver[RequestContext]] = {
+    "inventoryLevels": lambda i, args, ctx, path: _connection(_levels(i, ctx), args, ctx),
+    "inventoryLevel": _level,
     "id": _id("InventoryItem"),
     "legacyResourceId": _legacy,
     "sku": lambda i, args, ctx, path: _variant_of(i).sku,
@@ -553,7 +639,8 @@ METAFIELD: dict[str, Resolver[RequestContext]] = {
     "id": _id("Metafield"),
     "legacyResourceId": _legacy,
     "jsonValue": _json_value,
-    "compareDigest": lambda m, args, ctx, path: hashlib.sha256(m.value.encode()).hexdigest(),
+    "compareDigest": lambda m, args, ctx, path: compare_digest(m),
+    "owner": lambda m, args, ctx, path: m.owner,
     "sizeInBytes": lambda m, args, ctx, path: len(m.value.encode()),
 }
 
@@ -596,6 +683,7 @@ def build_resolvers(schema: GraphQLSchema) -> Table:
         "Product": PRODUCT,
         "ProductVariant": VARIANT,
         "InventoryItem": INVENTORY_ITEM,
+        "InventoryLevel": INVENTORY_LEVEL,
         "Metafield": METAFIELD,
         "BulkOperation": BULK_OPERATION,
         "ProductSetOperation": _operation_fields("ProductSetOperation"),

@@ -67,6 +67,7 @@ class Metafield:
     owner_type: str
     created_at: str
     updated_at: str
+    owner: Product | Variant | None = None
 
 
 @dataclass(eq=False, slots=True)

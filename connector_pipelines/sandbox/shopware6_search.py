@@ -219,6 +219,9 @@ def _parse(
         else:
             for name, sub in assocs.items():
                 assoc = ent.assocs.get(name)
+                if assoc is None and name in ent.phantoms:
+                    c.associations[name] = Criteria()  # nothing stored behind it: nested criteria are moot
+                    continue
                 if assoc is None:
                     errors.append(
                         http_error(
@@ -538,8 +541,10 @@ class Reader:
         store = self.store
         key: str = row.get("id") or ""
         out = {name: unpack(row.get(name)) for name in _PLANS[ent.name].computed}
-        if "versionId" in out:
-            out["versionId"] = LIVE_VERSION_ID
+        for name in ent.versions:
+            out[name] = LIVE_VERSION_ID
+        if "autoIncrement" in out:
+            out["autoIncrement"] = store.seq[ent.name].get(key, -1) + 1
         if ent.name == "product":
             assocs = ent.assocs
             options = self.related(ent, row, assocs["options"])
@@ -559,18 +564,11 @@ class Reader:
             for cid, _ in categories:
                 tree.update(dict.fromkeys(self.category_path(cid)))
             out["categoryTree"] = list(tree) or None
-            groups = store.rows["property_group"]
-            option_def, group_def = SCHEMA["property_group_option"], SCHEMA["property_group"]
-            out["variation"] = [
-                {
-                    "group": self.translated(group_def, groups[o["groupId"]], "name")
-                    if o.get("groupId") in groups
-                    else None,
-                    "option": self.translated(option_def, o, "name"),
-                }
-                for _, o in options
-            ]
+            # Runtime field of ProductVariationBuilder: built only when the read loads options and
+            # options.group (Renderer.entity); filters and sorts see it empty.
+            out["variation"] = []
             out["sales"] = out.get("sales") or 0
+            out["states"] = ["is-physical"]  # StatesUpdater: no downloads
         elif ent.name == "category":
             path = self.category_path(key)
             cats = store.rows["category"]
@@ -578,6 +576,18 @@ class Reader:
             out["path"] = "|" + "|".join(path[:-1]) + "|" if len(path) > 1 else None
             out["childCount"] = len(store.referencing("category", "parentId", key))
             out["breadcrumb"] = [self.translated(ent, cats[c], "name") for c in path if c in cats]
+            # Runtime fields only the storefront navigation fills; the entity's property defaults
+            out["cmsPageIdSwitched"] = False
+            out["visibleChildCount"] = 0
+        elif ent.name == "media_folder":
+            folders = store.rows["media_folder"]
+            chain: list[str] = []
+            cur = row.get("parentId")
+            while cur and cur in folders and cur not in chain:
+                chain.append(cur)
+                cur = folders[cur].get("parentId")
+            out["path"] = "|" + "|".join(chain[::-1]) + "|" if chain else None
+            out["childCount"] = len(store.referencing("media_folder", "parentId", key))
         elif ent.name == "currency":
             out["isSystemDefault"] = key == DEFAULT_CURRENCY_ID
         return out
@@ -908,6 +918,8 @@ class Renderer:
             for name in plan.computed:
                 if wanted is None or name in wanted:
                     out[name] = computed[name]
+            if "variation" in out and assocs:
+                out["variation"] = self.variation(ent, row, assocs)
         if plan.translated:
             want_translated = wanted is None or "translated" in wanted
             translated: dict[str, Any] = {}
@@ -947,11 +959,67 @@ class Renderer:
                 out[name] = [
                     self.entity(ref, k, r, sub.associations) for k, r in self.children(ent, row, assoc, sub)
                 ]
+        for name, to_many in ent.phantoms.items():
+            if wanted is not None and name not in wanted:
+                continue
+            if assocs is None or name not in assocs:
+                out[name] = None
+            elif name == "translations":
+                out[name] = self.translations(ent, key, row)
+            else:
+                out[name] = [] if to_many else None
         if wanted is None:
             if not ent.is_mapping:
                 out["_uniqueIdentifier"] = key
             out["extensions"] = []
         out["apiAlias"] = ent.name
+        return out
+
+    def variation(self, ent: EntityDef, row: Row, assocs: dict[str, Criteria]) -> list[dict[str, Any]]:
+        """``ProductVariationBuilder``: group/option names of the loaded options, ordered by the group's
+        position then name; options without a loaded group are left out, so no ``options.group``, no names."""
+        sub = assocs.get("options")
+        if sub is None or "group" not in sub.associations:
+            return []
+        reader = self.reader
+        groups = self.store.rows["property_group"]
+        option_def, group_def = SCHEMA["property_group_option"], SCHEMA["property_group"]
+        named: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+        for _, option in self.children(ent, row, ent.assocs["options"], sub):
+            group = groups.get(option.get("groupId") or "")
+            if group is None:
+                continue
+            group_name = reader.translated(group_def, group, "name")
+            position = reader.translated(group_def, group, "position")
+            order = (_sort_key(position), _sort_key(group_name))
+            named.append(
+                (order, {"group": group_name, "option": reader.translated(option_def, option, "name")})
+            )
+        named.sort(key=lambda pair: pair[0])
+        return [entry for _, entry in named]
+
+    def translations(self, ent: EntityDef, key: str, row: Row) -> list[dict[str, Any]]:
+        """The ``translations`` association: one ``<entity>_translation`` per language the row has."""
+        alias = f"{ent.name}_translation"
+        out = []
+        for marker in row:
+            if marker[:1] != "|":
+                continue
+            language = marker[1:]
+            entry: dict[str, Any] = {
+                name: unpack(row.get(tr_key(name, language))) for name in sorted(ent.translated)
+            }
+            entry.update(
+                {
+                    ent.id_property: key,
+                    "languageId": language,
+                    "createdAt": row.get("createdAt"),
+                    "updatedAt": row.get("updatedAt"),
+                    "extensions": [],
+                    "apiAlias": alias,
+                }
+            )
+            out.append(entry)
         return out
 
     def children(self, ent: EntityDef, row: Row, assoc: AssocDef, sub: Criteria) -> list[tuple[str, Row]]:
@@ -985,10 +1053,14 @@ class Renderer:
         included: dict[tuple[str, str], dict[str, Any]],
     ) -> dict[str, Any]:
         plain = self.entity(ent, key, row)
+        if "variation" in plain and assocs:
+            plain["variation"] = self.variation(ent, row, assocs)
         attributes = {
             k: v
             for k, v in plain.items()
-            if k not in ent.assocs and k not in ("id", "apiAlias", "_uniqueIdentifier", "extensions")
+            if k not in ent.assocs
+            and k not in ent.phantoms
+            and k not in ("id", "apiAlias", "_uniqueIdentifier", "extensions")
         }
         self_link = f"{self.ctx.base_url}/api/{ent.alias}/{key}"
         relationships: dict[str, Any] = {}
@@ -1014,6 +1086,11 @@ class Renderer:
                             ref, hk, hrow, sub.associations, included
                         )
             relationships[name] = rel
+        for name, to_many in ent.phantoms.items():
+            relationships[name] = {
+                "data": [] if to_many else None,
+                "links": {"related": f"{self_link}/{kebab(name)}"},
+            }
         return {
             "id": key,
             "type": ent.name,

@@ -243,7 +243,7 @@ def _seed(store: Store) -> None:
             row["id"] = key
         for language, values in (tr or {}).items():
             row[tr_marker(language)] = True
-            for name, value in values.items():
+            for name, value in {**ent.translated_defaults, **values}.items():
                 row[tr_key(name, language)] = pack(value)
         store.put(entity, key, row)
 
@@ -307,6 +307,7 @@ def _seed(store: Store) -> None:
             "customerGroupId": seed_id("customer-group:default"),
             "currencyId": DEFAULT_CURRENCY_ID,
             "paymentMethodId": seed_id("payment-method:invoice"),
+            "paymentMethodIds": [seed_id("payment-method:invoice")],
             "shippingMethodId": seed_id("shipping-method:standard"),
             "countryId": seed_id("country:DE"),
             "navigationCategoryId": NAVIGATION_CATEGORY_ID,
@@ -315,7 +316,15 @@ def _seed(store: Store) -> None:
         {en: {"name": "Storefront"}},
     )
     put("rule", DEFAULT_RULE_ID, {"name": "Always valid (Default)", "priority": 100})
-    put("media_folder", PRODUCT_MEDIA_FOLDER_ID, {"name": "Product Media"})
+    put(
+        "media_folder",
+        PRODUCT_MEDIA_FOLDER_ID,
+        {
+            "name": "Product Media",
+            "useParentConfiguration": False,  # a root folder has its own configuration
+            "configurationId": seed_id("media-folder-configuration:product"),
+        },
+    )
     for name, did in DELIVERY_TIME_IDS.items():
         low, high, unit = name.replace("-", " ").split()
         put(

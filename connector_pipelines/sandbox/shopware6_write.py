@@ -241,8 +241,10 @@ class Writer:
                 raise _invalid_sync("Invalid sync operation. " + " ".join(errors))
             ent = SCHEMA.get(str(op["entity"]))
             if ent is None:
+                # DefinitionNotFoundException is a ShopwareHttpException (500) that SyncController does not
+                # catch (it only turns DataAbstractionLayerException into 400).
                 raise fail(
-                    400,
+                    500,
                     "FRAMEWORK__DEFINITION_NOT_FOUND",
                     'Definition for entity "{{ entityName }}" does not exist.',
                     {"entityName": op["entity"]},
@@ -357,8 +359,8 @@ class Writer:
                 elif name == "translations":
                     raw_translations = value
                 continue
-            if fd.kind == "id":
-                continue
+            if fd.kind == "id" or fd.kind == "version":
+                continue  # the emulator has only the live version
             if fd.write_protected:
                 violations.append(write_protected(f"{path}/{name}"))
             elif fd.translated:
@@ -523,6 +525,10 @@ class Writer:
             row = {**ent.defaults, **new, "id": key, "createdAt": tx.now, "updatedAt": None}
         written = tx.written
         for lang, values in translations.items():
+            if ent.translated_defaults and (old is None or tr_marker(lang) not in old):
+                # column defaults of the translation table: every new translation row gets them
+                for name, default in ent.translated_defaults.items():
+                    values.setdefault(name, default)
             if not values:
                 continue
             row[tr_marker(lang)] = True

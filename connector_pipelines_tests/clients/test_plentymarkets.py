@@ -91,7 +91,6 @@ class FakePlenty:
         self.issued: list[str] = []
         self.valid: set[str] = set()
         self.refresh_ok = True
-        self.logout_route = ("POST", "/rest/logout")
 
     def issue(self) -> str:
         token = TOKENS[len(self.issued)]
@@ -120,7 +119,7 @@ class FakePlenty:
         auth = request.headers.get("Authorization", "")
         if auth.removeprefix("Bearer ") not in self.valid:
             return json_response(401, {"error": {"code": 401, "message": "Unauthenticated."}})
-        if (request.method, path) == self.logout_route:
+        if (request.method, path) == ("POST", "/rest/logout"):
             self.valid.discard(auth.removeprefix("Bearer "))
             return json_response(200, {})
         handler = self.routes.get(path)
@@ -291,19 +290,15 @@ def test_close_logs_out() -> None:
     assert fake.valid == set()
 
 
-def test_logout_falls_back_to_delete_login() -> None:
+def test_logout_only_when_logged_in_and_once() -> None:
     fake = FakePlenty()
-    fake.logout_route = ("DELETE", "/rest/login")
     fake.routes["/rest/items/units"] = simple_route(envelope([unit(1)], 1, 1))
     client, _, _ = make_client(fake)
     client.logout()  # not logged in: nothing to do
     assert fake.requests == []
     list(client.iter_units())
     client.logout()
-    assert [(r.method, r.url.path) for r in fake.requests[-2:]] == [
-        ("POST", "/rest/logout"),
-        ("DELETE", "/rest/login"),
-    ]
+    assert (fake.requests[-1].method, fake.requests[-1].url.path) == ("POST", "/rest/logout")
     assert fake.valid == set()
     count = len(fake.requests)
     client.close()  # already logged out: no further call

@@ -89,7 +89,15 @@ def test_login_accepts_json_form_and_query_and_answers_both_spellings(server: Em
             assert ok.status_code == 200
         bad = c.post("/rest/login", json={"username": "sandbox", "password": "wrong"})
         assert bad.status_code == 401
-        assert bad.json()["error"]["code"] == 401
+        # league/oauth2-server's invalidCredentials, not the REST error envelope
+        assert bad.json() == {
+            "error": "invalid_credentials",
+            "message": "The user credentials were incorrect.",
+        }
+        missing = c.post("/rest/login", json={"username": "sandbox"})
+        assert missing.status_code == 400
+        assert missing.json()["error"] == "invalid_request"
+        assert missing.json()["hint"] == "Check the `password` parameter"
 
 
 def test_missing_invalid_and_expired_tokens_get_401() -> None:
@@ -130,10 +138,11 @@ def test_refresh_by_json_form_or_bearer_and_logout(server: EmulatorServer) -> No
         assert by_bearer.status_code == 200
         assert c.post("/rest/login/refresh").status_code == 401
 
-        for method, path in (("POST", "/rest/logout"), ("DELETE", "/rest/login")):
-            auth = {"Authorization": f"Bearer {login(c)}"}
-            assert c.request(method, path, headers=auth).status_code == 200
-            assert c.get("/rest/webstores", headers=auth).status_code == 401
+        auth = {"Authorization": f"Bearer {login(c)}"}
+        # DELETE /rest/login is not a route of the real API (only POST /rest/login is)
+        assert c.delete("/rest/login", headers=auth).status_code == 404
+        assert c.post("/rest/logout", headers=auth).status_code == 200
+        assert c.get("/rest/webstores", headers=auth).status_code == 401
 
 
 # -- paging ------------------------------------------------------------------------------------------------
@@ -191,13 +200,17 @@ def test_contract_open_points_are_settings() -> None:
         bare_array_routes=[],
         max_sessions=1,
         session_overflow="reject",
-        logout_routes=["post_logout"],
+        logout_routes=["delete_login"],
+        login_error_style="contract",
         prices_gross=False,
     )
     emu, srv = serve_with(settings, products=3, variants=1)
     try:
         with httpx.Client(base_url=srv.base_url) as c:
-            assert c.post("/rest/login", data=CREDENTIALS).status_code == 401  # form logins switched off
+            form = c.post("/rest/login", data=CREDENTIALS)  # form logins switched off
+            assert (form.status_code, form.json()) == (401, {"code": 401, "message": "Missing credentials."})
+            wrong = c.post("/rest/login", json={**CREDENTIALS, "password": "wrong"})
+            assert wrong.json() == {"code": 401, "message": "Invalid credentials."}
             token = login(c)
             assert c.post("/rest/login", json=CREDENTIALS).status_code == 401  # the one session is taken
             auth = {"Authorization": f"Bearer {token}"}
@@ -207,7 +220,6 @@ def test_contract_open_points_are_settings() -> None:
             assert c.get("/rest/webstores", headers=auth).json()["totalsCount"] == 3
             bad = c.get("/rest/items/variations", params={"nope": 1}, headers=auth).json()
             assert bad["code"] == 422 and bad["validation_errors"]
-            assert c.delete("/rest/login", headers=auth).status_code == 404  # that logout route is off
             variation = emu.catalog.variations[1000]
             net = c.get(
                 "/rest/items/variations", params={"id": 1000, "with": "variationSalesPrices"}, headers=auth
@@ -215,6 +227,9 @@ def test_contract_open_points_are_settings() -> None:
             price = net.json()["entries"][0]["variationSalesPrices"][0]["price"]
             gross = PlentyCatalog(3, 1, 1).default_price(variation, 1)
             assert price == round(gross / (1 + emu.catalog.vat_rate(variation.vat_id) / 100), 2)
+            assert c.post("/rest/logout", headers=auth).status_code == 404  # only DELETE /rest/login is on
+            assert c.delete("/rest/login", headers=auth).status_code == 200
+            assert c.get("/rest/webstores", headers=auth).status_code == 401
     finally:
         srv.stop()
 
