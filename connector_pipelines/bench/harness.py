@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 T = TypeVar("T")
 Echo = Callable[[str], None]
@@ -28,7 +28,11 @@ class BenchResult(BaseModel):
     source_calls: int
     target_calls: int
     target_writes: int
+    target_calls_per_product: float = Field(description="target calls per product the run published")
     converged: bool
+    bound_s: float | None = Field(
+        None, description="with realistic rate limits: the least wall time the limits allow for these calls"
+    )
 
 
 def _status_mb(field: str) -> float:
@@ -149,6 +153,7 @@ def report(results: dict[str, BenchResult], *, as_json: bool, echo: Echo, notes:
     echo("|" + "---|" * len(header))
     for name, r in results.items():
         cells = [name, *(f"{v:.2f}" if isinstance(v, float) else str(v) for v in r.model_dump().values())]
+        cells = [cell if cell != "None" else "-" for cell in cells]
         echo("| " + " | ".join(cells) + " |")
     for note in notes:
         echo(note)

@@ -65,6 +65,8 @@ def run_benchmark(
                 raise RuntimeError(f"{name} failed: {summary.error}")
             figures = recipe.bench_counts(sandbox.get, ACCOUNT, summary.counts)
             convergence = sandbox.get(f"/__hub/{pipeline}/{ACCOUNT}/convergence")
+            target = summary.counts(recipe.target_asset)
+            published = sum(int(target.get(k, 0)) for k in ("created", "updated", "deleted"))
             results[name] = BenchResult(
                 wall_s=round(wall, 3),
                 items_per_s=round(items / wall, 1),
@@ -72,7 +74,9 @@ def run_benchmark(
                 source_calls=figures.source_calls,
                 target_calls=figures.target_calls,
                 target_writes=figures.target_writes,
+                target_calls_per_product=round(figures.target_calls / published, 2) if published else 0.0,
                 converged=bool(convergence["converged"]),
+                bound_s=recipe.bench_bound_s(figures) if catalog.realistic_limits else None,
             )
             if catalog.realistic_limits and (note := recipe.bench_note(name, figures, summary.counts, wall)):
                 notes.append(note)

@@ -8,9 +8,10 @@ being wrong. Used by integration tests, the chaos test and the benchmark.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from connector_pipelines.sandbox.plentymarkets import PlentyEmulator
 from connector_pipelines.sandbox.plentymarkets_catalog import Variation
@@ -38,15 +39,39 @@ class ConvergenceReport:
     unexpected: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)
+    # How a report names what it counts, and where.
+    unit: ClassVar[str] = "products"
+    target: ClassVar[str] = "Shopware"
 
     @property
     def converged(self) -> bool:
         return not (self.missing or self.unexpected or self.duplicated or self.mismatched)
 
+    @classmethod
+    def compare(
+        cls, expected: Mapping[str, Any], actual: Mapping[str, Any], seen: Counter[str], fields: Sequence[str]
+    ) -> Self:
+        """Key -> what the target should show against key -> what it shows (``seen``: how often each key
+        is there), field by field."""
+        report = cls(expected=len(expected), actual=sum(seen.values()))
+        report.duplicated = sorted(key for key, count in seen.items() if count > 1)
+        report.missing = sorted(set(expected) - set(actual))
+        report.unexpected = sorted(set(actual) - set(expected))
+        for key in sorted(set(expected) & set(actual)):
+            want, have = expected[key], actual[key]
+            problems = [
+                f"{name} {getattr(have, name)} != {getattr(want, name)}"
+                for name in fields
+                if getattr(have, name) != getattr(want, name)
+            ]
+            if problems:
+                report.mismatched.append(f"{key}: {', '.join(problems)}")
+        return report
+
     def describe(self, limit: int = 5) -> str:
         if self.converged:
-            return f"converged: {self.actual} products"
-        parts = [f"expected {self.expected}, Shopware has {self.actual}"]
+            return f"converged: {self.actual} {self.unit}"
+        parts = [f"expected {self.expected} {self.unit}, {self.target} has {self.actual}"]
         for name in ("missing", "unexpected", "duplicated", "mismatched"):
             values: list[str] = getattr(self, name)
             if values:

@@ -34,10 +34,14 @@ from connector_pipelines.sandbox.file_servers import (
     write_erp_catalog,
 )
 from connector_pipelines.sandbox.plentymarkets import PlentyEmulator, PlentySettings
+from connector_pipelines.sandbox.plytix import PlytixEmulator
+from connector_pipelines.sandbox.plytix import PlytixSettings as PlytixEmulatorSettings
 from connector_pipelines.sandbox.server import EmulatorServer
 from connector_pipelines.sandbox.shopify import ShopifyEmulator
 from connector_pipelines.sandbox.shopify import ShopifySettings as ShopifyEmulatorSettings
 from connector_pipelines.sandbox.shopware6 import Shopware6Emulator, ShopwareSettings
+from connector_pipelines.sandbox.webflow import WebflowEmulator
+from connector_pipelines.sandbox.webflow_settings import WebflowSettings as WebflowEmulatorSettings
 from connector_pipelines.sources.erp_files import SourceRow, parse_records
 from connector_pipelines.sources.erp_mapping.config import write_mapping
 from connector_pipelines.sources.erp_mapping.values import NumberParser
@@ -65,6 +69,20 @@ class ShopwareAccount:
 class ShopifyAccount:
     emulator: ShopifyEmulator
     access_token: str
+
+
+@dataclass(frozen=True)
+class PlytixAccount:
+    emulator: PlytixEmulator
+    api_key: str
+    api_password: str
+
+
+@dataclass(frozen=True)
+class WebflowAccount:
+    emulator: WebflowEmulator
+    token: str
+    site_id: str
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,8 @@ class SandboxHub:
         self.shopware: dict[str, ShopwareAccount] = {}
         self.shopify: dict[str, ShopifyAccount] = {}
         self.erp_files: dict[str, ErpFilesAccount] = {}
+        self.plytix: dict[str, PlytixAccount] = {}
+        self.webflow: dict[str, WebflowAccount] = {}
         # The recipes of the pipelines whose accounts were added (by the recipes themselves).
         self.recipes: dict[str, SandboxRecipe] = {}
         self._dispatch = _Dispatch()
@@ -121,6 +141,8 @@ class SandboxHub:
                 "shopware6": sorted(self.shopware),
                 "shopify": sorted(self.shopify),
                 "erp_files": sorted(self.erp_files),
+                "plytix": sorted(self.plytix),
+                "webflow": sorted(self.webflow),
             },
         )
 
@@ -204,6 +226,38 @@ class SandboxHub:
         self._mount(f"/shopify/{account}", emulator.app)
         return self.shopify[account]
 
+    def add_plytix(
+        self,
+        account: str,
+        *,
+        products: int = 20,
+        variants: int = 3,
+        seed: int = 1,
+        realistic_limits: bool = False,
+    ) -> PlytixAccount:
+        """A Plytix account with a generated catalog; the token host and the PIM API share its base URL."""
+        settings = PlytixEmulatorSettings.realistic() if realistic_limits else PlytixEmulatorSettings()
+        emulator = PlytixEmulator(settings, products=products, variants=variants, seed=seed)
+        self.plytix[account] = PlytixAccount(emulator, settings.api_key, settings.api_password)
+        self._mount(f"/plytix/{account}", emulator.app)
+        return self.plytix[account]
+
+    def add_webflow(
+        self,
+        account: str,
+        *,
+        realistic_limits: bool = False,
+        settings: WebflowEmulatorSettings | None = None,
+    ) -> WebflowAccount:
+        """A Webflow e-commerce site with a generated API token; ``realistic_limits``: 60 calls a minute."""
+        base = settings or (
+            WebflowEmulatorSettings.realistic() if realistic_limits else WebflowEmulatorSettings()
+        )
+        emulator = WebflowEmulator(base)
+        self.webflow[account] = WebflowAccount(emulator, base.token, base.site_id)
+        self._mount(f"/webflow/{account}", emulator.app)
+        return self.webflow[account]
+
     def add_erp_files(
         self,
         account: str,
@@ -233,7 +287,25 @@ class SandboxHub:
             "shopware6": {},
             "shopify": {},
             "erp_files": {},
+            "plytix": {},
+            "webflow": {},
         }
+        for name, plytix in self.plytix.items():
+            limits = plytix.emulator.settings
+            out["plytix"][name] = {
+                "base_url": self.base_url("plytix", name),
+                "api_key": plytix.api_key,
+                "api_password": plytix.api_password,
+                # The plan's limits, which a tenant's settings name so its calls are paced below them.
+                "requests_per_10s": str(limits.rate_per_10s or ""),
+                "requests_per_hour": str(limits.rate_per_hour or ""),
+            }
+        for name, site in self.webflow.items():
+            out["webflow"][name] = {
+                "base_url": f"{self.base_url('webflow', name)}/v2",
+                "token": site.token,
+                "site_id": site.site_id,
+            }
         for name, p in self.plenty.items():
             out["plentymarkets"][name] = {
                 "base_url": self.base_url("plentymarkets", name),
@@ -377,15 +449,8 @@ def expected_variants(file: Path, layout: ErpFileLayout) -> dict[str, ExpectedVa
 
 
 class ErpShopifyConvergence(ConvergenceReport):
-    def describe(self, limit: int = 5) -> str:
-        if self.converged:
-            return f"converged: {self.actual} variants"
-        parts = [f"expected {self.expected} SKUs, Shopify has {self.actual} variants"]
-        for name in ("missing", "unexpected", "duplicated", "mismatched"):
-            values: list[str] = getattr(self, name)
-            if values:
-                parts.append(f"{len(values)} {name} (e.g. {', '.join(values[:limit])})")
-        return "; ".join(parts)
+    unit = "SKUs"
+    target = "Shopify"
 
 
 def check_erp_shopify_convergence(
@@ -409,17 +474,4 @@ def check_erp_shopify_convergence(
                 Decimal(str(compare)) if compare is not None else None,
                 dict(variant["options"]),
             )
-    report = ErpShopifyConvergence(expected=len(expected), actual=sum(skus.values()))
-    report.duplicated = sorted(sku for sku, count in skus.items() if count > 1)
-    report.missing = sorted(set(expected) - set(actual))
-    report.unexpected = sorted(set(actual) - set(expected))
-    for sku in sorted(set(expected) & set(actual)):
-        want, have = expected[sku], actual[sku]
-        problems = [
-            f"{name} {getattr(have, name)} != {getattr(want, name)}"
-            for name in ("title", "price", "compare_at", "options")
-            if getattr(have, name) != getattr(want, name)
-        ]
-        if problems:
-            report.mismatched.append(f"{sku}: {', '.join(problems)}")
-    return report
+    return ErpShopifyConvergence.compare(expected, actual, skus, ("title", "price", "compare_at", "options"))

@@ -166,6 +166,10 @@ class SandboxRecipe(ABC):
     def bench_counts(self, get: Get, account: str, counts: StepCounts) -> BenchCounts:
         """The calls and writes of the run since the emulators' stats were reset."""
 
+    def bench_bound_s(self, figures: BenchCounts) -> float | None:
+        """The least wall time the realistic rate limits allow for the run's calls (None: not worked out)."""
+        return None
+
     @abstractmethod
     def bench_note(self, run: str, figures: BenchCounts, counts: StepCounts, wall_s: float) -> str | None:
         """Under realistic rate limits: the best time the limits allow, against the measured one."""

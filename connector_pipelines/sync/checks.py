@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from connector_pipelines.clients.http import ApiClient
 from connector_pipelines.store.repositories import TenantStore
-from connector_pipelines.sync.runtime import CheckFunction, CheckOutcome, StepContext
+from connector_pipelines.sync.runtime import CheckFunction, CheckOutcome, StepContext, StepReport
 
 PREVIEW_ROWS = 20
 
@@ -42,3 +44,42 @@ def fresh(step: str, max_age: timedelta) -> CheckFunction:
         )
 
     return check
+
+
+@dataclass
+class SkuReconciliation:
+    """SKUs of the snapshot against those the target holds: each once, none the source dropped."""
+
+    expected: int = 0
+    in_target: int = 0
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not (self.missing or self.unexpected or self.duplicated)
+
+    def preview(self, limit: int = PREVIEW_ROWS) -> str:
+        lines = []
+        for name in ("missing", "unexpected", "duplicated"):
+            values: list[str] = getattr(self, name)
+            if values:
+                shown = ", ".join(f"`{v}`" for v in values[:limit])
+                lines.append(f"- {len(values)} {name}: {shown}{' …' if len(values) > limit else ''}")
+        return "\n".join(lines)
+
+    def step_report(self, check: str, in_target: str, client: ApiClient) -> StepReport:
+        """The report of a step that read the target's SKUs: counts (``in_target`` names the target's
+        count), the calls it took, and the reconciliation check ``check`` evaluated."""
+        counts = {
+            "expected_skus": self.expected,
+            in_target: self.in_target,
+            "missing": len(self.missing),
+            "unexpected": len(self.unexpected),
+            "duplicated": len(self.duplicated),
+        }
+        report = StepReport(preview=self.preview())
+        report.extra = {**counts, f"api_calls_{client.system}": client.stats.calls}
+        report.checks[check] = CheckOutcome(self.passed, counts, self.preview())
+        return report

@@ -23,6 +23,7 @@ from connector_pipelines.sources.erp_files import FileIdentity, FileSource, Reco
 from connector_pipelines.sources.erp_mapping.config import MappingConfig, load_mapping, mapping_path
 from connector_pipelines.sources.erp_mapping.products import map_records
 from connector_pipelines.store.repositories import TenantStore
+from connector_pipelines.sync.checks import SkuReconciliation
 from connector_pipelines.sync.publish import (
     DEACTIVATED,
     PublishSpec,
@@ -332,31 +333,7 @@ def mapping_coverage(store: TenantStore) -> Coverage:
     return Coverage.model_validate_json(raw) if raw else Coverage()
 
 
-@dataclass
-class Reconciliation:
-    """SKUs of the snapshot against the variants Shopify holds."""
-
-    expected: int = 0
-    in_shopify: int = 0
-    missing: list[str] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
-    duplicated: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return not (self.missing or self.unexpected or self.duplicated)
-
-    def preview(self, limit: int = PREVIEW_ROWS) -> str:
-        lines = []
-        for name in ("missing", "unexpected", "duplicated"):
-            values: list[str] = getattr(self, name)
-            if values:
-                shown = ", ".join(f"`{v}`" for v in values[:limit])
-                lines.append(f"- {len(values)} {name}: {shown}{' …' if len(values) > limit else ''}")
-        return "\n".join(lines)
-
-
-def reconcile_skus(store: TenantStore, client: ShopifyClient) -> Reconciliation:
+def reconcile_skus(store: TenantStore, client: ShopifyClient) -> SkuReconciliation:
     """Every SKU of the snapshot once in Shopify, and no SKU left in a product this tenant publishes that the
     file no longer has. Pages through every variant of the shop: run it off the sync path (daily)."""
     expected: set[str] = set()
@@ -371,7 +348,7 @@ def reconcile_skus(store: TenantStore, client: ShopifyClient) -> Reconciliation:
             seen[sku] = seen.get(sku, 0) + 1
         if variant.product_id in managed:
             ours.add(sku)
-    report = Reconciliation(expected=len(expected), in_shopify=sum(seen.values()))
+    report = SkuReconciliation(expected=len(expected), in_target=sum(seen.values()))
     report.missing = sorted(expected - set(seen))
     report.unexpected = sorted(ours - expected)
     report.duplicated = sorted(sku for sku, count in seen.items() if count > 1)
@@ -412,18 +389,7 @@ SKU_RECONCILIATION = "sku_reconciliation"
 def skus_step(ctx: StepContext) -> StepReport:
     """Reads the shop's SKUs and evaluates the SKU reconciliation check with them."""
     client = ctx.open(SHOPIFY)
-    reconciliation = reconcile_skus(ctx.store, client)
-    counts = {
-        "expected_skus": reconciliation.expected,
-        "shopify_variants": reconciliation.in_shopify,
-        "missing": len(reconciliation.missing),
-        "unexpected": len(reconciliation.unexpected),
-        "duplicated": len(reconciliation.duplicated),
-    }
-    report = StepReport(preview=reconciliation.preview())
-    report.extra = {**counts, "api_calls_shopify": client.stats.calls}
-    report.checks[SKU_RECONCILIATION] = CheckOutcome(reconciliation.passed, counts, reconciliation.preview())
-    return report
+    return reconcile_skus(ctx.store, client).step_report(SKU_RECONCILIATION, "shopify_variants", client)
 
 
 def mapping_coverage_check(ctx: StepContext) -> CheckOutcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from connector_pipelines.catalog.hashing import content_hash
 from connector_pipelines.store.repositories import TenantStore
 
 _WRITE_BATCH = 500
+log = logging.getLogger(__name__)
 RecordT_co = TypeVar("RecordT_co", bound=BaseModel, covariant=True)
 
 
@@ -105,3 +107,15 @@ def snapshot_from(
     return update_snapshot(
         store, kind, source.read(), complete=complete, keep=source.unreadable, progress=progress
     )
+
+
+def read_progress(what: str, logger: logging.Logger = log) -> Callable[[int], None]:
+    """A ``progress`` callback logging records read and the rate, in the form the CLI's progress display
+    reads (``runner.py``): ``<what> read: <n> records (<rate>/s)``."""
+    started = time.monotonic()
+
+    def progress(count: int) -> None:
+        rate = count / max(time.monotonic() - started, 1e-6)
+        logger.info("%s read: %d records (%.0f/s)", what, count, rate)
+
+    return progress

@@ -16,17 +16,23 @@ from connector_pipelines.tenants.systems import (
     ErpFilesSettings,
     PlentymarketsCredentials,
     PlentymarketsSettings,
+    PlytixCredentials,
+    PlytixSettings,
     ShopifyCredentials,
     ShopifySettings,
     Shopware6Credentials,
     Shopware6Settings,
+    WebflowCredentials,
+    WebflowSettings,
 )
 
 # The clients are imported when a system is opened: the tenant commands of the CLI need the models only.
 if TYPE_CHECKING:
     from connector_pipelines.clients.plentymarkets import PlentymarketsClient
+    from connector_pipelines.clients.plytix import PlytixClient
     from connector_pipelines.clients.shopify import ShopifyClient
     from connector_pipelines.clients.shopware6 import Shopware6Client
+    from connector_pipelines.clients.webflow import WebflowClient
     from connector_pipelines.sources.erp_files import FileSource
 
 S = TypeVar("S", bound=BaseModel)
@@ -37,7 +43,9 @@ H = TypeVar("H")
 @dataclass(frozen=True)
 class System(Generic[S, C, H]):
     """One external system. ``connect`` opens its client (or file source) from validated settings and
-    credentials (``None`` only where ``credentials_optional``) with an optional cap on its timeouts."""
+    credentials (``None`` only where ``credentials_optional``) with an optional cap on its timeouts.
+    ``probe`` makes one cheap authenticated call through an opened client and says what it saw: it proves
+    credentials (``tenants set-credentials --test``)."""
 
     name: str
     kind: str  # the Dagster kind tag (its icon in the UI)
@@ -46,6 +54,7 @@ class System(Generic[S, C, H]):
     credentials: type[C]
     connect: Callable[[S, C | None, float | None], AbstractContextManager[H]]
     credentials_optional: bool = False
+    probe: Callable[[H], str] | None = None
 
 
 def _capped(default_s: float, cap_s: float | None) -> float:
@@ -113,6 +122,59 @@ def _erp_files(
     return open_source(settings, creds)
 
 
+def _plytix(settings: PlytixSettings, creds: PlytixCredentials | None, cap_s: float | None) -> PlytixClient:
+    from connector_pipelines.clients.plytix import PlytixClient
+
+    assert creds is not None
+    return PlytixClient(
+        settings.base_url,
+        creds.api_key.get_secret_value(),
+        creds.api_password.get_secret_value(),
+        auth_url=settings.token_url(),
+        page_size=settings.page_size,
+        requests_per_10s=settings.requests_per_10s,
+        requests_per_hour=settings.requests_per_hour,
+        timeout_s=_capped(60.0, cap_s),
+    )
+
+
+def _webflow(
+    settings: WebflowSettings, creds: WebflowCredentials | None, cap_s: float | None
+) -> WebflowClient:
+    from connector_pipelines.clients.webflow import WebflowClient
+
+    assert creds is not None
+    return WebflowClient(
+        settings.base_url,
+        creds.token.get_secret_value(),
+        rate_limit_per_minute=settings.rate_limit_per_minute,
+        timeout_s=_capped(60.0, cap_s),
+    )
+
+
+def _probe_plentymarkets(client: PlentymarketsClient) -> str:
+    return f"logged in; {len(client.webstores())} webstore(s) visible"
+
+
+def _probe_shopware6(client: Shopware6Client) -> str:
+    from connector_pipelines.clients.shopware6 import Criteria, TotalCountMode
+
+    found = client.search("sales_channel", Criteria(limit=1, total_count_mode=TotalCountMode.EXACT))
+    return f"token granted; {found.total} sales channel(s) visible"
+
+
+def _probe_shopify(client: ShopifyClient) -> str:
+    shop = client.graphql("query ConnectionProbe { shop { name } }")["shop"]
+    name = shop.get("name") if isinstance(shop, dict) else None
+    return f"token accepted by shop '{name}'"
+
+
+def _probe_erp_files(source: FileSource) -> str:
+    found = source.newest()
+    size = f", {found.size} bytes" if found.size is not None else ""
+    return f"logged in to {source.location}; newest file {found.path}{size}"
+
+
 PLENTYMARKETS = System(
     "plentymarkets",
     "plentymarkets",
@@ -120,12 +182,21 @@ PLENTYMARKETS = System(
     PlentymarketsSettings,
     PlentymarketsCredentials,
     _plentymarkets,
+    probe=_probe_plentymarkets,
 )
 # Dagster's kind icon is named after the product (shopware), the system after its API version.
 SHOPWARE6 = System(
-    "shopware6", "shopware", "shopware6_api", Shopware6Settings, Shopware6Credentials, _shopware6
+    "shopware6",
+    "shopware",
+    "shopware6_api",
+    Shopware6Settings,
+    Shopware6Credentials,
+    _shopware6,
+    probe=_probe_shopware6,
 )
-SHOPIFY = System("shopify", "shopify", "shopify_api", ShopifySettings, ShopifyCredentials, _shopify)
+SHOPIFY = System(
+    "shopify", "shopify", "shopify_api", ShopifySettings, ShopifyCredentials, _shopify, probe=_probe_shopify
+)
 # Anonymous FTP needs no credentials; a tenant that stored some must be able to read them.
 ERP_FILES = System(
     "erp_files",
@@ -135,8 +206,12 @@ ERP_FILES = System(
     ErpFilesCredentials,
     _erp_files,
     credentials_optional=True,
+    probe=_probe_erp_files,
 )
 
+PLYTIX = System("plytix", "plytix", "plytix_api", PlytixSettings, PlytixCredentials, _plytix)
+WEBFLOW = System("webflow", "webflow", "webflow_api", WebflowSettings, WebflowCredentials, _webflow)
+
 SYSTEMS: dict[str, System[Any, Any, Any]] = {
-    s.name: s for s in (PLENTYMARKETS, SHOPWARE6, SHOPIFY, ERP_FILES)
+    s.name: s for s in (PLENTYMARKETS, SHOPWARE6, SHOPIFY, ERP_FILES, PLYTIX, WEBFLOW)
 }

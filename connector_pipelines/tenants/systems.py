@@ -10,7 +10,18 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from connector_pipelines.sources.erp_mapping.config import FieldRule, TemplateOp, template_parts
 
 
 class _Model(BaseModel):
@@ -312,6 +323,124 @@ class ErpFilesCredentials(_Model):
         if self.private_key_passphrase is not None and self.private_key is None:
             raise ValueError("private_key_passphrase given without private_key")
         return self
+
+
+# --- Plytix PIM ---------------------------------------------------------------------------------------------
+
+_ObjectId = Annotated[str, Field(pattern=r"^[0-9a-f]{24}$")]
+
+
+def _rule_shorthand(value: object) -> object:
+    return {"source": value} if isinstance(value, str) else value
+
+
+MappedField = Annotated[FieldRule, BeforeValidator(_rule_shorthand)]
+
+
+PlytixTarget = Literal["name", "description", "price", "compare_at_price", "images", "weight_kg"]
+
+
+def _default_fields() -> dict[PlytixTarget, FieldRule]:
+    return {
+        "name": FieldRule(source="label"),
+        "description": FieldRule(source="attributes.description"),
+        "price": FieldRule(source="attributes.price"),
+        "compare_at_price": FieldRule(source="attributes.compare_at_price"),
+        "images": FieldRule(source="assets"),
+        "weight_kg": FieldRule(source="attributes.weight"),
+    }
+
+
+class PlytixMapping(_Model):
+    """Which Plytix field feeds each Webflow field: a system field (``label``, ``sku``, ``assets``,
+    ``thumbnail``) or ``attributes.<label>``, through the transformations of the ERP file mapping (trim,
+    decimal, map, template, ...). Variant values override their parent's (Plytix variants inherit the
+    parent-level attributes)."""
+
+    fields: dict[PlytixTarget, MappedField] = Field(default_factory=_default_fields)
+    product_fields: dict[str, MappedField] = Field(
+        default_factory=dict, description="Webflow product field slug -> Plytix field (custom fields)"
+    )
+    sku_fields: dict[str, MappedField] = Field(
+        default_factory=dict, description="Webflow SKU field slug -> Plytix field (custom fields)"
+    )
+
+    @model_validator(mode="after")
+    def _required(self) -> PlytixMapping:
+        missing = [name for name in ("name", "price") if name not in self.fields]
+        if missing:
+            raise ValueError(f"fields must map {' and '.join(missing)}")
+        return self
+
+    def attributes(self) -> list[str]:
+        """The fields a product search must return for this mapping."""
+        rules = [*self.fields.values(), *self.product_fields.values(), *self.sku_fields.values()]
+        found = [r.source.split("[", 1)[0] for r in rules if r.source]
+        for rule in rules:
+            for op in rule.transforms:
+                if isinstance(op, TemplateOp):
+                    found.extend(p[0] for p in template_parts(op.template) if isinstance(p, tuple))
+        return list(dict.fromkeys(found))
+
+
+class PlytixSettings(_Model):
+    base_url: HttpUrl = Field("https://pim.plytix.com", description="the PIM API host")
+    auth_url: HttpUrl | None = Field(
+        None, description="the token host; default: auth.plytix.com for pim.plytix.com, else base_url"
+    )
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="currency of the prices in Plytix")
+    language: str = Field("en", pattern=r"^[a-z]{2}$", description="language of labels and descriptions")
+    mapping: PlytixMapping = Field(default_factory=PlytixMapping)
+    page_size: int = Field(100, ge=1, le=100)
+    requests_per_10s: int | None = Field(
+        None, ge=1, description="the plan's limit per 10 s: calls are paced below it (none = no pacing)"
+    )
+    requests_per_hour: int | None = Field(None, ge=1, description="the plan's limit per hour")
+    read_concurrency: int = Field(4, ge=1, le=16, description="variant reads in flight at once")
+    delta_overlap_s: int = Field(300, ge=0, description="a delta re-reads this much before its cursor")
+
+    def token_url(self) -> str:
+        if self.auth_url:
+            return self.auth_url
+        return (
+            self.base_url.replace("://pim.", "://auth.", 1) if "://pim." in self.base_url else self.base_url
+        )
+
+
+class PlytixCredentials(_Model):
+    api_key: SecretStr
+    api_password: SecretStr
+
+
+# --- Webflow ------------------------------------------------------------------------------------------------
+
+
+class WebflowSettings(_Model):
+    base_url: HttpUrl = Field("https://api.webflow.com/v2", description="the Data API v2 base URL")
+    site_id: _ObjectId = Field(description="the e-commerce site the products go to")
+    rate_limit_per_minute: int = Field(
+        60, ge=1, description="the plan's limit: 60 (Starter, Basic) or 120 (CMS, eCommerce, Business)"
+    )
+    publish: Literal["live", "staging", "site"] = Field(
+        "live",
+        description="live: each changed product and SKU is published with its write; staging: written, not "
+        "published; site: one site publish after a run that changed something (one per minute at most)",
+    )
+    publish_custom_domains: list[_ObjectId] = Field(default_factory=list)
+    publish_to_webflow_subdomain: bool = True
+    removal: Literal["archive", "draft"] = Field(
+        "archive", description="what a product gone from Plytix becomes (Webflow cannot delete products)"
+    )
+    product_type: Literal["physical", "digital", "service", "advanced"] = "physical"
+    tax_category: str | None = Field(None, description="Webflow tax category, e.g. standard-taxable")
+    category_collection: str = Field("category", description="slug of the category collection")
+    max_sku_properties: int = Field(3, ge=1, description="product options Webflow allows per product")
+    max_option_values: int = Field(100, ge=1, description="values Webflow allows per option")
+    batch_size: int = Field(25, ge=1, le=500, description="products per write batch")
+
+
+class WebflowCredentials(_Model):
+    token: SecretStr = Field(description="site API token or OAuth token (ecommerce, CMS, sites scopes)")
 
 
 def secret_values(credentials: BaseModel) -> list[str]:

@@ -111,10 +111,16 @@ class PlentyShopwareRecipe(SandboxRecipe):
         writes = sum(shopware["records_written"].values()) + sum(shopware["records_deleted"].values())
         return BenchCounts(calls, sum(shopware["calls"].values()), writes, units)
 
+    def bench_bound_s(self, figures: BenchCounts) -> float:
+        """Plenty's short window lets ``limit`` cost units through per period: the last of n units cannot
+        start before floor((n - 1) / limit) periods (the Shopware side has no limit here)."""
+        window = PlentySettings.realistic().short_window
+        return math.floor(max(figures.cost - 1, 0) / window.limit) * window.period_s
+
     def bench_note(self, run: str, figures: BenchCounts, counts: StepCounts, wall_s: float) -> str | None:
         window = PlentySettings.realistic().short_window
         units = figures.cost
-        floor_s = math.floor(max(units - 1, 0) / window.limit) * window.period_s
+        floor_s = self.bench_bound_s(figures)
         if not floor_s:
             return f"{run}: {units} Plenty cost units fit in one window: no wait is needed"
         # The read is what the window limits; the publication to Shopware follows it.

@@ -165,7 +165,8 @@ class ProductMapper:
         self.config = config
         self.numbers = NumberParser(config.decimal_separator)
         rules = {
-            t: compile_rule(t, rule.source, rule.transforms, config) for t, rule in config.fields.items()
+            t: compile_rule(t, rule.source, rule.transforms, config.decimal_separator)
+            for t, rule in config.fields.items()
         }
         weight_factor = KG_PER_UNIT[config.weight_unit]
 
@@ -193,7 +194,7 @@ class ProductMapper:
         self._option_specs = [
             _spec(
                 name,
-                compile_rule(name, rule.source, rule.transforms, config),
+                compile_rule(name, rule.source, rule.transforms, config.decimal_separator),
                 self._option_check(frozenset(rule.values) if rule.values is not None else None),
                 label=f"option {name}: ",
             )
@@ -203,7 +204,7 @@ class ProductMapper:
         self._metafield_specs = [
             _spec(
                 f"metafield {m.namespace}.{m.key} ({m.type})",
-                compile_rule(f"{m.namespace}.{m.key}", m.source, m.transforms, config),
+                compile_rule(f"{m.namespace}.{m.key}", m.source, m.transforms, config.decimal_separator),
                 MetafieldCoercer(m, config),
             )
             for m in config.metafields

@@ -19,7 +19,6 @@ from connector_pipelines.sources.erp_mapping.config import (
     JoinOp,
     LowerOp,
     MapOp,
-    MappingConfig,
     RequiredOp,
     SplitOp,
     TemplateOp,
@@ -31,6 +30,7 @@ from connector_pipelines.sources.erp_mapping.config import (
 
 MAX_WHOLE_NUMBER = 2**63 - 1  # what the snapshot's JSON (orjson) and the database's BIGINT hold
 
+DecimalSeparator: TypeAlias = Literal[".", ","]
 Value: TypeAlias = JsonValue | Decimal
 Row: TypeAlias = Mapping[str, JsonValue]
 Step: TypeAlias = Callable[[Value, Row], Value]
@@ -176,7 +176,7 @@ def _each_text(value: Value, change: Callable[[str], str]) -> Value:
     return value
 
 
-def _compile_op(op: Transform, config: MappingConfig) -> Step:
+def _compile_op(op: Transform, decimal_separator: DecimalSeparator) -> Step:
     match op:
         case TrimOp():
             return lambda value, _row: _each_text(value, str.strip)
@@ -186,11 +186,11 @@ def _compile_op(op: Transform, config: MappingConfig) -> Step:
             return lambda value, _row: _each_text(value, str.upper)
         case RequiredOp():
             return _required
-        case DecimalOp(decimal_separator=decimal_separator):
-            decimal_parser = NumberParser(decimal_separator or config.decimal_separator)
+        case DecimalOp(decimal_separator=op_separator):
+            decimal_parser = NumberParser(op_separator or decimal_separator)
             return lambda value, _row: decimal_parser.decimal(value)
         case IntegerOp(decimal_separator=integer_separator):
-            integer_parser = NumberParser(integer_separator or config.decimal_separator)
+            integer_parser = NumberParser(integer_separator or decimal_separator)
             return lambda value, _row: integer_parser.integer(value)
         case DefaultOp(value=default):
             return lambda value, _row: default if is_blank(value) else value
@@ -270,10 +270,12 @@ class CompiledRule:
 
 
 def compile_rule(
-    target: str, source: str | None, transforms: list[Transform], config: MappingConfig
+    target: str, source: str | None, transforms: list[Transform], decimal_separator: DecimalSeparator = "."
 ) -> CompiledRule:
+    """A rule of any source whose records are JSON-like rows (file rows, API records); ``decimal_separator``
+    is the default of its decimal and integer transformations."""
     return CompiledRule(
         column=source or target,
         get=make_getter(source) if source else None,
-        steps=tuple(_compile_op(op, config) for op in transforms),
+        steps=tuple(_compile_op(op, decimal_separator) for op in transforms),
     )
