@@ -4,16 +4,27 @@ need them, so `--help` and the tenant commands stay fast."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+from pydantic import BaseModel
 
+from connector_pipelines import errors
 from connector_pipelines.redaction import redact
+
+if TYPE_CHECKING:
+    from connector_pipelines.pipelines.runs import RecordErrorInfo
+    from connector_pipelines.runner import RunSummary
+    from connector_pipelines.sandbox.recipe import TenantConfig
+    from connector_pipelines.store.repositories import OpenError
+    from connector_pipelines.tenants.registry import RemovalSummary, TenantInfo, TenantRegistry
 
 F = TypeVar("F", bound=Callable[..., Any])
 USER_ERROR_EXIT = 2
@@ -44,10 +55,26 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _registry() -> Any:
+def _registry() -> TenantRegistry:
+    """The tenant registry, on the connector database it creates if missing (`tenants add`, `db upgrade`)."""
     from connector_pipelines.pipelines.catalog import tenant_registry
 
     return tenant_registry()
+
+
+def _existing_registry() -> TenantRegistry:
+    """The tenant registry of an existing connector database. Every command but `tenants add` and `db
+    upgrade` uses this one: run in the wrong folder, it says where it looked instead of leaving an empty
+    database there."""
+    from connector_pipelines import config
+
+    missing = config.missing_database()
+    if missing is not None:
+        raise UserError(
+            f"{missing} — remedy: run where your connector home is, or set {config.HOME_VAR} or "
+            f"{config.DATABASE_URL_VAR}; `{errors.CLI} tenants add` creates the database"
+        )
+    return _registry()
 
 
 def _read_json_file(path: str | None, what: str, *, stdin_ok: bool = False) -> Any:
@@ -65,6 +92,59 @@ def _read_json_file(path: str | None, what: str, *, stdin_ok: bool = False) -> A
     if not isinstance(doc, dict):
         raise UserError(f"{what} must be a JSON object")
     return doc
+
+
+def _read_settings(path: str | None) -> dict[str, dict[str, Any]] | None:
+    """A settings file: {system: {setting: value}} (the values are checked by the systems' models)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    doc = _read_json_file(path, "settings")
+    try:
+        return None if doc is None else TypeAdapter(dict[str, dict[str, Any]]).validate_python(doc)
+    except ValidationError:
+        raise UserError('settings must map each system to an object: {"<system>": {...}}') from None
+
+
+def _sandbox_config(accounts_file: str, account: str, pipelines: Sequence[str]) -> TenantConfig:
+    """Settings and credentials of a tenant on ``account`` of a `sandbox serve --accounts-file`, for each
+    pipeline by its sandbox recipe (merged)."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from connector_pipelines.pipelines.catalog import pipeline_recipe
+    from connector_pipelines.sandbox.recipe import TenantConfig
+
+    try:
+        text = Path(accounts_file).read_text(encoding="utf-8")
+        accounts = TypeAdapter(dict[str, dict[str, dict[str, str]]]).validate_json(text)
+    except OSError as exc:
+        raise UserError(f"cannot read the accounts file {accounts_file}: {exc.strerror}") from None
+    except ValidationError:
+        raise UserError(
+            f"{accounts_file} is not an accounts file of `{errors.CLI} sandbox serve --accounts-file`"
+        ) from None
+    settings: dict[str, dict[str, Any]] = {}
+    credentials: dict[str, dict[str, Any]] = {}
+    for pipeline in pipelines:
+        try:
+            config = pipeline_recipe(pipeline).tenant_config(accounts, account)
+        except KeyError:
+            known = sorted({a for by_account in accounts.values() for a in by_account})
+            raise UserError(
+                f"the accounts file {accounts_file} has no account '{account}' for every system of "
+                f"{pipeline} (its accounts: {', '.join(known) or 'none'}) — remedy: serve it with "
+                f"`{errors.CLI} sandbox serve --pipeline {pipeline} --account {account} --accounts-file ...`"
+            ) from None
+        settings.update(config.settings)
+        credentials.update(config.credentials)
+    return TenantConfig(settings, credentials)
+
+
+def _systems_of(pipelines: Iterable[str]) -> list[str]:
+    """The systems of the known ``pipelines`` (an unknown one is named by the registry)."""
+    from connector_pipelines.pipelines.catalog import pipeline_specs
+
+    specs = pipeline_specs()
+    return list(dict.fromkeys(system for p in pipelines if p in specs for system in specs[p].systems))
 
 
 class PipelineChoice(click.Choice[str]):
@@ -101,7 +181,7 @@ def tenants() -> None:
     """Register and manage tenants."""
 
 
-def _print_tenant(info: Any, as_json: bool) -> None:
+def _print_tenant(info: TenantInfo, as_json: bool) -> None:
     if as_json:
         click.echo(info.model_dump_json(indent=2))
         return
@@ -113,19 +193,85 @@ def _print_tenant(info: Any, as_json: bool) -> None:
         click.echo(f"  {system}: {json.dumps(settings, sort_keys=True)}")
 
 
+def _next_steps(info: TenantInfo) -> None:
+    """What the tenant still needs before its first run, and what happens then."""
+    from connector_pipelines.tenants.connections import SYSTEMS
+
+    needed = [s for s in _systems_of(info.pipelines) if not SYSTEMS[s].credentials_optional]
+    missing = [s for s in needed if s not in info.credentials_set]
+    for system in missing:
+        click.echo(
+            f"next: store its {system} credentials: `{errors.CLI} tenants set-credentials {info.slug} "
+            f"{system} --credentials-file FILE --test` (their fields: `{errors.CLI} systems {system}`)"
+        )
+    if not info.enabled:
+        click.echo(f"it is disabled: enable it with `{errors.CLI} tenants update {info.slug} --enable`")
+    waiting = " once its credentials are stored" if missing else ""
+    click.echo(
+        f"the registry sensor onboards it (a full sync) within 30 s of it being enabled{waiting}, "
+        "where the Dagster daemon runs"
+    )
+
+
+FROM_SANDBOX_HELP = (
+    "A `sandbox serve --accounts-file` file: settings and credentials of --account come from it."
+)
+
+
 @tenants.command("add")
 @click.argument("slug")
 @click.option("--name", "display_name", default="", help="Display name (defaults to the slug).")
 @click.option(
     "--pipeline", "pipelines", multiple=True, required=True, help="Pipeline to enable (repeatable)."
 )
-@click.option("--settings-file", type=click.Path(dir_okay=False), help="JSON: {system: {setting: value}}.")
+@click.option(
+    "--settings-file",
+    type=click.Path(dir_okay=False),
+    help="JSON: {system: {setting: value}}, for every system of the pipelines (`systems` shows them).",
+)
+@click.option(
+    "--disabled", is_flag=True, help="Register it disabled: nothing runs it until `update --enable`."
+)
+@click.option("--from-sandbox", "accounts_file", type=click.Path(dir_okay=False), help=FROM_SANDBOX_HELP)
+@click.option("--account", help="The sandbox account of --from-sandbox (default: the slug).")
 @user_errors
-def tenants_add(slug: str, display_name: str, pipelines: tuple[str, ...], settings_file: str | None) -> None:
-    """Register a tenant."""
-    settings = _read_json_file(settings_file, "settings") or {}
-    info = _registry().add(slug, display_name, list(pipelines), settings)
-    click.echo(f"added tenant {info.slug} ({', '.join(info.pipelines)})")
+def tenants_add(
+    slug: str,
+    display_name: str,
+    pipelines: tuple[str, ...],
+    settings_file: str | None,
+    disabled: bool,
+    accounts_file: str | None,
+    account: str | None,
+) -> None:
+    """Register a tenant with the settings of every system of its pipelines (checked complete).
+
+    Its credentials follow with `tenants set-credentials` (or come with --from-sandbox); the registry sensor
+    onboards the tenant only once they are stored."""
+    if account is not None and accounts_file is None:
+        raise UserError("--account goes with --from-sandbox")
+    settings: dict[str, dict[str, Any]] = {}
+    credentials: dict[str, dict[str, Any]] = {}
+    registry = _registry()
+    if accounts_file is not None:
+        sandbox = _sandbox_config(accounts_file, account or slug, pipelines)
+        settings, credentials = sandbox.settings, sandbox.credentials
+        registry.keyring  # noqa: B018 - the key must be there before the tenant is, to store its credentials
+    for system, values in (_read_settings(settings_file) or {}).items():
+        settings[system] = {**settings.get(system, {}), **values}
+    info = registry.add(
+        slug,
+        display_name,
+        list(pipelines),
+        settings,
+        enabled=not disabled,
+        systems=_systems_of(pipelines),
+    )
+    for system, values in credentials.items():
+        registry.set_credentials(slug, system, values)
+    state = "disabled" if disabled else "enabled"
+    click.echo(f"added tenant {info.slug} ({', '.join(info.pipelines)}), {state}")
+    _next_steps(registry.get(slug))
 
 
 @tenants.command("list")
@@ -133,12 +279,14 @@ def tenants_add(slug: str, display_name: str, pipelines: tuple[str, ...], settin
 @user_errors
 def tenants_list(as_json: bool) -> None:
     """List tenants (never shows credentials)."""
-    infos = _registry().tenants()
+    from connector_pipelines import config
+
+    infos = _existing_registry().tenants()
     if as_json:
         click.echo(json.dumps([i.model_dump(mode="json") for i in infos], indent=2))
         return
     if not infos:
-        click.echo("no tenants")
+        click.echo(f"no tenants in {config.database_location()}")
     for info in infos:
         state = "enabled" if info.enabled else "disabled"
         click.echo(f"{info.slug:<30} {state:<9} {','.join(info.pipelines):<30} {info.display_name}")
@@ -150,7 +298,7 @@ def tenants_list(as_json: bool) -> None:
 @user_errors
 def tenants_show(slug: str, as_json: bool) -> None:
     """Show one tenant (never shows credentials)."""
-    _print_tenant(_registry().get(slug), as_json)
+    _print_tenant(_existing_registry().get(slug), as_json)
 
 
 @tenants.command("update")
@@ -173,19 +321,56 @@ def tenants_update(
     if enable and disable:
         raise UserError("--enable and --disable exclude each other: give one of them")
     enabled = True if enable else False if disable else None
-    settings = _read_json_file(settings_file, "settings")
-    info = _registry().update(
-        slug, display_name=display_name, enabled=enabled, pipelines=list(pipelines) or None, settings=settings
+    settings = _read_settings(settings_file)
+    info = _existing_registry().update(
+        slug,
+        display_name=display_name,
+        enabled=enabled,
+        pipelines=list(pipelines) or None,
+        settings=settings,
+        systems=_systems_of(pipelines),
     )
     click.echo(f"updated tenant {info.slug}")
 
 
+def _print_removal(summary: RemovalSummary, location: str) -> None:
+    from connector_pipelines.tenants.connections import SYSTEMS
+
+    systems = ", ".join(s for s in _systems_of(summary.pipelines) if s in SYSTEMS) or "its systems"
+    click.echo(f"Removing tenant {summary.slug} deletes from the connector database ({location}):")
+    click.echo(f"  pipelines:                {', '.join(summary.pipelines) or '-'}")
+    click.echo(f"  settings:                 {', '.join(summary.settings) or '-'}")
+    click.echo(f"  credentials:              {', '.join(summary.credentials) or '-'}")
+    click.echo(f"  cached source records:    {summary.records}")
+    click.echo(f"  mappings to target ids:   {summary.mappings} (what its pipelines published)")
+    click.echo(f"  open record errors:       {summary.open_errors}")
+    click.echo(f"  sync run records:         {summary.sync_runs}")
+    click.echo(
+        f"Products already in the shops STAY THERE: nothing is deleted or changed in {systems}; remove "
+        "them in the shop's admin if they should go too."
+    )
+    click.echo(
+        "Dagster drops its partitions within 30 s (the registry sensor); its runs stay in the run history."
+    )
+
+
 @tenants.command("remove")
 @click.argument("slug")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--dry-run", is_flag=True, help="Only say what would be removed.")
 @user_errors
-def tenants_remove(slug: str) -> None:
-    """Remove a tenant and everything stored for it."""
-    _registry().remove(slug)
+def tenants_remove(slug: str, yes: bool, dry_run: bool) -> None:
+    """Remove a tenant and everything the connector stores for it (never anything in its shops)."""
+    from connector_pipelines import config
+
+    registry = _existing_registry()
+    _print_removal(registry.removal_summary(slug), config.database_location())
+    if dry_run:
+        click.echo("dry run: nothing removed")
+        return
+    if not yes and not click.confirm(f"Remove tenant {slug}?", default=False):
+        raise UserError(f"tenant {slug} not removed")
+    registry.remove(slug)
     click.echo(f"removed tenant {slug}")
 
 
@@ -193,12 +378,208 @@ def tenants_remove(slug: str) -> None:
 @click.argument("slug")
 @click.argument("system")
 @click.option("--credentials-file", type=click.Path(dir_okay=False), help="JSON file; '-' or absent = stdin.")
+@click.option("--from-sandbox", "accounts_file", type=click.Path(dir_okay=False), help=FROM_SANDBOX_HELP)
+@click.option("--account", help="The sandbox account of --from-sandbox (default: the slug).")
+@click.option(
+    "--test",
+    is_flag=True,
+    help="First make one cheap authenticated call with them; store them only if it works.",
+)
 @user_errors
-def tenants_set_credentials(slug: str, system: str, credentials_file: str | None) -> None:
-    """Store a tenant's credentials for a system, encrypted. Values come from a file or stdin, never argv."""
-    values = _read_json_file(credentials_file, "credentials", stdin_ok=True)
-    _registry().set_credentials(slug, system, values)
+def tenants_set_credentials(
+    slug: str,
+    system: str,
+    credentials_file: str | None,
+    accounts_file: str | None,
+    account: str | None,
+    test: bool,
+) -> None:
+    """Store a tenant's credentials for a system, encrypted. Values come from a file or stdin, never argv
+    (their fields: `connector-pipelines systems SYSTEM`)."""
+    registry = _existing_registry()
+    if accounts_file is not None:
+        if credentials_file is not None:
+            raise UserError("give --credentials-file or --from-sandbox, not both")
+        config = _sandbox_config(accounts_file, account or slug, registry.get(slug).pipelines)
+        if system not in config.credentials:
+            raise UserError(f"the tenant's pipelines take no {system} credentials from the sandbox")
+        values = config.credentials[system]
+    elif account is not None:
+        raise UserError("--account goes with --from-sandbox")
+    else:
+        values = _read_json_file(credentials_file, "credentials", stdin_ok=True)
+    if test:
+        from connector_pipelines.errors import ConnectorError, PermanentError
+        from connector_pipelines.tenants.registry import TenantError
+
+        try:
+            seen = registry.test_credentials(slug, system, values)
+        except TenantError:
+            raise
+        except ConnectorError as exc:
+            if isinstance(exc, PermanentError):
+                exc.add_context(tenant=slug, system=system)  # its remedy names the tenant
+            detail = str(exc)
+            for named in (f"tenant '{slug}', {system}: ", f"tenant '{slug}': "):
+                detail = detail.removeprefix(named)
+            verdict = (
+                f"could not reach {system} to test the credentials"
+                if errors.is_transient(exc)
+                else "the credentials do not work"
+            )
+            raise UserError(f"tenant '{slug}', {system}: {verdict}, nothing stored: {detail}") from None
+        click.echo(f"{system} credentials of {slug} work: {seen}")
+    registry.set_credentials(slug, system, values)
     click.echo(f"stored {system} credentials for {slug}")
+
+
+# --- systems -----------------------------------------------------------------------------------------------
+
+# An example of each system's settings and credentials, as `tenants add --settings-file` and `tenants
+# set-credentials` take them (checked against the models by the tests; docs/examples/ holds the same).
+SYSTEM_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
+    "plentymarkets": {
+        "settings": {
+            "base_url": "https://p12345.my.plentysystems.com",
+            "lang": "de",
+            "plenty_id": 12345,
+            "default_sales_price_id": 1,
+            "warehouse_ids": [1],
+        },
+        "credentials": {"username": "rest-api-user", "password": "<the REST user's password>"},
+    },
+    "shopware6": {
+        "settings": {
+            "base_url": "https://shop.example.com",
+            "sales_channel_name": "Storefront",
+            "language_locale": "de-DE",
+            "deletion": "delete",
+        },
+        "credentials": {
+            "client_id": "SWIAEXAMPLEEXAMPLEEXAMPLE",
+            "client_secret": "<the integration's secret access key>",
+        },
+    },
+    "shopify": {
+        "settings": {
+            "shop_url": "https://acme.myshopify.com",
+            "location_id": "gid://shopify/Location/123456789",
+            "missing_sku_action": "archive",
+        },
+        "credentials": {"access_token": "<the app's Admin API access token, shpat_...>"},
+    },
+    "erp_files": {
+        "settings": {
+            "kind": "sftp",
+            "host": "files.example.com",
+            "root": "exports",
+            "pattern": "products_*.csv",
+            "sftp_host_key": "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+            "csv": {"delimiter": ";"},
+            "encoding": "utf-8-sig",
+            "mapping_file": "acme/mapping.yaml",
+        },
+        "credentials": {"username": "erp-export", "password": "<the SFTP password>"},
+    },
+}
+
+
+def _type_name(annotation: object) -> str:
+    """A field's type in words: ``secret``, ``"a" | "b"``, ``list of integer``, ``string (optional)``."""
+    import types
+    import typing
+
+    from pydantic import SecretStr
+
+    names = {str: "string", int: "integer", float: "number", bool: "boolean", SecretStr: "secret"}
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Literal:
+        return " | ".join(json.dumps(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        inner = [_type_name(a) for a in args if a is not type(None)]
+        return " | ".join(inner) + (" (optional)" if type(None) in args else "")
+    if origin is list:
+        return f"list of {_type_name(args[0])}"
+    if origin is dict:
+        return "object"
+    if isinstance(annotation, type):
+        return names.get(annotation, annotation.__name__)
+    return str(annotation)
+
+
+def _fields(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(name, type, default, description) of each field; a nested model's fields as dotted names."""
+    from pydantic_core import to_jsonable_python
+
+    rows = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows += _fields(annotation, f"{prefix}{name}.")
+            continue
+        default = (
+            "required"
+            if info.is_required()
+            else json.dumps(to_jsonable_python(info.get_default(call_default_factory=True)))
+        )
+        rows.append((prefix + name, _type_name(annotation), default, info.description or ""))
+    return rows
+
+
+def _print_fields(rows: list[tuple[str, str, str, str]], widths: list[int]) -> None:
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo(f"    {'  '.join(cells)}  {row[3]}".rstrip())
+
+
+def _example(system: str) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """(settings, credentials, curated): the curated example, else the required fields as placeholders."""
+    from connector_pipelines.tenants.connections import SYSTEMS
+    from connector_pipelines.tenants.registry import required_fields
+
+    if system in SYSTEM_EXAMPLES:
+        return SYSTEM_EXAMPLES[system]["settings"], SYSTEM_EXAMPLES[system]["credentials"], True
+    found = SYSTEMS[system]
+    settings = {name: f"<{name}>" for name in required_fields(found.settings)}
+    return settings, {name: f"<{name}>" for name in required_fields(found.credentials)}, False
+
+
+@main.command("systems")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="JSON schemas of the models, with the example.")
+@user_errors
+def systems(name: str | None, as_json: bool) -> None:
+    """The settings and credentials each system takes (from their models), with an example."""
+    from connector_pipelines.tenants.connections import SYSTEMS
+    from connector_pipelines.tenants.registry import check_system
+
+    names = [check_system(name)] if name else sorted(SYSTEMS)
+    if as_json:
+        doc = {}
+        for system in names:
+            settings, credentials, curated = _example(system)
+            doc[system] = {
+                "settings_schema": SYSTEMS[system].settings.model_json_schema(),
+                "credentials_schema": SYSTEMS[system].credentials.model_json_schema(),
+                "example": {"settings": settings, "credentials": credentials, "placeholders": not curated},
+            }
+        click.echo(json.dumps(doc, indent=2))
+        return
+    for system in names:
+        found = SYSTEMS[system]
+        optional = " (optional: anonymous access needs none)" if found.credentials_optional else ""
+        click.echo(f"{system}")
+        settings_rows, credentials_rows = _fields(found.settings), _fields(found.credentials)
+        widths = [max(len(row[i]) for row in settings_rows + credentials_rows) for i in range(3)]
+        click.echo(f'  settings (`tenants add/update --settings-file`, JSON {{"{system}": {{...}}}}):')
+        _print_fields(settings_rows, widths)
+        click.echo(f"  credentials (`tenants set-credentials TENANT {system}`){optional}:")
+        _print_fields(credentials_rows, widths)
+        settings, credentials, curated = _example(system)
+        click.echo("  example" + ("" if curated else " (placeholders: fill in the values)") + ":")
+        click.echo(f"    settings:    {json.dumps({system: settings})}")
+        click.echo(f"    credentials: {json.dumps(credentials)}")
+        click.echo("")
 
 
 # --- keys and database -------------------------------------------------------------------------------------
@@ -221,7 +602,7 @@ def keys_generate() -> None:
 @user_errors
 def keys_rotate() -> None:
     """Re-encrypt every credential with CONNECTOR_ENCRYPTION_KEY (old ones readable from ..._KEYS_OLD)."""
-    changed = _registry().rotate_keys()
+    changed = _existing_registry().rotate_keys()
     click.echo(f"re-encrypted {changed} credential set(s) with the current key")
 
 
@@ -233,12 +614,167 @@ def db() -> None:
 @db.command("upgrade")
 @user_errors
 def db_upgrade() -> None:
-    """Apply database migrations (also done automatically on a fresh database)."""
+    """Create the connector database, or apply its migrations (also done automatically by every command)."""
+    from connector_pipelines import config
     from connector_pipelines.store.db import Database
 
     database = Database(upgrade=False)
     database.upgrade()
-    click.echo(f"database at revision {database.current_revision()}")
+    click.echo(f"database at revision {database.current_revision()} ({config.database_location()})")
+
+
+# --- runs and record errors --------------------------------------------------------------------------------
+
+
+def _pipelines_of(pipeline: str | None) -> list[str]:
+    from connector_pipelines.pipelines.catalog import pipeline_spec, pipeline_specs
+
+    return [pipeline_spec(pipeline).name] if pipeline else list(pipeline_specs())
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%SZ") if moment is not None else "-"
+
+
+@main.command("runs")
+@click.argument("tenant")
+@click.option("--pipeline", help="Only this pipeline's runs.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1), help="Runs shown.")
+@click.option("--json", "as_json", is_flag=True, help="The runs with their steps as JSON.")
+@user_errors
+def runs(tenant: str, pipeline: str | None, limit: int, as_json: bool) -> None:
+    """A tenant's recent runs, newest first: when, pipeline, mode, status, record counts, the failure.
+
+    Read from the connector database, where every step of every run (scheduled, onboarding, CLI, launched in
+    the UI) records its counts and error; the Dagster UI has each run's full log."""
+    from connector_pipelines import config
+    from connector_pipelines.pipelines.runs import recent_runs
+
+    registry = _existing_registry()
+    found = recent_runs(
+        registry.db,
+        registry.tenant_id(tenant),
+        pipeline=_pipelines_of(pipeline)[0] if pipeline else None,
+        limit=limit,
+    )
+    if as_json:
+        click.echo(json.dumps([r.model_dump(mode="json") for r in found], indent=2))
+        return
+    if not found:
+        click.echo(f"no runs of {tenant} recorded in {config.database_location()}")
+    for run in found:
+        totals = ", ".join(f"{k} {v}" for k, v in run.totals().items())
+        took = f"{(run.finished_at - run.started_at).total_seconds():.1f} s" if run.finished_at else "running"
+        status = run.status if run.status != "failed" else "FAILED"
+        click.echo(
+            f"{_when(run.started_at)}  {run.pipeline:<18} {run.mode:<6} {status:<8} "
+            f"{len(run.steps)} steps  {took:<8} {totals}  run {run.run_id or '-'}"
+        )
+        if run.error:
+            click.echo(f"    error: {' '.join(redact(run.error).split())}")
+
+
+@main.group("errors")
+def record_errors() -> None:
+    """Records waiting with an error: list them, send them again, or close them."""
+
+
+def _open_errors(
+    tenant: str, pipeline: str | None, stage: str | None, keys: Sequence[str], limit: int | None
+) -> tuple[TenantRegistry, list[RecordErrorInfo]]:
+    from connector_pipelines.pipelines.runs import open_record_errors
+
+    registry = _existing_registry()
+    registry.get(tenant)  # names an unknown tenant
+    found = open_record_errors(
+        registry.db, tenant, _pipelines_of(pipeline), stage=stage, keys=set(keys), limit=limit
+    )
+    return registry, found
+
+
+SELECTING = (
+    click.argument("tenant"),
+    click.option("--pipeline", help="Only this pipeline's errors."),
+    click.option("--stage", help="Only errors of this stage (e.g. shopware_products, plentymarkets_read)."),
+    click.option("--key", "keys", multiple=True, help="Only this record (its key; repeatable)."),
+)
+
+
+def _selecting(func: F) -> F:
+    for decorator in reversed(SELECTING):
+        func = decorator(func)
+    return func
+
+
+@record_errors.command("list")
+@_selecting
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="Errors shown.")
+@click.option("--json", "as_json", is_flag=True, help="The errors with their whole payloads as JSON.")
+@user_errors
+def errors_list(
+    tenant: str, pipeline: str | None, stage: str | None, keys: tuple[str, ...], limit: int, as_json: bool
+) -> None:
+    """The tenant's open record errors, newest first: record, stage, reason, attempts and the payload sent."""
+    _, found = _open_errors(tenant, pipeline, stage, keys, limit)
+    if as_json:
+        click.echo(redact(json.dumps([e.model_dump(mode="json") for e in found], indent=2)))
+        return
+    if not found:
+        click.echo(f"no open record errors of {tenant}")
+    for error in found:
+        click.echo(
+            f"{error.pipeline}  {error.stage}  {error.record_key}  "
+            f"({error.attempts} attempt{'s' if error.attempts != 1 else ''}, last {_when(error.last_seen)})"
+        )
+        click.echo(f"    reason:  {' '.join(redact(error.reason).split())}")
+        if error.payload is not None:
+            payload = redact(json.dumps(error.payload, sort_keys=True))
+            shown = payload if len(payload) <= 300 else payload[:300] + " ... (--json shows all)"
+            click.echo(f"    payload: {shown}")
+
+
+@record_errors.command("retry")
+@_selecting
+@user_errors
+def errors_retry(tenant: str, pipeline: str | None, stage: str | None, keys: tuple[str, ...]) -> None:
+    """Have the next run send these records again, even where their hashes say nothing changed.
+
+    Their published hash is cleared (the next delta sees them changed); their errors stay open until a run
+    gets them through. Records never published are sent by every run anyway."""
+    from connector_pipelines.pipelines.runs import retry_records
+    from connector_pipelines.store.repositories import TenantStore
+
+    registry, found = _open_errors(tenant, pipeline, stage, keys, None)
+    if not found:
+        click.echo(f"no open record errors of {tenant} match")
+        return
+    for name in dict.fromkeys(e.pipeline for e in found):
+        chosen = [e.record_key for e in found if e.pipeline == name]
+        cleared = retry_records(TenantStore(registry.db, tenant, name), chosen)
+        click.echo(
+            f"{name}: {len(chosen)} record(s) will be sent again by the next run ({cleared} published one(s) "
+            f"had their published hash cleared); send them now with "
+            f"`{errors.CLI} sync {tenant} --pipeline {name}`"
+        )
+
+
+@record_errors.command("discard")
+@_selecting
+@user_errors
+def errors_discard(tenant: str, pipeline: str | None, stage: str | None, keys: tuple[str, ...]) -> None:
+    """Close these errors without sending anything: the records stay as they are; one that fails again in
+    a later run is listed again."""
+    from connector_pipelines.pipelines.runs import discard_errors
+    from connector_pipelines.store.repositories import TenantStore
+
+    registry, found = _open_errors(tenant, pipeline, stage, keys, None)
+    for name in dict.fromkeys(e.pipeline for e in found):
+        closed = discard_errors(
+            TenantStore(registry.db, tenant, name), [e for e in found if e.pipeline == name]
+        )
+        click.echo(f"{name}: closed {closed} record error(s); a record that fails again is listed again")
+    if not found:
+        click.echo(f"no open record errors of {tenant} match")
 
 
 # --- running pipelines -------------------------------------------------------------------------------------
@@ -246,7 +782,7 @@ def db_upgrade() -> None:
 SUMMARY_FIELDS = ("fetched", "changed", "created", "updated", "unchanged", "deleted", "failed", "duration_s")
 
 
-def print_run(summary: Any) -> None:
+def print_run(summary: RunSummary) -> None:
     click.echo(f"run {summary.run_id}: {'success' if summary.success else 'FAILED'}")
     for asset, meta in summary.materializations.items():
         counts = ", ".join(f"{k}={meta[k]}" for k in SUMMARY_FIELDS if k in meta)
@@ -256,8 +792,32 @@ def print_run(summary: Any) -> None:
         click.echo(f"  {asset:<22} {counts}{'; ' + calls if calls else ''}")
     for check, passed in summary.checks.items():
         click.echo(f"  check {check}: {'passed' if passed else 'FAILED'}")
-    if summary.error:
-        click.echo(f"error: {redact(summary.error)}", err=True)
+
+
+def plan_entries(summary: RunSummary) -> list[dict[str, Any]]:
+    """The per-record plan of a plan-mode run: each step's ``plan`` metadata, with the step's name."""
+    return [
+        {"asset": asset, **entry}
+        for asset, meta in summary.materializations.items()
+        for entry in meta.get("plan") or []
+    ]
+
+
+def print_plan(entries: list[dict[str, Any]]) -> None:
+    actions: dict[str, int] = {}
+    for entry in entries:
+        actions[entry["action"]] = actions.get(entry["action"], 0) + 1
+    counted = ", ".join(f"{n} to {action}" for action, n in sorted(actions.items())) or "nothing to change"
+    click.echo(f"plan: {counted} (nothing was written)")
+    for entry in entries:
+        fields = entry.get("changed_fields") or []
+        what = ""
+        if fields:
+            what = ("fields: " if entry["action"] == "create" else "changed: ") + ", ".join(fields)
+        label = f" {entry['label']!r}" if entry.get("label") else ""
+        click.echo(
+            redact(f"  {entry['asset']}  {entry['action']:<10} {entry['key']}{label}  {what}".rstrip())
+        )
 
 
 RUN_FAILED_EXIT = 1
@@ -272,7 +832,7 @@ Exit codes:
   3  the run succeeded but records were rejected: they are listed with their reason"""
 
 
-def print_rejected(records: list[Any], total: int) -> None:
+def print_rejected(tenant: str, records: list[OpenError], total: int) -> None:
     """The records a run rejected, one line each (at most REJECTED_SHOWN), and how many more there are."""
     click.echo(f"{total} record(s) rejected by this run:")
     for record in records:
@@ -280,6 +840,12 @@ def print_rejected(records: list[Any], total: int) -> None:
         click.echo(f"  {record.stage} {record.record_key}: {reason[:300]}")
     if total > len(records):
         click.echo(f"  ... and {total - len(records)} more")
+    click.echo(f"their payloads: `{errors.CLI} errors list {tenant}`")
+
+
+def _echo_err(line: str) -> None:
+    """A line on stderr, where what is not the command's result goes (the benchmark's log)."""
+    click.echo(line, err=True)
 
 
 @main.command("sync", epilog=SYNC_EXIT_CODES)
@@ -288,48 +854,87 @@ def print_rejected(records: list[Any], total: int) -> None:
 @click.option(
     "--mode", type=click.Choice(["config", "delta", "full", "plan"]), default="delta", show_default=True
 )
-@click.option("--product", "product_ids", type=int, multiple=True, help="Sync only this source product id.")
+@click.option(
+    "--product",
+    "product_ids",
+    multiple=True,
+    help="Sync only this product, by its id in the source (repeatable).",
+)
 @click.option("--force", is_flag=True, help="Run even though the tenant is disabled.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="The outcome as one JSON object: counts per step, checks, the plan, rejected records.",
+)
 @user_errors
-def sync(tenant: str, pipeline: str, mode: str, product_ids: tuple[int, ...], force: bool) -> None:
-    """Run one sync for a tenant on the configured Dagster instance (it shows in the UI like any run).
+def sync(
+    tenant: str, pipeline: str, mode: str, product_ids: tuple[str, ...], force: bool, as_json: bool
+) -> None:
+    """Run one sync for a tenant, recorded on the Dagster instance of DAGSTER_HOME (else
+    CONNECTOR_HOME/dagster), so it shows in the UI like any run. Progress shows on stderr while it runs;
+    `--mode plan` lists what a sync would change, record by record, and writes nothing.
 
     Before the run, the tenant is checked: registered, enabled (unless --force), the pipeline enabled for
-    it, and settings and credentials of the pipeline's systems present and readable."""
+    it, settings and credentials of the pipeline's systems present and readable, and --product ids valid
+    for the pipeline's source."""
     from connector_pipelines.errors import PermanentError
     from connector_pipelines.pipelines.catalog import pipeline_spec
-    from connector_pipelines.runner import dagster_instance, run_sync
+    from connector_pipelines.runner import dagster_instance, run_sync, showing_progress
     from connector_pipelines.store.repositories import TenantStore
-    from connector_pipelines.sync.preflight import preflight
+    from connector_pipelines.sync.preflight import check_product_ids, preflight
     from connector_pipelines.sync.runtime import SyncMode
 
-    registry = _registry()
+    registry = _existing_registry()
     spec = pipeline_spec(pipeline)
     try:
         preflight(registry, tenant, spec, force=force)
+        check_product_ids(spec, product_ids)
     except PermanentError as exc:
         raise UserError(str(exc)) from None
     if spec.job_for(SyncMode(mode)) is None:
         raise UserError(
             f"pipeline '{pipeline}' has no '{mode}' mode (modes: {', '.join(sorted(spec.modes))})"
         )
-    if product_ids and not spec.selects_products:
-        raise UserError(f"pipeline '{pipeline}' cannot sync single products: --product does not apply")
-    summary = run_sync(
-        tenant,
-        pipeline,
-        SyncMode(mode),
-        instance=dagster_instance(),
-        product_ids=list(product_ids),
-        force=force,
-    )
-    print_run(summary)
-    if not summary.success:
-        sys.exit(RUN_FAILED_EXIT)
+    with showing_progress(sys.stderr):
+        summary = run_sync(
+            tenant,
+            pipeline,
+            SyncMode(mode),
+            instance=dagster_instance(),
+            product_ids=list(product_ids),
+            force=force,
+        )
     store = TenantStore(registry.db, tenant, pipeline)
-    rejected = store.count_open_errors(run_id=summary.run_id)
+    rejected = store.count_open_errors(run_id=summary.run_id) if summary.success else 0
+    shown = store.open_errors(limit=REJECTED_SHOWN, run_id=summary.run_id) if rejected else []
+    if as_json:
+        steps = {a: {k: v for k, v in m.items() if k != "plan"} for a, m in summary.materializations.items()}
+        doc = {
+            "run_id": summary.run_id,
+            "success": summary.success,
+            "error": summary.error,
+            "steps": steps,
+            "checks": summary.checks,
+            "plan": plan_entries(summary) if mode == SyncMode.PLAN else None,
+            "rejected": {
+                "total": rejected,
+                "records": [
+                    {"stage": r.stage, "record_key": r.record_key, "reason": r.reason} for r in shown
+                ],
+            },
+        }
+        click.echo(redact(json.dumps(doc, indent=2, default=str)))
+    else:
+        print_run(summary)
+        if mode == SyncMode.PLAN and summary.success:
+            print_plan(plan_entries(summary))
+        if rejected:
+            print_rejected(tenant, shown, rejected)
+    if not summary.success:
+        click.echo(f"error: {redact(summary.error or 'run failed')}", err=True)
+        sys.exit(RUN_FAILED_EXIT)
     if rejected:
-        print_rejected(store.open_errors(limit=REJECTED_SHOWN, run_id=summary.run_id), rejected)
         sys.exit(RECORDS_REJECTED_EXIT)
 
 
@@ -337,33 +942,63 @@ def sync(tenant: str, pipeline: str, mode: str, product_ids: tuple[int, ...], fo
 @click.option("--products", default=60, show_default=True, help="Items in the sandbox's Plenty catalog.")
 @click.option("--variants", default=3, show_default=True, help="Variations per item.")
 def demo(products: int, variants: int) -> None:
-    """Run the pipelines against the sandbox on the embedded defaults and print a summary."""
-    from connector_pipelines.demo import run_demo
+    """Run the pipelines against the sandbox and print what each step proves and a summary table.
 
-    if not run_demo(click.echo, products=products, variants=variants):
+    The demo works in its own connector home (CONNECTOR_HOME/demo: database, key, Dagster instance), apart
+    from your tenants; `dev` shows its runs."""
+    from connector_pipelines.demo import run_demo
+    from connector_pipelines.runner import showing_progress
+
+    with showing_progress(sys.stderr):
+        succeeded = run_demo(click.echo, products=products, variants=variants)
+    if not succeeded:
         sys.exit(1)
+
+
+def _port_taken(exc: OSError, port: int, option: str, make_variable: str) -> UserError | None:
+    """The one line for a port that is in use, or None for another error."""
+    if exc.errno != errno.EADDRINUSE:
+        return None
+    return UserError(
+        f"port {port} is taken (another `sandbox serve` or `dev`?) — remedy: choose a free one with "
+        f"`{option} {port + 1}` (with make: `make dev {make_variable}={port + 1}`)"
+    )
 
 
 @main.command("dev")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
-@click.option("--sandbox-port", default=8900, show_default=True)
+@click.option("--sandbox-port", default=8900, show_default=True, help="Port of the sandbox's emulators.")
 @click.option("--products", default=60, show_default=True)
+@user_errors
 def dev(port: int, sandbox_port: int, products: int) -> None:
-    """Open the Dagster UI (webserver and daemon) with the sandbox and the demo tenants registered."""
+    """Open the Dagster UI (webserver and daemon) on the demo's connector home, with the sandbox and the
+    demo tenants registered; the demo's runs show there. Your own tenants and runs are not touched."""
+    import socket
     import subprocess
 
-    from connector_pipelines.demo import ensure_demo_key, register_demo_tenants, start_sandbox
+    from connector_pipelines.demo import demo_environment, register_demo_tenants, start_sandbox
     from connector_pipelines.pipelines.catalog import tenant_registry
+    from connector_pipelines.runner import dagster_instance
 
-    ensure_demo_key(click.echo)
-    hub = start_sandbox(products, 3, port=sandbox_port)
-    try:
-        register_demo_tenants(hub, tenant_registry())
-        click.echo(f"sandbox: {hub.url}; UI on port {port}")
-        command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
-        subprocess.run(command, check=False)  # noqa: S603 - fixed argv, no shell
-    finally:
-        hub.stop()
+    with demo_environment() as home:
+        try:
+            hub = start_sandbox(products, 3, port=sandbox_port)
+        except OSError as exc:
+            raise _port_taken(exc, sandbox_port, "--sandbox-port", "SANDBOX_PORT") or exc from None
+        try:
+            with socket.socket() as probe:
+                # Dagster's own message for a taken port comes after a minute of start-up, in a traceback.
+                try:
+                    probe.bind(("127.0.0.1", port))
+                except OSError as exc:
+                    raise _port_taken(exc, port, "--port", "UI_PORT") or exc from None
+            register_demo_tenants(hub, tenant_registry())
+            dagster_instance().dispose()  # creates the instance folder with its dagster.yaml
+            click.echo(f"demo home: {home}; sandbox: {hub.url}; the UI on http://127.0.0.1:{port}")
+            command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
+            subprocess.run(command, check=False)  # noqa: S603 - fixed argv, no shell
+        finally:
+            hub.stop()
 
 
 @main.group()
@@ -466,16 +1101,18 @@ def bench(pipeline: str, products: int | None, variants: int, rate_limits: str, 
     full sync, a delta after 1 % of the source changed, and a delta with nothing changed."""
     from connector_pipelines.bench.runner import run_benchmark
     from connector_pipelines.pipelines.catalog import pipeline_recipe
+    from connector_pipelines.runner import showing_progress
 
-    run_benchmark(
-        pipeline,
-        click.echo,
-        products=products if products is not None else pipeline_recipe(pipeline).bench_products,
-        variants=variants,
-        rate_limits=rate_limits,
-        as_json=as_json,
-        log=lambda line: click.echo(line, err=True),
-    )
+    with showing_progress(sys.stderr):
+        run_benchmark(
+            pipeline,
+            click.echo,
+            products=products if products is not None else pipeline_recipe(pipeline).bench_products,
+            variants=variants,
+            rate_limits=rate_limits,
+            as_json=as_json,
+            log=_echo_err,
+        )
 
 
 # --- mappings of ERP files ---------------------------------------------------------------------------------
@@ -551,7 +1188,7 @@ def mapping_check(tenant: str, file_path: str | None, limit: int, as_json: bool)
     from connector_pipelines.sync.erp_files_shopify import tenant_mapping
     from connector_pipelines.tenants.connections import ERP_FILES
 
-    registry = _registry()
+    registry = _existing_registry()
     try:
         config = tenant_mapping(registry, tenant)
         if file_path is not None:

@@ -1,49 +1,78 @@
 """`make demo`: the sandbox, a demo tenant per pipeline, and a sequence of syncs with a summary table each.
 
-Everything runs on the embedded defaults: the SQLite connector database under CONNECTOR_HOME, the Dagster
-instance of DAGSTER_HOME (so the runs show in `make dev` afterwards), emulators on loopback.
+The demo (and `make dev`, which shows its runs) works in its own connector home, ``CONNECTOR_HOME/demo``: its
+own SQLite connector database, encryption key and Dagster instance. Its tenants point at a sandbox that lives
+only as long as the demo runs, so they never mix with the operator's tenants, database or runs.
 """
 
 from __future__ import annotations
 
-import base64
 import os
-import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
 from connector_pipelines import config
 from connector_pipelines.pipelines.catalog import pipeline_recipes, pipeline_spec, tenant_registry
 from connector_pipelines.runner import RunSummary, dagster_instance, run_sync
+from connector_pipelines.sandbox.convergence import ConvergenceReport
 from connector_pipelines.sandbox.hub import SandboxHub
 from connector_pipelines.sandbox.recipe import Catalog, SandboxRecipe, register_tenant
 from connector_pipelines.sync.runtime import SyncMode
+from connector_pipelines.tenants.crypto import generate_key
 from connector_pipelines.tenants.registry import TenantRegistry
 
 Echo = Callable[[str], None]
+KEY_FILE = "demo-encryption.key"
 
 
-def ensure_demo_key(echo: Echo) -> None:
-    """The demo needs an encryption key; without one it keeps its own next to its database."""
-    if os.environ.get(config.ENCRYPTION_KEY_VAR):
-        return
-    path = config.connector_home() / "demo-encryption.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-        path.chmod(0o600)
-        echo(f"{config.ENCRYPTION_KEY_VAR} is not set: the demo uses its own key in {path}")
-    os.environ[config.ENCRYPTION_KEY_VAR] = path.read_text().strip()
+@contextmanager
+def demo_environment() -> Iterator[Path]:
+    """For the block, this process (and what it starts) uses the demo's connector home: its database, its
+    own key (kept next to it) and its Dagster instance, whatever the operator's environment says."""
+    home = config.demo_home()
+    home.mkdir(parents=True, exist_ok=True)
+    key_file = home / KEY_FILE
+    if not key_file.exists():
+        key_file.write_text(generate_key())
+        key_file.chmod(0o600)
+    names = (
+        config.HOME_VAR,
+        config.DATABASE_URL_VAR,
+        config.ENCRYPTION_KEY_VAR,
+        config.OLD_KEYS_VAR,
+        config.DAGSTER_HOME_VAR,
+    )
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ[config.HOME_VAR] = str(home)
+    os.environ[config.ENCRYPTION_KEY_VAR] = key_file.read_text().strip()
+    os.environ[config.DAGSTER_HOME_VAR] = str(home / "dagster")
+    os.environ.pop(config.DATABASE_URL_VAR, None)
+    os.environ.pop(config.OLD_KEYS_VAR, None)
+    try:
+        yield home
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def start_sandbox(products: int, variants: int, port: int = 0) -> SandboxHub:
-    """A hub with every pipeline's demo tenant accounts (each recipe's demo seed), serving on ``port``."""
+    """A hub with every pipeline's demo tenant accounts (each recipe's demo seed), serving on ``port``.
+    A port that is taken raises OSError, with nothing left running."""
     hub = SandboxHub()
-    for recipe in pipeline_recipes().values():
-        recipe.add_accounts(hub, recipe.demo_tenant, Catalog(products, variants, seed=recipe.demo_seed))
-    hub.serve(port=port)
+    try:
+        for recipe in pipeline_recipes().values():
+            recipe.add_accounts(hub, recipe.demo_tenant, Catalog(products, variants, seed=recipe.demo_seed))
+        hub.serve(port=port)
+    except BaseException:
+        hub.stop()
+        raise
     return hub
 
 
@@ -70,9 +99,13 @@ TABLE_HEADER = (
 )
 
 
+def _target_counts(summary: RunSummary, targets: tuple[str, ...]) -> dict[str, object]:
+    return next((c for c in map(summary.counts, targets) if c), {})
+
+
 def _row_text(row: Row) -> str:
     products = row.summary.counts(row.source)
-    shop = next((c for c in map(row.summary.counts, row.targets) if c), {})
+    shop = _target_counts(row.summary, row.targets)
     calls = sum(
         v for m in row.summary.materializations.values() for k, v in m.items() if k.startswith("api_calls")
     )
@@ -94,17 +127,23 @@ def _row_text(row: Row) -> str:
 
 
 def run_demo(echo: Echo, *, products: int = 60, variants: int = 3) -> bool:
-    ensure_demo_key(echo)
-    registry = tenant_registry()
-    instance = dagster_instance()
-    hub = start_sandbox(products, variants)
     tables: list[tuple[SandboxRecipe, list[Row]]] = []
-    try:
-        register_demo_tenants(hub, registry)
-        for recipe in pipeline_recipes().values():
-            tables.append((recipe, demo_pipeline(echo, hub, recipe, variants=variants, instance=instance)))
-    finally:
-        hub.stop()
+    with demo_environment() as home:
+        echo(
+            f"The demo works in {home}: its own connector database, key and Dagster instance. "
+            "Your tenants and runs are not touched."
+        )
+        registry = tenant_registry()
+        instance = dagster_instance()
+        hub = start_sandbox(products, variants)
+        try:
+            register_demo_tenants(hub, registry)
+            for recipe in pipeline_recipes().values():
+                tables.append(
+                    (recipe, demo_pipeline(echo, hub, recipe, variants=variants, instance=instance))
+                )
+        finally:
+            hub.stop()
 
     for recipe, rows in tables:
         echo("")
@@ -113,8 +152,9 @@ def run_demo(echo: Echo, *, products: int = 60, variants: int = 3) -> bool:
             echo(line)
         for row in rows:
             echo(_row_text(row))
-    home = os.environ.get("DAGSTER_HOME", "(a temporary folder)")
-    echo(f"\nRuns are recorded in the Dagster instance at {home}; `make dev` shows them.")
+    echo(
+        f"\nThe runs are recorded in the demo's Dagster instance ({home / 'dagster'}); `make dev` shows them."
+    )
     return all(_succeeded(recipe, rows) for recipe, rows in tables)
 
 
@@ -125,6 +165,31 @@ def _succeeded(recipe: SandboxRecipe, rows: list[Row]) -> bool:
     return all(r.summary.success for r in rows) and all(r.converged == "yes" for r in must_converge)
 
 
+def what_it_proves(
+    mode: SyncMode, summary: RunSummary, state: str, report: ConvergenceReport, sent: dict[str, object]
+) -> str:
+    """One line on what a demo step showed, in words: what was sent, and whether the target now holds what
+    the source says (judged from the emulators' own states, not from the pipeline)."""
+    if not summary.success:
+        return f"FAILED: {summary.error or 'see the run in `make dev`'}"
+    if mode == SyncMode.CONFIG:
+        return "ok: the source's reference data (categories, options, ...) cached and published"
+    written = {k: sent.get(k, 0) for k in ("created", "updated", "deleted")}
+    if any(written.values()):
+        what = "sent " + ", ".join(f"{v} {k}" for k, v in written.items() if v)
+    else:
+        what = f"nothing to send ({sent.get('unchanged', 0)} unchanged)"
+    if state == "yes":
+        verdict = f"the target holds exactly what the source says ({report.describe()})"
+    elif state.startswith("yes, but"):
+        verdict = (
+            "the target holds what the source says but for the deleted item, which only a full read sees"
+        )
+    else:
+        verdict = f"the target DIFFERS from the source: {report.describe()}"
+    return f"{'ok' if state != 'no' else 'NOT CONVERGED'}: {what}; {verdict}"
+
+
 def demo_pipeline(
     echo: Echo, hub: SandboxHub, recipe: SandboxRecipe, *, variants: int, instance: dg.DagsterInstance
 ) -> list[Row]:
@@ -132,7 +197,7 @@ def demo_pipeline(
     delta with nothing changed, and a full where only a full read sees the deletion."""
     tenant = recipe.demo_tenant
     spec = pipeline_spec(recipe.pipeline)
-    echo(f"{recipe.describe(hub.accounts(), tenant)}; tenant {tenant}")
+    echo(f"{recipe.pipeline} ({recipe.title}): {recipe.describe(hub.accounts(), tenant)}; tenant {tenant}")
     rows: list[Row] = []
     lingering: frozenset[str] = frozenset()
 
@@ -148,8 +213,8 @@ def demo_pipeline(
         else:
             state = "no"
         rows.append(Row(label, summary, state, recipe.source_asset, recipe.target_assets))
-        outcome = "ok" if summary.success else f"FAILED: {summary.error or ''}"
-        echo(f"  {label}: {outcome} ({report.describe()})")
+        sent = _target_counts(summary, recipe.target_assets)
+        echo(f"  {label}: {what_it_proves(mode, summary, state, report, sent)}")
 
     if spec.job_for(SyncMode.CONFIG) is not None:
         step("config", SyncMode.CONFIG)

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import json
+import re
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -8,17 +11,28 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from connector_pipelines.cli import main
+from connector_pipelines.cli import SYSTEM_EXAMPLES, main
 from connector_pipelines.pipelines.builder import build_pipeline
-from connector_pipelines.pipelines.catalog import pipeline_spec
+from connector_pipelines.pipelines.catalog import (
+    pipeline_recipe,
+    pipeline_recipes,
+    pipeline_spec,
+    tenant_registry,
+)
 from connector_pipelines.pipelines.resources import ConnectorDatabase, SyncRun
 from connector_pipelines.pipelines.runs import sync_run_config
-from connector_pipelines.runner import summarize
+from connector_pipelines.runner import run_sync, summarize
 from connector_pipelines.sandbox.hub import SandboxHub
+from connector_pipelines.sandbox.recipe import Catalog
+from connector_pipelines.store.db import Database
 from connector_pipelines.store.models import SyncRun as SyncRunRow
+from connector_pipelines.store.repositories import MappingRow, TenantStore
+from connector_pipelines.sync.publish import PublishSpec, plan_diff
 from connector_pipelines.sync.runtime import SyncMode
+from connector_pipelines.tenants.connections import SYSTEMS
 from connector_pipelines.tenants.crypto import generate_key
 from connector_pipelines.tenants.registry import TenantRegistry
+from connector_pipelines.tenants.systems import Shopware6Credentials
 from connector_pipelines_tests.pipelines.conftest import sandbox_tenant
 from connector_pipelines_tests.sync.test_preflight import CREDENTIALS, SETTINGS, TENANT, ready_tenant
 
@@ -31,27 +45,30 @@ def cli(database_url: str, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return CliRunner()
 
 
+@pytest.fixture
+def settings_file(tmp_path: Path) -> str:
+    """Complete settings of plenty_shopware's systems, as `tenants add --settings-file` takes them."""
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps(SETTINGS))
+    return str(path)
+
+MIGRATIONS = Path(__file__).parents[1] / "connector_pipelines" / "store" / "migrations" / "versions"
+
+
+def _add(cli: CliRunner, settings_file: str, slug: str = "acme", *args: str) -> str:
+    return _run(
+        cli, "tenants", "add", slug, "--pipeline", "plenty_shopware", "--settings-file", settings_file, *args
+    )
+
+
 def _run(cli: CliRunner, *args: str, stdin: str | None = None, code: int = 0) -> str:
     result = cli.invoke(main, list(args), input=stdin)
     assert result.exit_code == code, (result.output, result.stderr)
     return result.output + result.stderr
 
 
-def test_tenant_round_trip_never_prints_secrets(cli: CliRunner, tmp_path: Path) -> None:
-    settings = tmp_path / "settings.json"
-    settings.write_text(json.dumps({"plentymarkets": {"base_url": "https://acme.example", "lang": "en"}}))
-    _run(
-        cli,
-        "tenants",
-        "add",
-        "acme",
-        "--name",
-        "ACME",
-        "--pipeline",
-        "plenty_shopware",
-        "--settings-file",
-        str(settings),
-    )
+def test_tenant_round_trip_never_prints_secrets(cli: CliRunner, tmp_path: Path, settings_file: str) -> None:
+    _add(cli, settings_file, "acme", "--name", "ACME")
     creds = json.dumps({"username": "api-user", "password": SECRET})
     assert "stored plentymarkets credentials" in _run(
         cli, "tenants", "set-credentials", "acme", "plentymarkets", stdin=creds
@@ -71,8 +88,8 @@ def test_tenant_round_trip_never_prints_secrets(cli: CliRunner, tmp_path: Path) 
 
     _run(cli, "tenants", "update", "acme", "--disable")
     assert "disabled" in _run(cli, "tenants", "list")
-    _run(cli, "tenants", "remove", "acme")
-    assert "no tenants" in _run(cli, "tenants", "list")
+    _run(cli, "tenants", "remove", "acme", "--yes")
+    assert "no tenants in " in _run(cli, "tenants", "list")
 
 
 @pytest.mark.parametrize(
@@ -89,6 +106,7 @@ def test_tenant_round_trip_never_prints_secrets(cli: CliRunner, tmp_path: Path) 
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(cli: CliRunner, args: list[str], message: str) -> None:
+    _run(cli, "db", "upgrade")
     result = cli.invoke(main, args, input='{"username": "u", "password": "p"}')
     assert result.exit_code == 2
     assert result.stderr.strip() == message or result.stderr.startswith(message)
@@ -96,8 +114,8 @@ def test_user_errors_are_one_line_and_exit_2(cli: CliRunner, args: list[str], me
     assert "Traceback" not in result.output + result.stderr
 
 
-def test_invalid_settings_and_credentials(cli: CliRunner, tmp_path: Path) -> None:
-    _run(cli, "tenants", "add", "acme", "--pipeline", "plenty_shopware")
+def test_invalid_settings_and_credentials(cli: CliRunner, tmp_path: Path, settings_file: str) -> None:
+    _add(cli, settings_file)
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"shopware6": {"base_url": "https://x.example", "batch_size": 0}}))
     out = _run(cli, "tenants", "update", "acme", "--settings-file", str(bad), code=2)
@@ -110,8 +128,10 @@ def test_invalid_settings_and_credentials(cli: CliRunner, tmp_path: Path) -> Non
     assert "unknown system 'sap'" in out
 
 
-def test_missing_key_names_the_variable(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    _run(cli, "tenants", "add", "acme", "--pipeline", "plenty_shopware")
+def test_missing_key_names_the_variable(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, settings_file: str
+) -> None:
+    _add(cli, settings_file)
     monkeypatch.delenv("CONNECTOR_ENCRYPTION_KEY")
     out = _run(
         cli,
@@ -125,8 +145,10 @@ def test_missing_key_names_the_variable(cli: CliRunner, monkeypatch: pytest.Monk
     assert "CONNECTOR_ENCRYPTION_KEY is not set" in out and SECRET not in out
 
 
-def test_keys_generate_and_rotate(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
-    _run(cli, "tenants", "add", "acme", "--pipeline", "plenty_shopware")
+def test_keys_generate_and_rotate(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch, settings_file: str
+) -> None:
+    _add(cli, settings_file)
     _run(
         cli,
         "tenants",
@@ -145,7 +167,9 @@ def test_keys_generate_and_rotate(cli: CliRunner, monkeypatch: pytest.MonkeyPatc
 
 
 def test_db_upgrade(cli: CliRunner) -> None:
-    assert "database at revision 0001" in _run(cli, "db", "upgrade")
+    output = _run(cli, "db", "upgrade")
+    head = sorted(p.name for p in MIGRATIONS.glob("0*.py"))[-1].split("_", 1)[0]
+    assert f"database at revision {head} (" in output, output
 
 
 def test_bench_and_sandbox_take_the_pipelines_of_the_catalog() -> None:
@@ -160,8 +184,8 @@ def test_bench_and_sandbox_take_the_pipelines_of_the_catalog() -> None:
     assert unknown.exit_code == 2 and "'nope' is not one of" in unknown.output + unknown.stderr
 
 
-def test_enable_and_disable_together_are_refused(cli: CliRunner) -> None:
-    _run(cli, "tenants", "add", "acme", "--pipeline", "plenty_shopware")
+def test_enable_and_disable_together_are_refused(cli: CliRunner, settings_file: str) -> None:
+    _add(cli, settings_file)
     both = cli.invoke(main, ["tenants", "update", "acme", "--enable", "--disable"])
     assert both.exit_code == 2
     assert both.stderr == "error: --enable and --disable exclude each other: give one of them\n"
@@ -346,3 +370,352 @@ def test_sync_and_mapping_check_document_their_exit_codes() -> None:
         result = runner.invoke(main, command)
         assert result.exit_code == 0 and "Exit codes:" in result.output, result.output
         assert "  3  " in result.output
+
+
+# --- tenants: complete settings, --disabled, remove, the sandbox's accounts, --test -----------------------
+
+
+def test_add_names_every_missing_setting_and_registers_nothing(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["tenants", "add", "acme", "--pipeline", "plenty_shopware"])
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: tenant 'acme': settings for 'plentymarkets' missing (required: base_url)")
+    assert "settings for 'shopware6' missing (required: base_url)" in line
+    assert "`connector-pipelines systems`" in line
+    assert "no tenants in " in _run(cli, "tenants", "list")
+
+
+def test_add_disabled_says_what_comes_next(cli: CliRunner, settings_file: str) -> None:
+    out = _add(cli, settings_file, "acme", "--disabled")
+    assert "added tenant acme (plenty_shopware), disabled" in out
+    for system in ("plentymarkets", "shopware6"):
+        assert (
+            f"`connector-pipelines tenants set-credentials acme {system} --credentials-file FILE --test`"
+            in out
+        )
+    assert "`connector-pipelines tenants update acme --enable`" in out
+    assert "disabled" in _run(cli, "tenants", "list")
+
+
+def test_remove_asks_says_what_stays_and_has_a_dry_run(cli: CliRunner, settings_file: str) -> None:
+    _add(cli, settings_file)
+    dry = _run(cli, "tenants", "remove", "acme", "--dry-run")
+    assert "Products already in the shops STAY THERE" in dry and "dry run: nothing removed" in dry
+    assert "settings:                 plentymarkets, shopware6" in dry
+    declined = cli.invoke(main, ["tenants", "remove", "acme"], input="n\n")
+    assert declined.exit_code == 2 and "Remove tenant acme? [y/N]" in declined.output
+    assert declined.stderr == "error: tenant acme not removed\n"
+    assert "acme" in _run(cli, "tenants", "list")
+    assert "removed tenant acme" in _run(cli, "tenants", "remove", "acme", stdin="y\n")
+    assert "no tenants in " in _run(cli, "tenants", "list")
+
+
+@pytest.fixture
+def accounts_file(hub: SandboxHub, tmp_path: Path) -> str:
+    """`sandbox serve --accounts-file` of an account 'acme' of plenty_shopware's emulators."""
+    pipeline_recipe("plenty_shopware").add_accounts(hub, "acme", Catalog(products=2, variants=1))
+    path = tmp_path / "accounts.json"
+    path.write_text(json.dumps(hub.accounts()))
+    return str(path)
+
+
+def test_the_sandbox_accounts_file_feeds_add_and_set_credentials(
+    cli: CliRunner, accounts_file: str, registry: TenantRegistry
+) -> None:
+    added = _run(
+        cli, "tenants", "add", "acme", "--pipeline", "plenty_shopware", "--from-sandbox", accounts_file
+    )
+    assert "added tenant acme (plenty_shopware), enabled" in added and "set-credentials" not in added
+    assert registry.get("acme").credentials_set == ["plentymarkets", "shopware6"]
+    proved = _run(
+        cli, "tenants", "set-credentials", "acme", "shopware6", "--from-sandbox", accounts_file, "--test"
+    )
+    assert "shopware6 credentials of acme work: token granted; 1 sales channel(s) visible" in proved
+
+    ghost = cli.invoke(
+        main, ["tenants", "add", "globex", "--pipeline", "plenty_shopware", "--from-sandbox", accounts_file]
+    )
+    assert (
+        ghost.exit_code == 2
+        and "has no account 'globex'" in ghost.stderr
+        and "(its accounts: acme)" in ghost.stderr
+    )
+    assert [t.slug for t in registry.tenants()] == ["acme"]
+
+
+def test_set_credentials_test_stores_only_what_works(
+    cli: CliRunner, accounts_file: str, registry: TenantRegistry
+) -> None:
+    _run(cli, "tenants", "add", "acme", "--pipeline", "plenty_shopware", "--from-sandbox", accounts_file)
+    good = registry.credentials("acme", "shopware6", Shopware6Credentials)
+    wrong = json.dumps({"client_id": good.client_id, "client_secret": SECRET})
+    result = cli.invoke(main, ["tenants", "set-credentials", "acme", "shopware6", "--test"], input=wrong)
+    assert result.exit_code == 2, (result.output, result.stderr)
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: tenant 'acme', shopware6: the credentials do not work, nothing stored: ")
+    assert "HTTP 401" in line and SECRET not in result.output + result.stderr
+    kept = TenantRegistry(registry.db).credentials("acme", "shopware6", Shopware6Credentials)
+    assert kept.client_secret.get_secret_value() == good.client_secret.get_secret_value()
+
+
+# --- systems ------------------------------------------------------------------------------------------------
+
+
+def test_systems_shows_each_model_with_an_example() -> None:
+    runner = CliRunner()
+    result = runner.invoke(main, ["systems"])
+    assert result.exit_code == 0
+    assert all(f"\n{name}\n" in f"\n{result.output}" for name in SYSTEMS)
+    plenty = _run(runner, "systems", "plentymarkets")
+    assert (
+        "    base_url" in plenty
+        and "required" in plenty
+        and "https://<tenant>.my.plentysystems.com" in plenty
+    )
+    assert re.search(r"\n    password +secret +required\n", plenty)
+    assert "    tls.ca_bundle" in plenty
+    assert 'settings:    {"plentymarkets": {"base_url": "https://p12345.my.plentysystems.com"' in plenty
+    schemas = json.loads(_run(runner, "systems", "--json"))
+    for name, system in SYSTEMS.items():
+        example = schemas[name]["example"]
+        assert schemas[name]["settings_schema"]["title"] == system.settings.__name__
+        if not example["placeholders"]:
+            system.settings.model_validate(example["settings"])
+            system.credentials.model_validate(example["credentials"])
+    assert set(SYSTEM_EXAMPLES) <= set(SYSTEMS)
+    unknown = runner.invoke(main, ["systems", "sap"])
+    assert unknown.exit_code == 2 and "unknown system 'sap'" in unknown.stderr
+
+
+# --- runs and record errors ---------------------------------------------------------------------------------
+
+
+def test_runs_groups_steps_into_runs_with_status_counts_and_failure(
+    cli: CliRunner, registry: TenantRegistry, settings_file: str
+) -> None:
+    _add(cli, settings_file)
+    store = TenantStore(registry.db, "acme", "plenty_shopware")
+    store.finish_run(store.start_run("full", "products", "run-ok"), "success", {"fetched": 4, "failed": 0})
+    store.finish_run(store.start_run("full", "shopware:products", "run-ok"), "success", {"created": 4})
+    store.finish_run(store.start_run("delta", "products", "run-bad"), "failed", {}, "AuthError: HTTP 401")
+    store.record_run_failure("delta", "run-bad", "tenant 'acme', plentymarkets: HTTP 401 — remedy: ...")
+    listed = _run(cli, "runs", "acme")
+    first, error, second = listed.strip().splitlines()
+    assert " plenty_shopware    delta  FAILED   1 steps " in first and first.endswith("run run-bad")
+    assert error == "    error: tenant 'acme', plentymarkets: HTTP 401 — remedy: ..."
+    assert " full   success  2 steps " in second and "fetched 4, created 4" in second
+    runs = json.loads(_run(cli, "runs", "acme", "--json", "--limit", "1"))
+    assert [(r["run_id"], r["status"]) for r in runs] == [("run-bad", "failed")]
+    assert "no runs of acme recorded in " in _run(cli, "runs", "acme", "--pipeline", "erp_files_shopify")
+    assert "unknown tenant 'ghost'" in _run(cli, "runs", "ghost", code=2)
+
+
+def test_errors_retry_makes_the_next_delta_send_the_record(
+    cli: CliRunner, registry: TenantRegistry, settings_file: str
+) -> None:
+    """A record whose published hash equals its snapshot's (the target confirmed it, then a later stage of
+    it failed): only `errors retry` gets it sent again."""
+    _add(cli, settings_file)
+    store = TenantStore(registry.db, "acme", "plenty_shopware")
+    store.put_records("product", [("p:1", "h1", {"name": "one"}), ("p:2", "h2", {"name": "two"})])
+    store.put_mappings("product", [MappingRow("p:1", "t1", "h1"), MappingRow("p:2", "t2", "h2")])
+    store.record_errors("shopware_products", [("p:1", "stock not set", {"sku": "S1"})], "run-1")
+    spec = PublishSpec("product", "product", "shopware_products")
+    assert plan_diff(store, spec).update == []
+    listed = _run(cli, "errors", "list", "acme")
+    assert "plenty_shopware  shopware_products  p:1  (1 attempt, last " in listed
+    assert "    reason:  stock not set" in listed and '    payload: {"sku": "S1"}' in listed
+    retried = _run(cli, "errors", "retry", "acme", "--key", "p:1")
+    assert "plenty_shopware: 1 record(s) will be sent again by the next run (1 published one(s)" in retried
+    assert plan_diff(store, spec).update == ["p:1"]
+    assert json.loads(_run(cli, "errors", "list", "acme", "--json"))[0]["record_key"] == "p:1", "still open"
+    assert "closed 1 record error(s)" in _run(
+        cli, "errors", "discard", "acme", "--stage", "shopware_products"
+    )
+    assert "no open record errors of acme" in _run(cli, "errors", "list", "acme")
+
+
+def test_a_rejected_record_is_listed_retried_and_sent(
+    hub: SandboxHub, sandbox_cli: tuple[CliRunner, TenantRegistry], dagster_home: Path
+) -> None:
+    cli, registry = sandbox_cli
+    tenant = sandbox_tenant(hub, registry, "plenty_shopware", slug=TENANT)
+    tenant.recipe.reject_one(hub, TENANT)
+    _run(cli, "sync", TENANT, "--pipeline", "plenty_shopware", "--mode", "full", code=3)
+    (error,) = tenant.store().open_errors()
+    listed = _run(cli, "errors", "list", TENANT, "--pipeline", "plenty_shopware")
+    assert f"plenty_shopware  shopware_products  {error.record_key}  (1 attempt" in listed
+    assert "    payload: " in listed
+    assert " full   success  " in _run(cli, "runs", TENANT) and "failed 1" in _run(cli, "runs", TENANT)
+    tenant.recipe.clear_faults(hub, TENANT)
+    assert "will be sent again by the next run" in _run(cli, "errors", "retry", TENANT)
+    _run(cli, "sync", TENANT, "--pipeline", "plenty_shopware")
+    assert "no open record errors of acme" in _run(cli, "errors", "list", TENANT)
+    assert tenant.convergence().converged
+
+
+# --- sync: the plan, product ids, progress, where runs are recorded ------------------------------------
+
+
+def test_sync_plan_prints_each_record_and_writes_nothing(
+    hub: SandboxHub, sandbox_cli: tuple[CliRunner, TenantRegistry], dagster_home: Path
+) -> None:
+    cli, registry = sandbox_cli
+    tenant = sandbox_tenant(hub, registry, "plenty_shopware", slug=TENANT)
+    _run(cli, "sync", TENANT, "--pipeline", "plenty_shopware", "--mode", "full")
+    tenant.recipe.change(hub, TENANT, fraction=0.5, seed=3)
+    before = tenant.recipe.target_state(hub, TENANT)
+    _run(cli, "sync", TENANT, "--pipeline", "plenty_shopware", "--mode", "plan")  # reads the changes
+    out = _run(cli, "sync", TENANT, "--pipeline", "plenty_shopware", "--mode", "plan")
+    assert tenant.recipe.target_state(hub, TENANT) == before
+    plan = out[out.index("plan: ") :]
+    assert "to update (nothing was written)" in plan.splitlines()[0]
+    assert "  shopware_products  update     plentymarkets:item:" in plan and "changed: " in plan
+    doc = json.loads(_run(cli, "sync", TENANT, "--pipeline", "plenty_shopware", "--mode", "plan", "--json"))
+    updates = [e for e in doc["plan"] if e["action"] == "update"]
+    assert updates and updates[0]["asset"] == "shopware_products" and updates[0]["changed_fields"]
+    assert doc["success"] is True and doc["rejected"] == {"total": 0, "records": []}
+
+
+def test_sync_takes_product_ids_as_the_source_has_them(
+    hub: SandboxHub, sandbox_cli: tuple[CliRunner, TenantRegistry], dagster_home: Path
+) -> None:
+    cli, registry = sandbox_cli
+    sandbox_tenant(hub, registry, "plenty_shopware", slug=TENANT)
+    line = _refused(cli, registry, dagster_home, "--product", "5f3a9c0e1d2b4a6f8e7d6c5b")
+    assert line.startswith(
+        "plentymarkets: product id '5f3a9c0e1d2b4a6f8e7d6c5b' is not a Plentymarkets item id"
+    )
+    assert line.endswith("— remedy: give the item ids Plentymarkets shows, e.g. `--product 102`")
+    item = next(iter(hub.plenty[TENANT].emulator.catalog.items))
+    doc = json.loads(
+        _run(cli, "sync", TENANT, "--pipeline", "plenty_shopware", "--product", str(item), "--json")
+    )
+    assert doc["steps"]["plenty_products"]["fetched"] == 1
+    (run,) = _dagster_runs(dagster_home)
+    assert f'"product_ids": ["{item}"]' in json.dumps(run.run_config)
+
+
+def test_product_ids_of_a_pipeline_that_cannot_select_products_are_refused(
+    cli: CliRunner, registry: TenantRegistry, dagster_home: Path, tmp_path: Path
+) -> None:
+    files = {"kind": "local", "root": str(tmp_path), "path": "products.csv"}
+    ready_tenant(
+        registry,
+        pipelines=("erp_files_shopify",),
+        settings={"erp_files": files, "shopify": {"shop_url": "https://acme.myshopify.com"}},
+        credentials={"shopify": {"access_token": SECRET}},
+    )
+    result = cli.invoke(main, ["sync", TENANT, "--pipeline", "erp_files_shopify", "--product", "P1"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: pipeline 'erp_files_shopify' cannot sync single products — remedy: leave out --product\n"
+    )
+
+
+def test_sync_without_dagster_home_records_under_the_connector_home(
+    hub: SandboxHub,
+    sandbox_cli: tuple[CliRunner, TenantRegistry],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """One rule: DAGSTER_HOME, else CONNECTOR_HOME/dagster; no throwaway instance, no telemetry banner, and
+    progress as plain lines (no terminal codes) when stderr is not a terminal."""
+    cli, registry = sandbox_cli
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    sandbox_tenant(hub, registry, "plenty_shopware", slug=TENANT)
+    result = cli.invoke(main, ["sync", TENANT, "--pipeline", "plenty_shopware", "--mode", "full"])
+    assert result.exit_code == 0, (result.output, result.stderr)
+    (run,) = _dagster_runs(tmp_path / "connector" / "dagster")
+    assert run.tags["tenant"] == TENANT and run.status == dg.DagsterRunStatus.SUCCESS
+    shown = result.output + result.stderr
+    assert "Telemetry" not in shown and "\x1b[" not in shown
+    assert "records published" not in shown, "the run's log stays in the run, not printed twice"
+
+
+# --- read-only commands, dev, demo ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tenants", "list"],
+        ["tenants", "show", "acme"],
+        ["runs", "acme"],
+        ["errors", "list", "acme"],
+        ["sync", "acme", "--pipeline", "plenty_shopware"],
+    ],
+)
+def test_commands_that_read_create_no_database_and_say_where_they_looked(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("CONNECTOR_HOME")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"error: no connector database at {tmp_path}/.connector/connector.db "
+        "(CONNECTOR_HOME is unset: .connector in the current directory) — remedy: "
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port something listens on (the OS picks it)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield int(listener.getsockname()[1])
+
+
+def test_dev_names_the_option_when_a_port_is_taken(taken_port: int) -> None:
+    runner = CliRunner()
+    sandbox = runner.invoke(main, ["dev", "--sandbox-port", str(taken_port)])
+    assert sandbox.exit_code == 2 and "Traceback" not in sandbox.output + sandbox.stderr
+    assert sandbox.stderr == (
+        f"error: port {taken_port} is taken (another `sandbox serve` or `dev`?) — remedy: choose a free one "
+        f"with `--sandbox-port {taken_port + 1}` (with make: `make dev SANDBOX_PORT={taken_port + 1}`)\n"
+    )
+    ui = runner.invoke(main, ["dev", "--sandbox-port", "0", "--port", str(taken_port)])
+    assert ui.exit_code == 2 and f"with `--port {taken_port + 1}`" in ui.stderr
+
+
+def test_demo_keeps_apart_from_the_operator_and_says_what_each_step_proves(
+    settings_file: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    monkeypatch.setenv("CONNECTOR_ENCRYPTION_KEY", generate_key())
+    _add(runner, settings_file, "operator-tenant")
+    result = runner.invoke(main, ["demo", "--products", "3", "--variants", "2"])
+    assert result.exit_code == 0, (result.output, result.stderr)
+    home = tmp_path / "connector"
+    assert [t.slug for t in tenant_registry(Database(f"sqlite:///{home / 'connector.db'}")).tenants()] == [
+        "operator-tenant"
+    ]
+    demo = tenant_registry(Database(f"sqlite:///{home / 'demo' / 'connector.db'}"))
+    assert sorted(t.slug for t in demo.tenants()) == sorted(
+        r.demo_tenant for r in pipeline_recipes().values()
+    )
+    assert (home / "demo" / "dagster" / "dagster.yaml").exists()
+    steps = [line for line in result.output.splitlines() if line.startswith("  ") and ": " in line]
+    assert any(line.startswith("  config: ok: the source's reference data") for line in steps)
+    assert any(
+        "full: ok: sent " in line and "the target holds exactly what the source says" in line
+        for line in steps
+    )
+    assert any("(nothing changed): ok: nothing to send (" in line for line in steps)
+    assert "missing (e.g." not in result.output
+    assert "records published" not in result.output + result.stderr
+
+
+def test_a_run_launched_with_a_bad_product_id_fails_at_once_with_the_one_line(
+    hub: SandboxHub, sqlite_registry: TenantRegistry
+) -> None:
+    """Past the CLI (the launchpad's run config): the steps convert the ids the same way."""
+    tenant = sandbox_tenant(hub, sqlite_registry, "plenty_shopware", slug=TENANT)
+    summary = tenant.sync(SyncMode.DELTA, product_ids=None)
+    assert summary.success
+    failed = run_sync(TENANT, "plenty_shopware", SyncMode.DELTA, instance=tenant.instance, product_ids=["x1"])
+    assert not failed.success and failed.error is not None
+    assert "product id 'x1' is not a Plentymarkets item id (a whole number)" in failed.error

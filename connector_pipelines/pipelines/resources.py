@@ -35,7 +35,10 @@ class SyncRun(dg.ConfigurableResource):  # type: ignore[type-arg]
     mode: Literal["config", "delta", "full", "plan"] = Field(
         "delta", description="config | delta | full | plan"
     )
-    product_ids: list[int] = Field(default_factory=list, description="sync only these source products")
+    product_ids: list[str] = Field(
+        default_factory=list,
+        description="sync only these source products, by the source's id (a number for Plentymarkets)",
+    )
     client_timeout_s: float | None = Field(
         default=None,
         gt=0,

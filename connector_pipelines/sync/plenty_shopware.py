@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from connector_pipelines.catalog.models import Category, Option, PriceList, Product
 from connector_pipelines.clients.plentymarkets_models import InvalidRecord
 from connector_pipelines.clients.shopware6 import Criteria, Shopware6Client, TotalCountMode
+from connector_pipelines.errors import PermanentError
 from connector_pipelines.sources.plentymarkets import (
     SYSTEM,
     PlentyReader,
@@ -355,10 +356,24 @@ def config_step(kind: str) -> StepFunction:
     return refresh
 
 
+def item_ids(product_ids: Sequence[str]) -> list[int] | None:
+    """The Plentymarkets item ids of a run's product ids (strings, as every pipeline's ids travel); None
+    for none. An id that is not a whole number is a permanent error naming it: the CLI asks before a run
+    (``sync/preflight.py``), the steps again for runs launched otherwise."""
+    bad = [p for p in product_ids if not p.strip().isdigit()]
+    if bad:
+        raise PermanentError(
+            f"product id {bad[0]!r} is not a Plentymarkets item id (a whole number)",
+            system=SYSTEM,
+            remedy="give the item ids Plentymarkets shows, e.g. `--product 102`",
+        )
+    return [int(p) for p in product_ids] or None
+
+
 def products_step(ctx: StepContext) -> StepReport:
     reader, settings = _plenty(ctx)
     return snapshot_products(
-        ctx.store, reader, settings, mode=ctx.mode, run_id=ctx.run_id, item_ids=ctx.product_ids or None
+        ctx.store, reader, settings, mode=ctx.mode, run_id=ctx.run_id, item_ids=item_ids(ctx.product_ids)
     )
 
 
@@ -376,7 +391,7 @@ def shopware_products_step(ctx: StepContext) -> StepReport:
         settings,
         mode=ctx.mode,
         run_id=ctx.run_id,
-        item_ids=ctx.product_ids or None,
+        item_ids=item_ids(ctx.product_ids),
     )
 
 

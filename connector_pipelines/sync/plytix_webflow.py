@@ -9,7 +9,8 @@ what Plytix no longer has; ``plan`` shows what Webflow would get, field by field
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -334,6 +335,18 @@ def reconcile_skus(store: TenantStore, client: WebflowClient, site_id: str) -> S
 # --- the steps as the pipeline spec declares them -----------------------------------------------------------
 
 
+def plytix_product_ids(product_ids: Sequence[str]) -> list[str]:
+    """The Plytix product ids of a run (a variant's id stands for its product): 24 hex digits each."""
+    bad = [p for p in product_ids if not re.fullmatch(r"[0-9a-f]{24}", p)]
+    if bad:
+        raise PermanentError(
+            f"product id {bad[0]!r} is not a Plytix product id (24 hex digits)",
+            system=PLYTIX.name,
+            remedy="give the id Plytix shows in the product's URL, e.g. `--product 5c4ed8002f0985001a233274`",
+        )
+    return list(product_ids)
+
+
 def config_step(ctx: StepContext) -> StepReport:
     return refresh_config(ctx.store, ctx.open(PLYTIX), ctx.settings(PLYTIX), mode=ctx.mode, run_id=ctx.run_id)
 
@@ -345,7 +358,7 @@ def products_step(ctx: StepContext) -> StepReport:
         ctx.settings(PLYTIX),
         mode=ctx.mode,
         run_id=ctx.run_id,
-        product_ids=list(ctx.product_ids) or None,
+        product_ids=plytix_product_ids(ctx.product_ids) or None,
     )
 
 

@@ -5,11 +5,13 @@ has valid settings and credentials that decrypt with the configured key.
 The CLI runs :func:`preflight` before it launches a run (a problem is a user error: no run is recorded), and
 every step and check of a run runs it again first (``pipelines/builder.py``), so that a scheduled run fails at
 once, without retries, with the same one line. The first problem raises a :class:`errors.PermanentError`
-(most often a :class:`TenantError`) whose ``str`` is one line naming tenant, system and remedy."""
+(most often a :class:`TenantError`) whose ``str`` is one line naming tenant, system and remedy. The registry
+sensor onboards a tenant only once it passes (:func:`waiting_for`), so that a tenant added before its
+credentials are stored is not failed by its own first run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,6 +55,26 @@ def preflight(
             with _naming(tenant, system.name):
                 registry.credentials(tenant, system.name, system.credentials)
     return info
+
+
+def waiting_for(registry: TenantRegistry, tenant: str, spec: PipelineSpec) -> str | None:
+    """What ``tenant`` still lacks before a run of ``spec`` can work (the preflight's one line), or None."""
+    try:
+        preflight(registry, tenant, spec)
+    except errors.PermanentError as exc:
+        return str(exc)
+    return None
+
+
+def check_product_ids(spec: PipelineSpec, product_ids: Sequence[str]) -> None:
+    """Single products are something the pipeline can sync, and their ids are ids of its source."""
+    if not product_ids:
+        return
+    if spec.product_ids is None:
+        raise errors.PermanentError(
+            f"pipeline '{spec.name}' cannot sync single products", remedy="leave out --product"
+        )
+    spec.product_ids(product_ids)
 
 
 def _systems(spec: PipelineSpec) -> list[System[Any, Any, Any]]:

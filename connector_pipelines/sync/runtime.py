@@ -136,7 +136,7 @@ class StepContext:
         pipeline: str,
         mode: SyncMode,
         run_id: str | None,
-        product_ids: Sequence[int] = (),
+        product_ids: Sequence[str] = (),
         max_timeout_s: float | None = None,
     ) -> None:
         self.registry, self.tenant, self.pipeline = registry, tenant, pipeline

@@ -4,7 +4,7 @@ the CLI, the run-failure sensor, the demo and the benchmarks read the same spec.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -94,8 +94,9 @@ class PipelineSpec:
     checks: tuple[CheckSpec, ...] = ()
     schedules: tuple[ScheduleSpec, ...] = ()
     sensors: tuple[PollSpec, ...] = field(default=())
-    # Whether `sync --product` can narrow a run to single source products.
-    selects_products: bool = False
+    # Checks the source product ids that narrow a run (`sync --product`), raising PermanentError for an id
+    # the source cannot have; None: the pipeline cannot narrow a run to single products.
+    product_ids: Callable[[Sequence[str]], object] | None = None
 
     @property
     def systems(self) -> tuple[str, ...]:

@@ -10,12 +10,21 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connector_pipelines import errors
 from connector_pipelines.redaction import register_secrets
 from connector_pipelines.store.db import Database
-from connector_pipelines.store.models import Tenant, TenantCredential, TenantSettings, utcnow
+from connector_pipelines.store.models import (
+    Mapping,
+    Record,
+    RecordError,
+    SyncRun,
+    Tenant,
+    TenantCredential,
+    TenantSettings,
+    utcnow,
+)
 from connector_pipelines.tenants.connections import SYSTEMS, System
 from connector_pipelines.tenants.crypto import Keyring, Sealed
 from connector_pipelines.tenants.systems import secret_values
@@ -75,11 +84,19 @@ def _validate(
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        # Never echo input values: credentials may be among them.
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
         raise TenantError(
-            f"invalid {what}: {problems}", tenant=tenant, system=system, remedy=remedy
+            f"invalid {what}: {_problems(exc)}", tenant=tenant, system=system, remedy=remedy
         ) from None
+
+
+def _problems(exc: ValidationError) -> str:
+    # Never echo input values: credentials may be among them.
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
+
+
+def required_fields(model: type[BaseModel]) -> list[str]:
+    """The fields of a settings or credentials model that have no default."""
+    return [name for name, info in model.model_fields.items() if info.is_required()]
 
 
 class TenantInfo(BaseModel):
@@ -94,6 +111,20 @@ class TenantInfo(BaseModel):
     created_at: datetime
     updated_at: datetime
     enabled_at: datetime
+
+
+class RemovalSummary(BaseModel):
+    """What removing a tenant deletes from the connector database. Nothing in the tenant's systems changes:
+    what the pipelines wrote to its shops stays there."""
+
+    slug: str
+    pipelines: list[str]
+    settings: list[str]
+    credentials: list[str]
+    records: int  # cached source data: config caches and product snapshots
+    mappings: int  # source record -> target id: the records published to a target
+    open_errors: int
+    sync_runs: int
 
 
 class TenantRegistry:
@@ -232,26 +263,67 @@ class TenantRegistry:
         display_name: str,
         pipelines: list[str],
         settings: dict[str, dict[str, Any]] | None = None,
+        *,
+        enabled: bool = True,
+        systems: Collection[str] = (),
     ) -> TenantInfo:
+        """Register ``slug``. ``systems``: those whose settings must be complete now (the systems of its
+        pipelines, which the entry points know from the specs); one whose model needs nothing gets its
+        defaults. Every problem is named at once, never a value."""
         check_slug(slug)
         pipelines = check_pipelines(pipelines, self.pipelines)
-        validated = self._validate_settings(settings or {})
+        validated = self._validate_settings(settings or {}, require=systems, tenant=slug)
         with self.db.session() as s:
             if s.scalars(select(Tenant.id).where(Tenant.slug == slug)).first() is not None:
                 raise TenantError(f"tenant '{slug}' already exists")
-            tenant = Tenant(slug=slug, display_name=display_name or slug, enabled=True, pipelines=pipelines)
+            tenant = Tenant(
+                slug=slug, display_name=display_name or slug, enabled=enabled, pipelines=pipelines
+            )
             s.add(tenant)
             s.flush()
             for system, values in validated.items():
                 s.add(TenantSettings(tenant_id=tenant.id, system=system, settings=values))
         return self.get(slug)
 
-    def _validate_settings(self, settings: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        out = {}
-        for system, values in settings.items():
+    def _validate_settings(
+        self,
+        settings: dict[str, dict[str, Any]],
+        *,
+        require: Collection[str] = (),
+        tenant: str | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        problems: list[str] = []
+        for system in dict.fromkeys([*settings, *require]):
             model = SYSTEMS[check_system(system)].settings
-            out[system] = _validate(model, values, f"settings for '{system}'").model_dump(mode="json")
+            values = settings.get(system)
+            if values is None:
+                required = required_fields(model)
+                if required:
+                    problems.append(f"settings for '{system}' missing (required: {', '.join(required)})")
+                    continue
+                values = {}
+            try:
+                out[system] = model.model_validate(values).model_dump(mode="json")
+            except ValidationError as exc:
+                problems.append(f"invalid settings for '{system}': {_problems(exc)}")
+        if problems:
+            remedy = (
+                f"give each system's settings in the settings file (their fields: `{errors.CLI} systems`)"
+                if require
+                else None
+            )
+            raise TenantError("; ".join(problems), tenant=tenant, remedy=remedy)
         return out
+
+    def missing_settings(self, slug: str, systems: Collection[str]) -> list[str]:
+        """Which of ``systems`` have no settings stored for the tenant."""
+        with self.db.session() as s:
+            tenant = self._tenant(s, slug)
+            stored = set(
+                s.scalars(select(TenantSettings.system).where(TenantSettings.tenant_id == tenant.id))
+            )
+        return sorted(set(systems) - stored)
 
     def update(
         self,
@@ -261,7 +333,13 @@ class TenantRegistry:
         enabled: bool | None = None,
         pipelines: list[str] | None = None,
         settings: dict[str, dict[str, Any]] | None = None,
+        systems: Collection[str] = (),
     ) -> TenantInfo:
+        """Change what is given; settings merge into the stored ones. ``systems``: those that must have
+        settings afterwards (the systems of the tenant's pipelines, when they change), as in :meth:`add`."""
+        if systems:
+            missing = [m for m in self.missing_settings(slug, systems) if m not in (settings or {})]
+            settings = {**(settings or {}), **self._validate_settings({}, require=missing, tenant=slug)}
         with self.db.session() as s:
             tenant = self._tenant(s, slug)
             if display_name is not None:
@@ -284,6 +362,27 @@ class TenantRegistry:
                     row.updated_at = utcnow()
             tenant.updated_at = utcnow()
         return self.get(slug)
+
+    def removal_summary(self, slug: str) -> RemovalSummary:
+        """What :meth:`remove` would delete (a dry run)."""
+        info = self.get(slug)
+        with self.db.session() as s:
+            tenant_id = self._tenant(s, slug).id
+
+            def count(model: type[Record | Mapping | RecordError | SyncRun], *where: Any) -> int:
+                query = select(func.count()).select_from(model).where(model.tenant_id == tenant_id, *where)
+                return int(s.scalar(query) or 0)
+
+            return RemovalSummary(
+                slug=slug,
+                pipelines=info.pipelines,
+                settings=sorted(info.settings),
+                credentials=info.credentials_set,
+                records=count(Record),
+                mappings=count(Mapping),
+                open_errors=count(RecordError, RecordError.resolved.is_(False)),
+                sync_runs=count(SyncRun),
+            )
 
     def remove(self, slug: str) -> None:
         with self.db.session() as s:
@@ -310,6 +409,28 @@ class TenantRegistry:
                 )
             else:
                 row.key_id, row.ciphertext, row.updated_at = sealed.key_id, sealed.blob, utcnow()
+
+    def test_credentials(
+        self, slug: str, system: str, values: dict[str, Any], *, timeout_s: float = 30.0
+    ) -> str:
+        """Prove ``values`` as the tenant's credentials for ``system`` without storing them: open the system
+        with the tenant's stored settings and make its probe's one cheap authenticated call. Returns what the
+        probe saw; a failure raises the client's error (a ConnectorError naming the system)."""
+        found = SYSTEMS[check_system(system)]
+        creds = _validate(
+            found.credentials, values, f"credentials for '{system}'", tenant=slug, system=system
+        )
+        register_secrets(secret_values(creds))
+        if found.probe is None:
+            raise TenantError(
+                "no probe is declared for this system, so its credentials cannot be tested",
+                tenant=slug,
+                system=system,
+                remedy="store them without --test",
+            )
+        settings = self.settings(slug, system, found.settings)
+        with found.connect(settings, creds, timeout_s) as handle:
+            return found.probe(handle)
 
     def rotate_keys(self) -> int:
         """Re-encrypt every credential with the current key, all or nothing. Returns how many changed."""

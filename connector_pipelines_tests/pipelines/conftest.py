@@ -39,7 +39,7 @@ class SandboxTenant:
     def pipeline(self) -> str:
         return self.recipe.pipeline
 
-    def sync(self, mode: SyncMode = SyncMode.DELTA, product_ids: list[int] | None = None) -> RunSummary:
+    def sync(self, mode: SyncMode = SyncMode.DELTA, product_ids: list[str] | None = None) -> RunSummary:
         return run_sync(self.slug, self.pipeline, mode, instance=self.instance, product_ids=product_ids)
 
     def convergence(self) -> ConvergenceReport:

@@ -165,7 +165,7 @@ def test_single_product_sync(tenant: PlentyShopwareTenant) -> None:
     items = list(tenant.plenty.emulator.catalog.items.values())[:2]
     for item in items:
         tenant.plenty.emulator.set_stock(item.variation_ids[-1], 777)
-    one = tenant.sync(SyncMode.DELTA, product_ids=[items[0].id])
+    one = tenant.sync(SyncMode.DELTA, product_ids=[str(items[0].id)])
     assert one.counts("plenty_products")["fetched"] == 1
     assert one.counts("shopware_products")["updated"] == 1
     rest = tenant.sync(SyncMode.DELTA)

@@ -50,7 +50,7 @@ class Tenant(SandboxTenant):
         )
 
     def options(self, label: str) -> list[str]:
-        return list(self.plytix.store.attribute_by_label[label].options)
+        return list(self.plytix.store.attribute_by_label[label].options or ())
 
     def writes(self) -> dict[str, int]:
         stats = self.webflow.stats()

@@ -8,11 +8,18 @@ import pytest
 
 from connector_pipelines.definitions import defs
 from connector_pipelines.pipelines.builder import tenant_partitions
-from connector_pipelines.pipelines.registry_sensor import REGISTRY_SENSOR_NAME
+from connector_pipelines.pipelines.registry_sensor import REGISTRY_SENSOR_NAME, SensorCursor
 from connector_pipelines.pipelines.resources import ConnectorDatabase
 from connector_pipelines.tenants.registry import TenantRegistry
+from connector_pipelines_tests.sync.test_preflight import CREDENTIALS, SETTINGS
 
 PIPELINE = "plenty_shopware"
+
+
+def _ready(registry: TenantRegistry, slug: str) -> None:
+    registry.add(slug, "", [PIPELINE], SETTINGS)
+    for system, values in CREDENTIALS.items():
+        registry.set_credentials(slug, system, values)
 
 
 @pytest.fixture
@@ -49,14 +56,14 @@ def _keys(instance: dg.DagsterInstance) -> list[str]:
 def test_partitions_follow_the_registry(
     instance: dg.DagsterInstance, registry: TenantRegistry, database_url: str
 ) -> None:
-    registry.add("acme", "", [PIPELINE])
-    registry.add("globex", "", [PIPELINE])
+    _ready(registry, "acme")
+    _ready(registry, "globex")
     first = _tick(instance, database_url)
     assert _keys(instance) == ["acme", "globex"]
     onboarding = {r.partition_key: r for r in first.run_requests or []}
     assert set(onboarding) == {"acme", "globex"}
     assert onboarding["acme"].tags["tenant"] == "acme" and onboarding["acme"].tags["sync_type"] == "full"
-    assert json.loads(first.cursor or "{}")[PIPELINE] == ["acme", "globex"]
+    assert SensorCursor.read(first.cursor).partitions[PIPELINE] == ["acme", "globex"]
 
     again = _tick(instance, database_url, first.cursor)
     assert {r.run_key for r in again.run_requests or []} <= {r.run_key for r in first.run_requests or []}
@@ -75,3 +82,31 @@ def test_partitions_follow_the_registry(
     registry.remove("acme")
     _tick(instance, database_url)
     assert _keys(instance) == ["globex"]
+
+
+def test_onboarding_waits_for_the_credentials(
+    instance: dg.DagsterInstance, registry: TenantRegistry, database_url: str
+) -> None:
+    """The README's order: add (the tenant is enabled at once), then set-credentials. The tenant gets its
+    partition and its onboarding run only once a run could work; until then the cursor says what it waits
+    for."""
+    registry.add("acme", "", [PIPELINE], SETTINGS)
+    registry.set_credentials("acme", "plentymarkets", CREDENTIALS["plentymarkets"])
+    waiting = _tick(instance, database_url)
+    assert _keys(instance) == [] and not waiting.run_requests and not waiting.dynamic_partitions_requests
+    reason = SensorCursor.read(waiting.cursor).waiting[PIPELINE]["acme"]
+    assert reason == (
+        "tenant 'acme', shopware6: no credentials stored — remedy: store the credentials with "
+        "`connector-pipelines tenants set-credentials acme shopware6`"
+    )
+
+    registry.set_credentials("acme", "shopware6", CREDENTIALS["shopware6"])
+    ready = _tick(instance, database_url, waiting.cursor)
+    assert _keys(instance) == ["acme"]
+    assert [r.partition_key for r in ready.run_requests or []] == ["acme"]
+    assert SensorCursor.read(ready.cursor).waiting[PIPELINE] == {}
+
+
+def test_a_cursor_of_the_older_shape_reads_as_empty() -> None:
+    assert SensorCursor.read(json.dumps({PIPELINE: ["acme"]})) == SensorCursor()
+    assert SensorCursor.read("not json") == SensorCursor()

@@ -129,7 +129,7 @@ def test_the_field_mapping_reads_system_fields_attributes_and_templates() -> Non
             "product_fields": {"material": "attributes.material"},
         }
     )
-    row = {
+    row: dict[str, Any] = {
         "id": "s1",
         "sku": "S1",
         "label": "Cap",

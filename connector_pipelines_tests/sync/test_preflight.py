@@ -10,7 +10,7 @@ import pytest
 
 from connector_pipelines.errors import PermanentError
 from connector_pipelines.pipelines.catalog import pipeline_spec
-from connector_pipelines.sync.preflight import preflight
+from connector_pipelines.sync.preflight import check_product_ids, preflight, waiting_for
 from connector_pipelines.tenants.crypto import generate_key
 from connector_pipelines.tenants.registry import TenantRegistry
 
@@ -133,3 +133,24 @@ def test_optional_credentials_need_none_stored_but_stored_ones_must_decrypt(
     monkeypatch.setenv("CONNECTOR_ENCRYPTION_KEY", generate_key())
     line = refused(TenantRegistry(registry.db, pipelines=registry.pipelines), ERP_FILES_SHOPIFY)
     assert line.startswith("tenant 'acme', erp_files: the stored credentials were encrypted with key id")
+
+
+def test_waiting_for_says_what_a_tenant_still_lacks(registry: TenantRegistry) -> None:
+    ready_tenant(registry, credentials={"plentymarkets": CREDENTIALS["plentymarkets"]})
+    assert waiting_for(registry, TENANT, PLENTY_SHOPWARE) == (
+        "tenant 'acme', shopware6: no credentials stored — remedy: store the credentials with "
+        "`connector-pipelines tenants set-credentials acme shopware6`"
+    )
+    registry.set_credentials(TENANT, "shopware6", CREDENTIALS["shopware6"])
+    assert waiting_for(registry, TENANT, PLENTY_SHOPWARE) is None
+
+
+def test_product_ids_are_checked_as_the_pipeline_reads_them() -> None:
+    check_product_ids(PLENTY_SHOPWARE, ["102", "7"])
+    check_product_ids(ERP_FILES_SHOPIFY, [])
+    with pytest.raises(
+        PermanentError, match=r"^plentymarkets: product id 'abc' is not a Plentymarkets item id"
+    ):
+        check_product_ids(PLENTY_SHOPWARE, ["102", "abc"])
+    with pytest.raises(PermanentError, match="pipeline 'erp_files_shopify' cannot sync single products"):
+        check_product_ids(ERP_FILES_SHOPIFY, ["P1"])

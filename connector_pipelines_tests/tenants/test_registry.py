@@ -4,7 +4,10 @@ import pytest
 from sqlalchemy import select
 
 from connector_pipelines import errors
+from connector_pipelines.pipelines.catalog import pipeline_recipe
 from connector_pipelines.redaction import redact
+from connector_pipelines.sandbox.hub import SandboxHub
+from connector_pipelines.sandbox.recipe import Catalog
 from connector_pipelines.store.db import Database
 from connector_pipelines.store.models import TenantCredential
 from connector_pipelines.tenants.crypto import DecryptionError, generate_key
@@ -161,3 +164,93 @@ def test_missing_or_invalid_stored_values_name_tenant_system_and_remedy(
     message = str(invalid.value)
     assert message.startswith("tenant 'acme', plentymarkets: invalid stored credentials: client_id: ")
     assert message.endswith("set-credentials acme plentymarkets`") and SECRET not in message
+
+
+# --- complete settings, disabled tenants, removal, proving credentials -----------------------------------
+
+PLENTY_SHOPWARE_SYSTEMS = ("plentymarkets", "shopware6")
+
+
+def test_add_names_every_missing_and_invalid_setting_at_once(registry: TenantRegistry) -> None:
+    with pytest.raises(TenantError) as info:
+        registry.add(
+            "acme",
+            "",
+            ["plenty_shopware"],
+            {"plentymarkets": {"base_url": "ftp://x", "lang": "english"}},
+            systems=PLENTY_SHOPWARE_SYSTEMS,
+        )
+    message = str(info.value)
+    assert message.startswith("tenant 'acme': invalid settings for 'plentymarkets': base_url: ")
+    assert "lang: " in message
+    assert "settings for 'shopware6' missing (required: base_url)" in message
+    assert "remedy: give each system's settings in the settings file" in message
+    assert len(message.splitlines()) == 1
+    assert registry.tenants() == [], "nothing registered"
+
+
+def test_add_disabled(registry: TenantRegistry) -> None:
+    info = registry.add(
+        "acme",
+        "",
+        ["plenty_shopware"],
+        {"plentymarkets": PLENTY, "shopware6": {"base_url": "https://shop.example"}},
+        enabled=False,
+        systems=PLENTY_SHOPWARE_SYSTEMS,
+    )
+    assert not info.enabled and registry.tenants(enabled_only=True) == []
+
+
+def test_a_new_pipeline_needs_the_settings_of_its_systems(registry: TenantRegistry) -> None:
+    registry.add("acme", "", ["plenty_shopware"], {"plentymarkets": PLENTY}, systems=("plentymarkets",))
+    with pytest.raises(TenantError, match=r"settings for 'shopify' missing \(required: shop_url\)"):
+        registry.update("acme", pipelines=["erp_files_shopify"], systems=("erp_files", "shopify"))
+    assert registry.get("acme").pipelines == ["plenty_shopware"], "nothing changed"
+    shop = {"shop_url": "https://acme.myshopify.com"}
+    registry.update("acme", settings={"shopware6": {"base_url": "https://shop.example"}})
+    files = {"kind": "local", "root": "/srv/erp", "path": "products.csv"}
+    info = registry.update(
+        "acme",
+        pipelines=["plenty_shopware", "erp_files_shopify"],
+        settings={"erp_files": files, "shopify": shop},
+        systems=("plentymarkets", "shopware6", "erp_files", "shopify"),
+    )
+    assert set(info.settings) == {"plentymarkets", "shopware6", "erp_files", "shopify"}
+
+
+def test_removal_summary_counts_what_remove_deletes(registry: TenantRegistry) -> None:
+    from connector_pipelines.store.repositories import MappingRow, TenantStore
+
+    registry.add("acme", "", ["plenty_shopware"], {"plentymarkets": PLENTY})
+    registry.set_credentials("acme", "plentymarkets", {"username": "api", "password": SECRET})
+    store = TenantStore(registry.db, "acme", "plenty_shopware")
+    store.put_records("product", [("p:1", "h1", {}), ("p:2", "h2", {})])
+    store.put_mappings("product", [MappingRow("p:1", "t1", "h1")])
+    store.record_errors("shopware_products", [("p:2", "rejected", None)], "run-1")
+    store.finish_run(store.start_run("full", "products", "run-1"), "success", {})
+    summary = registry.removal_summary("acme")
+    assert (summary.records, summary.mappings, summary.open_errors, summary.sync_runs) == (2, 1, 1, 1)
+    assert summary.settings == ["plentymarkets"] and summary.credentials == ["plentymarkets"]
+    registry.remove("acme")
+    with pytest.raises(UnknownTenantError):
+        registry.removal_summary("acme")
+
+
+@pytest.mark.parametrize("pipeline", ["plenty_shopware", "erp_files_shopify"])
+def test_credentials_are_proved_by_one_call_per_system(
+    hub: SandboxHub, registry: TenantRegistry, pipeline: str
+) -> None:
+    recipe = pipeline_recipe(pipeline)
+    recipe.add_accounts(hub, "acme", Catalog(products=2, variants=1))
+    config = recipe.tenant_config(hub.accounts(), "acme")
+    registry.add("acme", "", [pipeline], config.settings)
+    for system, values in config.credentials.items():
+        assert registry.test_credentials("acme", system, values), system
+        wrong = {
+            k: (f"wrong-{v}" if "pass" in k or "secret" in k or "token" in k else v)
+            for k, v in values.items()
+        }
+        with pytest.raises(errors.ConnectorError) as refused:
+            registry.test_credentials("acme", system, wrong)
+        assert "wrong-" not in str(refused.value), "never echoed"
+    assert registry.get("acme").credentials_set == [], "testing stores nothing"

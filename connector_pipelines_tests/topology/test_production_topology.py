@@ -112,7 +112,7 @@ def test_daemon_drives_the_tenants(topology: Topology, tmp_path: Path) -> None:
     assert latest["created"] == 0 and isinstance(latest["unchanged"], int) and latest["unchanged"] > 0, latest
 
     # Removing a tenant removes its partition within a sensor interval; later ticks leave it out.
-    topology.cli("tenants", "remove", second)
+    topology.cli("tenants", "remove", second, "--yes")
     wait_for(
         lambda: True if partition_keys(topology) == [first] else None,
         timeout_s=60,

@@ -129,5 +129,5 @@ SPEC = PipelineSpec(
             env="PLENTY_SHOPWARE_FULL_CRON",
         ),
     ),
-    selects_products=True,
+    product_ids=steps.item_ids,
 )

@@ -190,10 +190,11 @@ class PlytixWebflowRecipe(SandboxRecipe):
 
     def delete_one(self, hub: SandboxHub, account: str) -> Deleted:
         plytix = hub.plytix[account].emulator
-        parent = next(p for p in plytix.catalog() if p.get("num_variations"))
-        skus = frozenset(str(p["sku"]) for p in plytix.catalog() if p.get("_parent_id") == parent["id"])
-        plytix.delete_product(str(parent["sku"]))
-        return Deleted(f"product {parent['sku']}", skus)
+        catalog = plytix.catalog()
+        first = next(p for p in catalog if not p.get("_parent_id"))  # a parent or a single product
+        skus = {str(p["sku"]) for p in catalog if p.get("_parent_id") == first["id"]} or {str(first["sku"])}
+        plytix.delete_product(str(first["sku"]))
+        return Deleted(f"product {first['sku']}", frozenset(skus))
 
     def describe_changes(self, changed: list[str], added: str, deleted: Deleted) -> str:
         return f"Plytix changed: {len(changed)} prices, {added} added, {deleted.label} deleted"

@@ -141,5 +141,5 @@ SPEC = PipelineSpec(
             env="PLYTIX_WEBFLOW_RECONCILE_CRON",
         ),
     ),
-    selects_products=True,
+    product_ids=steps.plytix_product_ids,
 )
