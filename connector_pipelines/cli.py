@@ -481,6 +481,38 @@ SYSTEM_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "credentials": {"username": "erp-export", "password": "<the SFTP password>"},
     },
+    "plytix": {
+        "settings": {
+            "base_url": "https://pim.plytix.com",
+            "currency": "EUR",
+            "language": "en",
+            "requests_per_10s": 50,
+            "requests_per_hour": 5000,
+            "mapping": {
+                "fields": {
+                    "name": "label",
+                    "description": "attributes.description",
+                    "price": {"source": "attributes.price", "transforms": ["decimal"]},
+                    "compare_at_price": "attributes.compare_at_price",
+                    "images": "assets",
+                },
+                "product_fields": {"material": "attributes.material"},
+            },
+        },
+        "credentials": {
+            "api_key": "<the API key from Plytix's account settings>",
+            "api_password": "<the API password>",
+        },
+    },
+    "webflow": {
+        "settings": {
+            "site_id": "580e63e98c9a982ac9b8b741",
+            "rate_limit_per_minute": 60,
+            "publish": "live",
+            "removal": "archive",
+        },
+        "credentials": {"token": "<a site API token with ecommerce, CMS and sites scopes>"},
+    },
 }
 
 

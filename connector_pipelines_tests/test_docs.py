@@ -11,7 +11,7 @@ import click
 import pytest
 
 from connector_pipelines.cli import SYSTEM_EXAMPLES, main
-from connector_pipelines.pipelines.catalog import pipeline_spec
+from connector_pipelines.pipelines.catalog import pipeline_spec, pipeline_specs
 from connector_pipelines.sources.erp_files import parse_records
 from connector_pipelines.sources.erp_mapping.check import check_mapping
 from connector_pipelines.sources.erp_mapping.config import load_mapping
@@ -43,7 +43,7 @@ def test_the_readme_needs_nothing_outside_the_repository() -> None:
         assert (ROOT / reference).exists(), reference
 
 
-@pytest.mark.parametrize("pipeline", ["plenty_shopware", "erp_files_shopify"])
+@pytest.mark.parametrize("pipeline", sorted(pipeline_specs()))
 def test_the_settings_examples_are_complete_and_those_of_the_systems_command(pipeline: str) -> None:
     example = json.loads((EXAMPLES / f"{pipeline}.settings.json").read_text())
     systems = pipeline_spec(pipeline).systems

@@ -169,6 +169,19 @@ def _probe_shopify(client: ShopifyClient) -> str:
     return f"token accepted by shop '{name}'"
 
 
+def _probe_plytix(client: PlytixClient) -> str:
+    families = client.families()
+    return f"API key accepted: {len(families)} product families"
+
+
+def _probe_webflow(client: WebflowClient) -> str:
+    sites = client.sites()
+    names = ", ".join(f"{s.display_name or s.id} ({s.id})" for s in sites[:3])
+    return (
+        f"token accepted: {len(sites)} site(s): {names}" if sites else "token accepted, but it sees no site"
+    )
+
+
 def _probe_erp_files(source: FileSource) -> str:
     found = source.newest()
     size = f", {found.size} bytes" if found.size is not None else ""
@@ -209,8 +222,12 @@ ERP_FILES = System(
     probe=_probe_erp_files,
 )
 
-PLYTIX = System("plytix", "plytix", "plytix_api", PlytixSettings, PlytixCredentials, _plytix)
-WEBFLOW = System("webflow", "webflow", "webflow_api", WebflowSettings, WebflowCredentials, _webflow)
+PLYTIX = System(
+    "plytix", "plytix", "plytix_api", PlytixSettings, PlytixCredentials, _plytix, probe=_probe_plytix
+)
+WEBFLOW = System(
+    "webflow", "webflow", "webflow_api", WebflowSettings, WebflowCredentials, _webflow, probe=_probe_webflow
+)
 
 SYSTEMS: dict[str, System[Any, Any, Any]] = {
     s.name: s for s in (PLENTYMARKETS, SHOPWARE6, SHOPIFY, ERP_FILES, PLYTIX, WEBFLOW)

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from connector_pipelines import errors
-from connector_pipelines.pipelines.catalog import pipeline_recipe
+from connector_pipelines.pipelines.catalog import pipeline_recipe, pipeline_recipes
 from connector_pipelines.redaction import redact
 from connector_pipelines.sandbox.hub import SandboxHub
 from connector_pipelines.sandbox.recipe import Catalog
@@ -236,7 +236,7 @@ def test_removal_summary_counts_what_remove_deletes(registry: TenantRegistry) ->
         registry.removal_summary("acme")
 
 
-@pytest.mark.parametrize("pipeline", ["plenty_shopware", "erp_files_shopify"])
+@pytest.mark.parametrize("pipeline", sorted(pipeline_recipes()))
 def test_credentials_are_proved_by_one_call_per_system(
     hub: SandboxHub, registry: TenantRegistry, pipeline: str
 ) -> None:
