@@ -52,6 +52,7 @@ def settings_file(tmp_path: Path) -> str:
     path.write_text(json.dumps(SETTINGS))
     return str(path)
 
+
 MIGRATIONS = Path(__file__).parents[1] / "connector_pipelines" / "store" / "migrations" / "versions"
 
 

@@ -30,7 +30,7 @@ from connector_pipelines.catalog.diff import changed_fields
 from connector_pipelines.catalog.hashing import content_hash
 from connector_pipelines.catalog.models import Category, Product, Variant
 from connector_pipelines.clients.http import ApiError, TransientError
-from connector_pipelines.clients.webflow import WebflowClient
+from connector_pipelines.clients.webflow import WebflowClient, WebflowNotFoundError
 from connector_pipelines.clients.webflow_models import (
     ItemWrite,
     ProductAndSkus,
@@ -517,9 +517,6 @@ class WebflowProductWriter:
                 if not product_id:
                     outcome.confirmed.append(MappingRow(row.source_key, "", GONE))
                     continue
-                if self.client.get_product(self.ctx.site_id, product_id) is None:
-                    outcome.confirmed.append(MappingRow(row.source_key, product_id, GONE))
-                    continue
                 self.client.update_product(
                     self.ctx.site_id,
                     product_id,
@@ -530,6 +527,8 @@ class WebflowProductWriter:
                 )
                 self.stats.archived += 1
                 outcome.confirmed.append(MappingRow(row.source_key, product_id, DEACTIVATED, row.extra))
+            except WebflowNotFoundError:
+                outcome.confirmed.append(MappingRow(row.source_key, row.target_id, GONE))
             except ApiError as exc:
                 outcome.failed.append(RecordFailure(row.source_key, str(exc)))
         return outcome
