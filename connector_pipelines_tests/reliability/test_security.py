@@ -25,6 +25,7 @@ from cryptography.x509.oid import NameOID
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select, update
 
+from connector_pipelines import errors
 from connector_pipelines.cli import main
 from connector_pipelines.clients.http import ApiClient, ApiError, RetrySettings, TlsSettings
 from connector_pipelines.clients.plentymarkets import PlentymarketsClient
@@ -172,6 +173,12 @@ def _connected(registry: TenantRegistry) -> object:
         return client.base_url, client.username, client._password.get_secret_value()
 
 
+def _refusal(call: Callable[[], object]) -> str:
+    with pytest.raises(errors.ConnectorError) as refused:
+        call()
+    return str(refused.value)
+
+
 REGISTRY_CALLS: dict[str, Callable[[TenantRegistry], object]] = {
     "tenants": lambda r: [t for t in r.tenants() if t.slug == "tenant-a"],
     "get": lambda r: r.get("tenant-a"),
@@ -185,6 +192,12 @@ REGISTRY_CALLS: dict[str, Callable[[TenantRegistry], object]] = {
         "tenant-a", "plentymarkets", {"username": "x", "password": "y"}
     ),
     "rotate_keys": lambda r: r.rotate_keys(),
+    "missing_settings": lambda r: r.missing_settings("tenant-a", ["plentymarkets", "shopware6"]),
+    "removal_summary": lambda r: r.removal_summary("tenant-a"),
+    # Refused before any call (the username is empty): what it says names tenant a only.
+    "test_credentials": lambda r: _refusal(
+        lambda: r.test_credentials("tenant-a", "plentymarkets", {"username": "", "password": "y"})
+    ),
     "remove": lambda r: r.remove("tenant-a"),
 }
 
