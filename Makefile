@@ -29,11 +29,13 @@ reliability: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup $(FIGURES) --reliability-long -m reliability connector_pipelines_tests/reliability
 
 # The Dagster UI with the sandbox and demo tenants, daemon included, on the demo's own connector home
-# (.connector/demo). Ports: make dev UI_PORT=3001 SANDBOX_PORT=8901 when the defaults are taken.
+# (.connector/demo), and the connector service. Ports: make dev UI_PORT=3001 SANDBOX_PORT=8901 SERVICE_PORT=8009
+# when the defaults are taken.
 UI_PORT ?= 3000
 SANDBOX_PORT ?= 8900
+SERVICE_PORT ?= 8008
 dev: $(STAMP)
-	$(BIN)/connector-pipelines dev --port $(UI_PORT) --sandbox-port $(SANDBOX_PORT)
+	$(BIN)/connector-pipelines dev --port $(UI_PORT) --sandbox-port $(SANDBOX_PORT) --service-port $(SERVICE_PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

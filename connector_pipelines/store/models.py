@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -173,3 +174,98 @@ class Record(Base):
     content_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     payload: Mapped[Any] = mapped_column(JsonDoc, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+
+
+# --- the connector service (connector_pipelines/service) ----------------------------------------------------
+
+# SQLite autoincrements only an INTEGER PRIMARY KEY; PostgreSQL needs 64 bits for a busy inbox.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class WebhookInbox(Base):
+    """A verified webhook, committed before the sender got its 2xx; the pipelines' sensors drain it."""
+
+    __tablename__ = "webhook_inbox"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(tenant_fk(), nullable=False)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)  # shopify | erp
+    topic: Mapped[str] = mapped_column(String(120), nullable=False)
+    # The sender's delivery id (X-Shopify-Webhook-Id) or, for ERP events, the signature: unique per source and
+    # tenant, so a retried or replayed delivery is never stored twice.
+    delivery_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    event_id: Mapped[str | None] = mapped_column(String(200))
+    triggered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    payload: Mapped[Any] = mapped_column(JsonDoc, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="waiting")
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("source", "tenant_id", "delivery_id", name="uq_webhook_inbox_delivery"),
+        Index("ix_webhook_inbox_status", "status", "received_at"),
+        Index("ix_webhook_inbox_tenant", "tenant_id", "status", "id"),
+    )
+
+
+class WebhookSecret(Base):
+    """A tenant's shared secret for signed webhooks of one source, sealed like its credentials."""
+
+    __tablename__ = "webhook_secrets"
+
+    tenant_id: Mapped[int] = mapped_column(tenant_fk(), primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+
+
+class AuditEntry(Base):
+    """A mutating call of the management API: who, what, on which tenant, with which answer. The tenant is
+    its slug, not a key: the trail outlives a removed tenant."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    role: Mapped[str | None] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(10), nullable=False)
+    path: Mapped[str] = mapped_column(String(500), nullable=False)
+    tenant: Mapped[str | None] = mapped_column(String(63))
+    status_code: Mapped[int] = mapped_column(Integer, nullable=False)
+    request_id: Mapped[str] = mapped_column(String(64), nullable=False)
+
+    __table_args__ = (Index("ix_audit_log_tenant", "tenant", "at"), Index("ix_audit_log_at", "at"))
+
+
+class MappingVersion(Base):
+    """One version of a tenant's field mapping, as written through the service: content, author, time."""
+
+    __tablename__ = "mapping_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[int] = mapped_column(tenant_fk(), nullable=False)
+    pipeline: Mapped[str] = mapped_column(String(40), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False)
+    actor: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "pipeline", "version", name="uq_mapping_versions_version"),
+    )
+
+
+class SigningKey(Base):
+    """A key that signs the service's API tokens (HS256), sealed with the connector's encryption key. The
+    newest active key signs; every active key verifies; a retired key verifies nothing any more."""
+
+    __tablename__ = "service_signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -117,6 +117,9 @@ class ShopifySettings(_Model):
 
 class ShopifyCredentials(_Model):
     access_token: SecretStr
+    api_secret: SecretStr | None = Field(
+        None, description="the app's client secret: verifies the HMAC of the shop's webhooks"
+    )
 
 
 # --- ERP product files --------------------------------------------------------------------------------------
