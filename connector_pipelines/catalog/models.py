@@ -6,6 +6,7 @@ Records carry a stable source key (``system:type:id``) and are immutable; their 
 
 from __future__ import annotations
 
+import inspect
 from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +18,16 @@ class _Canonical(BaseModel):
 
 def source_key(system: str, kind: str, ident: str | int) -> str:
     return f"{system}:{kind}:{ident}"
+
+
+# ``exclude_if`` of fields added after snapshots were first stored: an unused one stays out of the record's
+# JSON, so the content hash of every record that does not use it stays what it was.
+def _empty(value: object) -> bool:
+    return not value
+
+
+def _is_none(value: object) -> bool:
+    return value is None
 
 
 class Texts(_Canonical):
@@ -75,6 +86,9 @@ class PriceList(_Canonical):
     min_quantity: int = Field(1, description="tier prices start above 1")
     all_customers: bool = Field(True, description="False for prices limited to customer classes")
     clients: tuple[int, ...] = Field((), description="shops (Plenty clients) it applies to; empty = all")
+    customer_classes: tuple[int, ...] = Field(
+        (), exclude_if=_empty, description="the customer classes it is limited to (all_customers False)"
+    )
 
 
 class Price(_Canonical):
@@ -83,6 +97,9 @@ class Price(_Canonical):
     net: Decimal | None = Field(None, description="None when the source knows only the shop price")
     list_gross: Decimal | None = Field(None, description="list / recommended retail price, gross")
     min_quantity: int = 1
+    customer_group: str | None = Field(
+        None, exclude_if=_is_none, description="the source's customer group (class) it is limited to"
+    )
 
 
 class Media(_Canonical):
@@ -90,6 +107,7 @@ class Media(_Canonical):
     url: str
     alt: str = ""
     position: int = 0
+    checksum: str = Field("", exclude_if=_empty, description="content hash of the file (MD5), when known")
 
 
 class OptionChoice(_Canonical):
@@ -97,6 +115,26 @@ class OptionChoice(_Canonical):
     value_key: str
     option_name: str = Field("", description="display name, when the source carries it inline")
     value_name: str = ""
+
+
+class Metafield(_Canonical):
+    namespace: str
+    key: str
+    type: str
+    value: str
+
+
+class LocationStock(_Canonical):
+    """Stock at one location: ``location`` as the source names it (a target's location id or name)."""
+
+    location: str
+    quantity: int
+
+
+# Without ``exclude_if`` (pydantic 2.12) the fields added later would be dumped, and every stored hash would
+# change: an older pydantic is refused outright.
+if "exclude_if" not in inspect.signature(Field).parameters:
+    raise ImportError("connector_pipelines needs pydantic >= 2.12 (Field(exclude_if=...)) for stable hashes")
 
 
 class Variant(_Canonical):
@@ -113,6 +151,15 @@ class Variant(_Canonical):
     length_mm: int | None = None
     position: int = 0
     media_keys: tuple[str, ...] = ()
+    tier_prices: tuple[Price, ...] = Field(
+        (),
+        exclude_if=_empty,
+        description="prices from a minimum quantity or for one customer group (Shopware advanced prices)",
+    )
+    metafields: tuple[Metafield, ...] = Field((), exclude_if=_empty)
+    stock_by_location: tuple[LocationStock, ...] = Field(
+        (), exclude_if=_empty, description="stock per location; empty = ``stock`` is the only figure"
+    )
 
 
 class Product(_Canonical):
@@ -134,13 +181,3 @@ class Product(_Canonical):
     def name(self, lang: str) -> str:
         texts = self.texts.get(lang) or next(iter(self.texts.values()), None)
         return texts.name if texts else ""
-
-
-class Metafield(_Canonical):
-    namespace: str
-    key: str
-    type: str
-    value: str
-
-
-Product.model_rebuild()

@@ -1,13 +1,15 @@
 """Sandbox file servers for ERP product files, and seeded ERP catalogs with mutation helpers.
 
-- :class:`FtpSandbox`: pyftpdlib on loopback serving a directory; ``tls=True`` makes it explicit FTPS with a
-  certificate from a CA generated at start (tests trust ``ca_file``); ``legacy=True`` drops MLSD, MLST,
-  SIZE and MDTM, like old ERP servers, so clients must fall back to NLST and content hashes.
+- :class:`FtpSandbox`: pyftpdlib on loopback serving a directory; ``tls=True`` makes it explicit FTPS (AUTH
+  TLS), with ``implicit=True`` implicit FTPS (TLS from the first byte, as on port 990), with a certificate
+  from a CA generated at start (tests trust ``ca_file``); ``legacy=True`` drops MLSD, MLST, SIZE and MDTM,
+  like old ERP servers, so clients must fall back to NLST and content hashes.
 - :class:`SftpSandbox`: asyncssh with an SFTP subsystem chrooted to a directory, password and public-key
   login, and a host key generated at start (tests pin ``host_key_fingerprint``).
 - :func:`write_erp_catalog`: a deterministic catalog (parent column, options, prices, metafield columns) in
-  CSV, JSON or NDJSON, written row by row so files of any size fit; mutation helpers rewrite a file the
-  same way; :func:`default_mapping` maps those files.
+  CSV, JSON or NDJSON, written row by row so files of any size fit; ``rich=True`` adds image URLs, a
+  variant image, a variant metafield and stock at two locations (:data:`SANDBOX_LOCATIONS`); mutation
+  helpers rewrite a file the same way, keeping its columns; :func:`default_mapping` maps those files.
 
 Each server runs on a free port in a background thread; ``start()`` / ``stop()`` or ``with``.
 """
@@ -134,10 +136,27 @@ def generate_tls_files(directory: Path, hosts: Sequence[str] = (LOOPBACK, "local
 LEGACY_MISSING_COMMANDS = frozenset({"MLSD", "MLST", "MDTM", "SIZE"})
 
 
+def _implicit_tls_handler(base: type[ftp_handlers.FTPHandler]) -> type:
+    """pyftpdlib's TLS handler made implicit: it secures the connection as soon as it is accepted and greets
+    (220) only once the handshake is done; pyftpdlib itself knows only explicit FTPS (AUTH TLS)."""
+
+    def handle(self: ftp_handlers.TLS_FTPHandler) -> None:
+        self.secure_connection(self.ssl_context)
+
+    def handle_ssl_established(self: ftp_handlers.TLS_FTPHandler) -> None:
+        if not getattr(self, "_greeted", False):
+            self._greeted = True
+            base.handle(self)
+
+    return type(
+        "ImplicitTlsFtpHandler", (base,), {"handle": handle, "handle_ssl_established": handle_ssl_established}
+    )
+
+
 class FtpSandbox:
-    """pyftpdlib serving ``root`` read-only to one user (a random password unless given); FTPS (explicit,
-    TLS required on control and data channels) with ``tls=True``, which needs pyOpenSSL (pyftpdlib's TLS
-    handler is built on it)."""
+    """pyftpdlib serving ``root`` read-only to one user (a random password unless given); FTPS (TLS required
+    on control and data channels) with ``tls=True``, explicit or, with ``implicit=True``, implicit; FTPS needs
+    pyOpenSSL (pyftpdlib's TLS handler is built on it)."""
 
     def __init__(
         self,
@@ -146,14 +165,18 @@ class FtpSandbox:
         username: str = "erp",
         password: str | None = None,
         tls: bool = False,
+        implicit: bool = False,
         legacy: bool = False,
         host: str = LOOPBACK,
         port: int = 0,
     ) -> None:
+        if implicit and not tls:
+            raise ValueError("implicit FTPS needs tls=True")
         self.root = Path(root)
         self.username = username
         self.password = password or secrets.token_urlsafe(16)
         self.tls = tls
+        self.implicit = implicit
         self.legacy = legacy
         self.host = host
         self._requested_port = port
@@ -177,6 +200,8 @@ class FtpSandbox:
         if self.tls:
             # pyftpdlib defines its TLS handler only when pyOpenSSL is importable.
             base = getattr(ftp_handlers, "TLS_FTPHandler", None) or _missing_pyopenssl()
+            if self.implicit:
+                base = _implicit_tls_handler(base)
             self._tmp = Path(tempfile.mkdtemp(prefix="ftps-sandbox-"))
             files = generate_tls_files(self._tmp, (self.host, "localhost"))
             self.ca_file = files.ca_cert
@@ -233,6 +258,8 @@ class FtpSandbox:
             "host": self.host,
             "port": self.port,
         }
+        if self.implicit:
+            values["ftps_mode"] = "implicit"
         if self.ca_file is not None:
             values["tls"] = {"ca_bundle": str(self.ca_file)}
         return ErpFilesSettings.model_validate(
@@ -414,6 +441,12 @@ CSV_COLUMNS = (
     "care",
     "release_date",
 )
+# The columns of a rich catalog (after CSV_COLUMNS), and the shop locations its stock columns are for.
+RICH_COLUMNS = ("image_urls", "variant_image", "fit", "stock_main", "stock_berlin")
+SANDBOX_LOCATIONS = {1: "Main warehouse", 2: "Berlin store"}
+STOCK_COLUMNS = {"stock_main": "Main warehouse", "stock_berlin": "Berlin store"}
+IMAGE_HOST = "https://images.example.com"
+FITS = ("slim", "regular", "relaxed")
 VENDORS = ("Acme Outfitters", "Nordwind", "Bergmann & Söhne", "Lumen Labs", "Kestrel Co.")
 ADJECTIVES = ("Classic", "Essential", "Heritage", "Urban", "Alpine", "Coastal", "Everyday", "Signature")
 MATERIALS = ("Cotton", "Merino wool", "Linen", "Recycled polyester", "Organic cotton", "Leather")
@@ -482,7 +515,9 @@ def _ean13(number: int) -> str:
     return digits + str((10 - total % 10) % 10)
 
 
-def _product_rows(index: int, variants: int, seed: int, description_words: int) -> list[dict[str, JsonValue]]:
+def _product_rows(
+    index: int, variants: int, seed: int, description_words: int, *, rich: bool = False
+) -> list[dict[str, JsonValue]]:
     """The rows of product ``index``: same product fields on every row (as ERP exports repeat them)."""
     rng = random.Random(seed * 1_000_003 + index)
     plural, singular, sizes = rng.choice(PRODUCT_TYPES)
@@ -527,7 +562,25 @@ def _product_rows(index: int, variants: int, seed: int, description_words: int) 
                 "release_date": released.isoformat(),
             }
         )
+    if rich:
+        # Drawn after the plain columns, so that a rich catalog has the plain one's values.
+        images = [f"{IMAGE_HOST}/{parent}/{n}.jpg" for n in range(1, rng.randint(1, 3) + 1)]
+        for row in rows:
+            color = str(row["color"]).lower()
+            row |= {
+                "image_urls": list(images),
+                "variant_image": f"{IMAGE_HOST}/{parent}/{color}.jpg",
+                "fit": rng.choice(FITS),
+                "stock_main": rng.randint(0, 50),
+                "stock_berlin": rng.randint(0, 20),
+            }
     return rows
+
+
+def csv_columns(row: Mapping[str, JsonValue]) -> tuple[str, ...]:
+    """The columns a row is written with: the plain ones, then any other it has (the rich ones, or a column a
+    test added)."""
+    return CSV_COLUMNS + tuple(name for name in row if name not in CSV_COLUMNS)
 
 
 def _format_decimal(text: str, separator: str) -> str:
@@ -551,12 +604,13 @@ def _csv_row(row: Mapping[str, JsonValue], layout: ErpFileLayout) -> list[str]:
         if value is None:
             return ""
         if isinstance(value, list):
-            return (" | " if name == "care" else ", ").join(str(v) for v in value)
+            separator = {"care": " | ", "image_urls": "|"}.get(name, ", ")
+            return separator.join(str(v) for v in value)
         if name in ("price", "compare_at_price", "weight_kg"):
             return _format_decimal(str(value), layout.decimal_separator)
         return str(value)
 
-    return [text(name) for name in CSV_COLUMNS]
+    return [text(name) for name in csv_columns(row)]
 
 
 def _json_record(row: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
@@ -575,7 +629,7 @@ def _json_record(row: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
 def _file_row(row: Mapping[str, JsonValue], layout: ErpFileLayout) -> dict[str, JsonValue]:
     """A generated row as the file holds it: formatted text for CSV, typed values for JSON."""
     if layout.format == "csv":
-        return dict(zip(CSV_COLUMNS, _csv_row(row, layout), strict=True))
+        return dict(zip(csv_columns(row), _csv_row(row, layout), strict=True))
     return _json_record(row)
 
 
@@ -589,15 +643,19 @@ class _Writer:
         self._csv = csv.writer(stream, delimiter=layout.delimiter, lineterminator="\n")
         keys = [k for k in layout.json_records_path.split(".") if k]
         self._suffix = "\n]" + "}" * len(keys) + "\n"
-        if layout.format == "csv":
-            self._csv.writerow(CSV_COLUMNS)
-        elif layout.format == "json":
+        self._columns: tuple[str, ...] | None = None  # CSV: from the first row (a rich file has more)
+        if layout.format == "json":
             prefix = "".join(f'{{"exported_at": "2026-01-01T00:00:00Z", "{k}": ' for k in keys)
             stream.write(prefix + "[\n")
 
     def write(self, row: Mapping[str, JsonValue]) -> None:
         if self.layout.format == "csv":
-            self._csv.writerow(["" if row.get(name) is None else str(row.get(name)) for name in CSV_COLUMNS])
+            if self._columns is None:
+                self._columns = csv_columns(row)
+                self._csv.writerow(self._columns)
+            self._csv.writerow(
+                ["" if row.get(name) is None else str(row.get(name)) for name in self._columns]
+            )
         else:
             text = orjson.dumps(row).decode()
             if self.layout.format == "json":
@@ -608,6 +666,8 @@ class _Writer:
         self.count += 1
 
     def close(self) -> None:
+        if self.layout.format == "csv" and self._columns is None:
+            self._csv.writerow(CSV_COLUMNS)  # an empty catalog still has its header
         if self.layout.format == "json":
             self.stream.write(self._suffix)
 
@@ -627,15 +687,17 @@ def write_erp_catalog(
     layout: ErpFileLayout | None = None,
     description_words: int = 12,
     first_index: int = 1,
+    rich: bool = False,
 ) -> CatalogSummary:
     """Write a seeded catalog of ``products`` x ``variants`` rows, streaming (constant memory), in
-    ``layout`` (or the default layout of ``format``)."""
+    ``layout`` (or the default layout of ``format``); ``rich`` adds images, a variant metafield and stock per
+    location."""
     layout = layout or ErpFileLayout(format=format)
     path = Path(path)
     with _open_for_writing(path, layout) as stream:
         writer = _Writer(stream, layout)
         for index in range(first_index, first_index + products):
-            for row in _product_rows(index, variants, seed, description_words):
+            for row in _product_rows(index, variants, seed, description_words, rich=rich):
                 writer.write(_file_row(row, layout))
         writer.close()
     return CatalogSummary(path, products, products * variants, path.stat().st_size)
@@ -646,7 +708,8 @@ def write_erp_catalog(
 RowEdit = Callable[[dict[str, JsonValue]], dict[str, JsonValue] | None]
 
 
-def _read_rows(path: Path, layout: ErpFileLayout) -> Iterator[dict[str, JsonValue]]:
+def read_rows(path: Path, layout: ErpFileLayout) -> Iterator[dict[str, JsonValue]]:
+    """The rows of a sandbox catalog, as the file holds them (streaming)."""
     settings = ErpFilesSettings.model_validate(
         {"kind": "local", "root": str(path.parent), "path": path.name} | layout.format_settings()
     )
@@ -663,7 +726,7 @@ def _rewrite(
     tmp = path.with_name(f".{path.name}.tmp")
     with _open_for_writing(tmp, layout) as stream:
         writer = _Writer(stream, layout)
-        for row in _read_rows(path, layout):
+        for row in read_rows(path, layout):
             edited = edit(row)
             if edited is not None:
                 writer.write(edited)
@@ -742,25 +805,33 @@ def delete_products(path: str | Path, layout: ErpFileLayout, parent_ids: Iterabl
 def add_products(
     path: str | Path, layout: ErpFileLayout, count: int, *, variants: int = 3, seed: int = 0
 ) -> list[str]:
-    """Append ``count`` new products (numbered after the highest parent id); returns their parent ids."""
+    """Append ``count`` new products (numbered after the highest parent id; rich when the file is);
+    returns their parent ids."""
     highest = 0
+    rich = False
     added: list[str] = []
 
     def edit(row: dict[str, JsonValue]) -> dict[str, JsonValue]:
-        nonlocal highest
+        nonlocal highest, rich
         parent = str(row.get("parent_id", ""))
         if parent[1:].isdigit():
             highest = max(highest, int(parent[1:]))
+        rich = rich or "image_urls" in row
         return row
 
     def new_rows() -> Iterator[dict[str, JsonValue]]:
         for index in range(highest + 1, highest + 1 + count):
-            rows = _product_rows(index, variants, seed, 12)
+            rows = _product_rows(index, variants, seed, 12, rich=rich)
             added.append(str(rows[0]["parent_id"]))
             yield from (_file_row(row, layout) for row in rows)
 
     _rewrite(Path(path), layout, edit, new_rows)
     return added
+
+
+def rewrite_rows(path: str | Path, layout: ErpFileLayout, edit: RowEdit) -> None:
+    """Stream every row of ``path`` through ``edit`` (changed in place, or None to drop it)."""
+    _rewrite(Path(path), layout, edit, list)
 
 
 def touch(path: str | Path, when: datetime | None = None) -> None:
@@ -769,52 +840,69 @@ def touch(path: str | Path, when: datetime | None = None) -> None:
     os.utime(path, (stamp, stamp))
 
 
-def default_mapping(layout: ErpFileLayout | None = None, *, currency: str = "EUR") -> MappingConfig:
-    """The mapping of the sandbox catalogs (JSON layouts read prices from the nested ``pricing`` object)."""
+def default_mapping(
+    layout: ErpFileLayout | None = None, *, currency: str = "EUR", rich: bool = False
+) -> MappingConfig:
+    """The mapping of the sandbox catalogs (JSON layouts read prices from the nested ``pricing`` object);
+    ``rich``: of rich catalogs, with images, a variant metafield and stock per location."""
     layout = layout or ErpFileLayout()
     json_shape = layout.format != "csv"
-    return MappingConfig.model_validate(
-        {
-            "currency": currency,
-            "language": "en",
-            "decimal_separator": layout.decimal_separator,
-            "group_by": "parent_id",
-            "fields": {
-                "title": {"source": "title", "transforms": ["trim", "required"]},
-                "descriptionHtml": "description_html",
-                "vendor": {"source": "vendor", "transforms": ["trim"]},
-                "productType": "product_type",
-                "tags": {"source": "tags", "transforms": [{"split": ","}, "trim"]},
-                "status": {"source": "status", "transforms": ["lower", {"default": "active"}]},
-                "variant.sku": {"source": "sku", "transforms": ["trim", "required"]},
-                "variant.price": {
-                    "source": "pricing.price" if json_shape else "price",
-                    "transforms": ["decimal", "required"],
-                },
-                "variant.compareAtPrice": {
-                    "source": "pricing.compare_at" if json_shape else "compare_at_price",
-                    "transforms": ["decimal"],
-                },
-                "variant.barcode": "barcode",
-                "weight": {"source": "weight_kg", "transforms": ["decimal"]},
-                "inventory": {"source": "inventory", "transforms": [{"default": "0"}, "integer"]},
+    document: dict[str, JsonValue] = {
+        "currency": currency,
+        "language": "en",
+        "decimal_separator": layout.decimal_separator,
+        "group_by": "parent_id",
+        "fields": {
+            "title": {"source": "title", "transforms": ["trim", "required"]},
+            "descriptionHtml": "description_html",
+            "vendor": {"source": "vendor", "transforms": ["trim"]},
+            "productType": "product_type",
+            "tags": {"source": "tags", "transforms": [{"split": ","}, "trim"]},
+            "status": {"source": "status", "transforms": ["lower", {"default": "active"}]},
+            "variant.sku": {"source": "sku", "transforms": ["trim", "required"]},
+            "variant.price": {
+                "source": "pricing.price" if json_shape else "price",
+                "transforms": ["decimal", "required"],
             },
-            "options": {"Color": "color", "Size": "size"},
-            "metafields": [
-                {
-                    "namespace": "custom",
-                    "key": "material",
-                    "type": "single_line_text_field",
-                    "source": "material",
-                },
-                {
-                    "namespace": "custom",
-                    "key": "care",
-                    "type": "list.single_line_text_field",
-                    "source": "care",
-                    "transforms": [{"split": "|"}, "trim"],
-                },
-                {"namespace": "custom", "key": "release_date", "type": "date", "source": "release_date"},
+            "variant.compareAtPrice": {
+                "source": "pricing.compare_at" if json_shape else "compare_at_price",
+                "transforms": ["decimal"],
+            },
+            "variant.barcode": "barcode",
+            "weight": {"source": "weight_kg", "transforms": ["decimal"]},
+            "inventory": {"source": "inventory", "transforms": [{"default": "0"}, "integer"]},
+        },
+        "options": {"Color": "color", "Size": "size"},
+        "metafields": [
+            {
+                "namespace": "custom",
+                "key": "material",
+                "type": "single_line_text_field",
+                "source": "material",
+            },
+            {
+                "namespace": "custom",
+                "key": "care",
+                "type": "list.single_line_text_field",
+                "source": "care",
+                "transforms": [{"split": "|"}, "trim"],
+            },
+            {"namespace": "custom", "key": "release_date", "type": "date", "source": "release_date"},
+        ],
+    }
+    if rich:
+        fields = document["fields"]
+        assert isinstance(fields, dict)
+        del fields["inventory"]  # stock comes per location instead
+        document |= {
+            "variant_metafields": [
+                {"namespace": "custom", "key": "fit", "type": "single_line_text_field", "source": "fit"}
             ],
+            "images": {"source": "image_urls", "transforms": [{"split": "|"}, "trim"], "alt": "title"},
+            "variant_image": "variant_image",
+            "inventory_by_location": {
+                location: {"source": column, "transforms": [{"default": "0"}, "integer"]}
+                for column, location in STOCK_COLUMNS.items()
+            },
         }
-    )
+    return MappingConfig.model_validate(document)

@@ -559,6 +559,12 @@ def _variant_snapshot(variant: Variant) -> dict[str, Json]:
         "position": variant.position,
         "options": {names.get(id(v), ""): v.name for v in variant.option_values},
         "metafields": [_metafield_snapshot(m) for m in variant.metafields],
+        "inventory": {
+            gid("Location", location): quantities.get("available", 0)
+            for location, quantities in sorted(variant.quantities.items())
+            if "available" in quantities
+        },
+        "image": variant.media[0].source if variant.media else None,
     }
 
 
@@ -579,6 +585,10 @@ def _product_snapshot(product: Product) -> dict[str, Json]:
         "options": [{"name": o.name, "values": [v.name for v in o.values]} for o in product.options],
         "variants": [_variant_snapshot(v) for v in product.variants],
         "metafields": [_metafield_snapshot(m) for m in product.metafields],
+        "media": [
+            {"id": gid("MediaImage", m.id), "source": m.source, "alt": m.alt, "status": m.status}
+            for m in product.media
+        ],
         "createdAt": product.created_at,
         "updatedAt": product.updated_at,
     }

@@ -1,8 +1,9 @@
 """``productSet`` and ``productDelete`` over a :class:`ShopState` (contract §4, §5).
 
 productSet validates the whole input first and writes nothing when any ``userErrors`` come back. List
-fields (``productOptions``, ``variants``, ``metafields``, ``tags``) replace what the product had; omitted
-fields stay.
+fields (``productOptions``, ``variants``, ``metafields``, ``files``, ``tags``) replace what the product had;
+omitted fields stay. Media: ``shopify_media``. Stock goes per location; an existing variant takes quantities
+only where it is stocked (setting ``unstocked_location``).
 Variants without ``id`` are matched to existing ones by their option values, so their ids survive an upsert.
 """
 
@@ -17,6 +18,13 @@ from urllib.parse import urlsplit
 import orjson
 
 from connector_pipelines.sandbox.shopify_gql import Json
+from connector_pipelines.sandbox.shopify_media import (
+    FileSpec,
+    apply_files,
+    apply_variant_file,
+    check_files,
+    check_variant_file,
+)
 from connector_pipelines.sandbox.shopify_store import (
     InventoryItem,
     Metafield,
@@ -316,6 +324,7 @@ class _VariantSpec:
     position: int
     metafields: list[_MetafieldSpec] | None = None
     quantities: list[tuple[int, str, int]] = field(default_factory=list)
+    file: FileSpec | None = None
 
 
 def _kept_options(product: Product | None) -> list[_OptionSpec] | None:
@@ -336,6 +345,9 @@ class ProductSet:
         self.now = iso(now)
         self.monotonic = monotonic
         self.errors: list[UserError] = []
+        self._files: list[FileSpec] | None = None
+        self._combos: dict[tuple[str, ...], Variant] = {}
+        self._quantity_count = 0
 
     def run(self, identifier: dict[str, Json] | None, data: dict[str, Json]) -> Product | None:
         product, found = self._target(identifier, data)
@@ -348,6 +360,8 @@ class ProductSet:
             )
         handle = self._handle(product, identifier, data, title or "")
         options = self._options(product, data.get("productOptions"))
+        # Before the variants: their files must be among these.
+        self._files = check_files(self.shop, data.get("files"), ["input", "files"], self.errors)
         variants = self._variants(product, options, data.get("variants"))
         metafields = check_metafields(
             data.get("metafields"),
@@ -369,6 +383,8 @@ class ProductSet:
             self._apply_options(product, options)
         elif not product.options:
             self._default_variant(product)
+        if self._files is not None:
+            apply_files(self.shop, product, self._files, self.now)
         if variants is not None:
             self._apply_variants(product, variants)
         if metafields is not None:
@@ -594,6 +610,10 @@ class ProductSet:
             )
             return None
         existing = {gid("ProductVariant", v.id): v for v in product.variants} if product else {}
+        self._combos = {
+            tuple(v.name.casefold() for v in variant.option_values): variant
+            for variant in (product.variants if product else ())
+        }
         specs: list[_VariantSpec] = []
         combos: set[tuple[str, ...]] = set()
         for i, item in enumerate(inputs):
@@ -613,6 +633,15 @@ class ProductSet:
                 continue
             combos.add(combo)
             specs.append(spec)
+        limit = self.settings.max_inventory_quantities
+        if self._quantity_count > limit:
+            self.errors.append(
+                user_error(
+                    path,
+                    f"The inventory quantities of all variants can't exceed {limit}.",
+                    "INVENTORY_QUANTITIES_LIMIT_EXCEEDED",
+                )
+            )
         return specs
 
     def _check_kept_variants(self, product: Product, options: list[_OptionSpec]) -> None:
@@ -688,7 +717,10 @@ class ProductSet:
             amount = item.get(name)
             if amount is not None and Decimal(amount) < 0:
                 self.errors.append(user_error([*here, name], f"{name} must be at least 0", "INVALID_VARIANT"))
-        quantities = self._quantities(item.get("inventoryQuantities"), here)
+        # A variant given without id is the product's variant of these option values, as when applied.
+        same = variant or self._combos.get(tuple(v.name.casefold() for _, v in sorted(chosen.items())))
+        quantities = self._quantities(item.get("inventoryQuantities"), here, same)
+        file = check_variant_file(item.get("file"), self._files, [*here, "file"], self.errors)
         metafields = check_metafields(
             item.get("metafields"),
             variant.metafields if variant else [],
@@ -700,7 +732,7 @@ class ProductSet:
             return None
         values = [chosen[i] for i in range(len(options))]
         position = item.get("position") or index + 1
-        return _VariantSpec(variant, values, item, sku, sku_given, position, metafields, quantities)
+        return _VariantSpec(variant, values, item, sku, sku_given, position, metafields, quantities, file)
 
     @staticmethod
     def _option_index(options: list[_OptionSpec], ref: dict[str, Json]) -> int | None:
@@ -746,14 +778,31 @@ class ProductSet:
         return item_sku, on_item
 
     def _quantities(
-        self, inputs: list[dict[str, Json]] | None, here: list[str]
+        self, inputs: list[dict[str, Json]] | None, here: list[str], variant: Variant | None
     ) -> list[tuple[int, str, int]]:
         out: list[tuple[int, str, int]] = []
+        self._quantity_count += len(inputs or ())
+        stocked = variant.stocked_at(self.shop.primary_location) if variant is not None else None
         for i, item in enumerate(inputs or []):
             there = [*here, "inventoryQuantities", str(i)]
             location = self.shop.location(item["locationId"])
             if location is None:
                 self.errors.append(user_error([*there, "locationId"], "Location does not exist", "NOT_FOUND"))
+            elif (
+                stocked is not None
+                and location.id not in stocked
+                and self.settings.unstocked_location == "reject"
+            ):
+                # The schema: "If you're updating an existing variant, then you can only update the quantities
+                # at locations where the variant is already stocked."
+                self.errors.append(
+                    user_error(
+                        [*there, "locationId"],
+                        f"The variant is not stocked at location '{location.name}'. Activate the inventory "
+                        "item at the location first.",
+                        "INVALID_INPUT",
+                    )
+                )
             elif item["name"] not in ("available", "on_hand"):
                 self.errors.append(
                     user_error(
@@ -843,6 +892,10 @@ class ProductSet:
                 old_sku = variant.sku
                 variant.option_values = values
             used.add(variant.id)
+            primary = self.shop.primary_location
+            if not is_new and spec.quantities and not variant.quantities and primary is not None:
+                # Stocked at the primary location until now (with nothing there): it stays stocked there.
+                variant.quantities[primary] = {}
             variant.position = len(variants) + 1
             self._apply_variant(variant, spec)
             self.shop.index_variant(variant, old_sku, is_new, self.monotonic)
@@ -892,6 +945,8 @@ class ProductSet:
             item.country_code_of_origin = inventory["countryCodeOfOrigin"]
         for location_id, name, quantity in spec.quantities:
             variant.quantities.setdefault(location_id, {})[name] = quantity
+        if spec.file is not None:
+            apply_variant_file(variant, spec.file)
         if spec.metafields is not None:
             variant.metafields = apply_metafields(spec.metafields, "PRODUCTVARIANT", self.now, variant)
         variant.updated_at = self.now

@@ -26,6 +26,7 @@ from connector_pipelines.sandbox.shopify_edits import (
     tags_remove,
 )
 from connector_pipelines.sandbox.shopify_gql import FieldError, Json, PathLink, Resolver
+from connector_pipelines.sandbox.shopify_media import image_view, mime_type
 from connector_pipelines.sandbox.shopify_products import ProductSet, parameterize, product_delete
 from connector_pipelines.sandbox.shopify_search import SearchSyntaxError
 from connector_pipelines.sandbox.shopify_store import (
@@ -34,6 +35,7 @@ from connector_pipelines.sandbox.shopify_store import (
     Edge,
     InventoryItem,
     Location,
+    MediaImage,
     Metafield,
     Option,
     OptionValue,
@@ -69,6 +71,7 @@ _TYPE_NAMES: dict[type, str] = {
     InventoryItem: "InventoryItem",
     Location: "Location",
     Metafield: "Metafield",
+    MediaImage: "MediaImage",
 }
 
 
@@ -116,6 +119,8 @@ def find_node(shop: ShopState, value: str) -> object | None:
         return op if op is not None and op.kind == kind else None
     if kind == "Location":
         return shop.location(value)
+    if kind == "MediaImage":
+        return shop.files.get(number)
     if kind == "InventoryItem":
         return next((v.inventory_item for v in shop.variants.values() if v.inventory_item.id == number), None)
     if kind == "ProductOption":
@@ -495,6 +500,16 @@ def _compare_at_range(
     return {"minVariantCompareAtPrice": _money(prices[0]), "maxVariantCompareAtPrice": _money(prices[-1])}
 
 
+def _media(record: Product | Variant, args: Args, ctx: RequestContext, path: PathLink) -> Connection:
+    """Media in their order (sort key POSITION, the default; the emulator orders every sort key so)."""
+    positions = {m.id: i for i, m in enumerate(record.media)}
+    return _connection(list(record.media), args, ctx, lambda m: (positions[m.id], m.id))
+
+
+def _featured_image(record: Product | Variant, args: Args, ctx: RequestContext, path: PathLink) -> Json:
+    return image_view(ctx.shop, record.media[0]) if record.media else None
+
+
 PRODUCT: dict[str, Resolver[RequestContext]] = {
     "id": _id("Product"),
     "legacyResourceId": _legacy,
@@ -515,6 +530,10 @@ PRODUCT: dict[str, Resolver[RequestContext]] = {
     "onlineStoreUrl": lambda p, args, ctx, path: None,
     "priceRangeV2": _price_range,
     "compareAtPriceRange": _compare_at_range,
+    "media": _media,
+    "featuredMedia": lambda p, args, ctx, path: p.media[0] if p.media else None,
+    "mediaCount": lambda p, args, ctx, path: _count(len(p.media)),
+    "featuredImage": _featured_image,
 }
 
 
@@ -546,6 +565,8 @@ VARIANT: dict[str, Resolver[RequestContext]] = {
     "sellableOnlineQuantity": lambda v, args, ctx, path: v.inventory_quantity,
     "metafields": _metafields,
     "metafield": _metafield,
+    "media": _media,
+    "image": _featured_image,
 }
 
 
@@ -645,6 +666,25 @@ METAFIELD: dict[str, Resolver[RequestContext]] = {
 }
 
 
+def _media_image_view(image: MediaImage, args: Args, ctx: RequestContext, path: PathLink) -> Json:
+    return image_view(ctx.shop, image)
+
+
+MEDIA_IMAGE: dict[str, Resolver[RequestContext]] = {
+    "id": _id("MediaImage"),
+    "mediaContentType": lambda m, args, ctx, path: "IMAGE",
+    "fileStatus": lambda m, args, ctx, path: m.status,
+    "mediaErrors": lambda m, args, ctx, path: [],
+    "mediaWarnings": lambda m, args, ctx, path: [],
+    "fileErrors": lambda m, args, ctx, path: [],
+    "image": _media_image_view,
+    "preview": lambda m, args, ctx, path: {"image": image_view(ctx.shop, m), "status": m.status},
+    # Shopify answers a short-lived URL of its copy of the original; the emulator, the source it was given.
+    "originalSource": lambda m, args, ctx, path: {"url": m.source, "fileSize": None},
+    "mimeType": lambda m, args, ctx, path: mime_type(m.filename),
+}
+
+
 def _bulk_url(partial: bool) -> Resolver[RequestContext]:
     return lambda op, args, ctx, path: ctx.bulk.result_url(ctx.base_url, ctx.shop, op, partial=partial)
 
@@ -688,7 +728,12 @@ def build_resolvers(schema: GraphQLSchema) -> Table:
         "BulkOperation": BULK_OPERATION,
         "ProductSetOperation": _operation_fields("ProductSetOperation"),
         "ProductDeleteOperation": _operation_fields("ProductDeleteOperation"),
-        "Location": {"id": _id("Location"), "isActive": lambda loc, args, ctx, path: True},
+        "Location": {
+            "id": _id("Location"),
+            "isActive": lambda loc, args, ctx, path: True,
+            "isPrimary": lambda loc, args, ctx, path: loc.id == ctx.shop.primary_location,
+        },
+        "MediaImage": MEDIA_IMAGE,
     }
     # Every connection and edge type answers from Connection/Edge records.
     connection = _connection_fields()

@@ -55,7 +55,20 @@ class ShopifySettings(BaseModel):
     sku_index_lag_s: float = Field(
         0.0, ge=0, description="seconds before a written SKU is found by productVariants(query:)"
     )
-    location_names: dict[int, str] = Field(default_factory=lambda: {1: "Main warehouse"})
+    location_names: dict[int, str] = Field(
+        default_factory=lambda: {1: "Main warehouse"},
+        description="location id -> name (active locations); the lowest id is the primary location",
+    )
+    unstocked_location: Literal["reject", "stock"] = Field(
+        "reject",
+        description="productSet quantities of an existing variant at a location it is not stocked at: "
+        "rejected, as the schema's description of inventoryQuantities says (the error code is UNVERIFIED), "
+        "or stocked there",
+    )
+    max_inventory_quantities: int = Field(
+        50_000, gt=0, description="inventoryQuantities across all variants of one productSet"
+    )
+    max_media_per_product: int = Field(250, gt=0)
     app_id: int = Field(1, description="owner of the $app metafield namespace (app--<id>)")
 
     bulk_jsonl_max_bytes: int = Field(

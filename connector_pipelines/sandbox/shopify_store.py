@@ -1,4 +1,5 @@
-"""In-memory state of emulated Shopify shops: products, variants, bulk operations, uploads, cost bucket."""
+"""In-memory state of emulated Shopify shops: products, variants, media, bulk operations, uploads, cost
+bucket."""
 
 from __future__ import annotations
 
@@ -71,6 +72,19 @@ class Metafield:
 
 
 @dataclass(eq=False, slots=True)
+class MediaImage:
+    """An image file of the shop (``files``), shown as media by the products and variants that use it."""
+
+    id: int
+    source: str  # the originalSource it was created from (an external or staged upload URL)
+    alt: str
+    filename: str
+    created_at: str
+    updated_at: str
+    status: str = "READY"  # the emulator does not fetch images: they are ready at once
+
+
+@dataclass(eq=False, slots=True)
 class InventoryItem:
     id: int
     tracked: bool = True
@@ -101,6 +115,7 @@ class Variant:
     requires_components: bool = False
     quantities: dict[int, dict[str, int]] = field(default_factory=dict)  # location -> name -> quantity
     metafields: list[Metafield] = field(default_factory=list)
+    media: list[MediaImage] = field(default_factory=list)
     # What the search index shows: the SKU before the last write until ``indexed_at`` (index lag).
     previous_sku: str | None = None
     indexed_at: float = 0.0
@@ -115,6 +130,12 @@ class Variant:
 
     def searchable_sku(self, now: float) -> str | None:
         return self.sku if now >= self.indexed_at else self.previous_sku
+
+    def stocked_at(self, primary: int | None) -> set[int]:
+        """Locations the variant is stocked at: those with quantities, else the shop's primary location."""
+        if self.quantities:
+            return set(self.quantities)
+        return {primary} if primary is not None else set()
 
 
 @dataclass(eq=False, slots=True)
@@ -139,6 +160,7 @@ class Product:
     requires_selling_plan: bool = False
     collections: list[str] = field(default_factory=list)
     category: str | None = None
+    media: list[MediaImage] = field(default_factory=list)
 
 
 @dataclass(eq=False)
@@ -392,6 +414,7 @@ class ShopState:
         self.operations: dict[int, ProductOperationRecord] = {}
         self.bulk_operations: dict[int, BulkOperationRecord] = {}
         self.staged: dict[str, StagedUpload] = {}
+        self.files: dict[int, MediaImage] = {}
         self.locations = [Location(i, n) for i, n in sorted(settings.location_names.items())]
         self.bucket = LeakyBucket(settings.bucket_capacity, settings.restore_rate)
 
@@ -407,6 +430,7 @@ class ShopState:
         del self.products[product.id]
         if self.handles.get(product.handle) is product:
             del self.handles[product.handle]
+        self.forget_unused_files(product.media)
 
     def rename_handle(self, product: Product, handle: str) -> None:
         if self.handles.get(product.handle) is product:
@@ -451,6 +475,22 @@ class ShopState:
     def location(self, value: object) -> Location | None:
         parsed = parse_gid(value, "Location")
         return next((loc for loc in self.locations if parsed and loc.id == parsed[1]), None)
+
+    @property
+    def primary_location(self) -> int | None:
+        return self.locations[0].id if self.locations else None
+
+    def media_file(self, value: object) -> MediaImage | None:
+        parsed = parse_gid(value, "MediaImage")
+        return self.files.get(parsed[1]) if parsed else None
+
+    def forget_unused_files(self, candidates: list[MediaImage]) -> None:
+        """Media a product dropped are deleted unless another product still shows them (as Shopify deletes
+        a product's media with it)."""
+        used = {id(m) for p in self.products.values() for m in p.media}
+        for media in candidates:
+            if id(media) not in used:
+                self.files.pop(media.id, None)
 
     # searching ---------------------------------------------------------------------------------------------
 

@@ -301,9 +301,45 @@ def _ftp_code(exc: ftplib.Error) -> str:
     return str(exc)[:3]
 
 
+class _ImplicitFtpTls(ftplib.FTP_TLS):
+    """Implicit FTPS (port 990): TLS from the first byte of the control connection, before the server's
+    greeting; ftplib knows only explicit FTPS (AUTH TLS on a plain connection). Login then skips AUTH, the
+    control socket being secured already; data channels are protected with PBSZ 0 / PROT P as in explicit
+    mode."""
+
+    def connect(
+        self,
+        host: str = "",
+        port: int = 0,
+        timeout: float = -999,
+        source_address: tuple[str, int] | None = None,
+    ) -> str:
+        if host:
+            self.host = host
+        if port > 0:
+            self.port = port
+        if timeout != -999:
+            self.timeout = timeout
+        if source_address is not None:
+            self.source_address = source_address
+        sock = socket.create_connection(
+            (self.host, self.port), self.timeout, source_address=self.source_address
+        )
+        self.af = sock.family
+        try:
+            self.sock = self.context.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+        self.file = self.sock.makefile("r", encoding=self.encoding)
+        self.welcome = self.getresp()
+        return self.welcome
+
+
 class FtpFileSource(FileSource):
-    """FTP, or explicit FTPS (AUTH TLS, protected data channel) verifying the server's certificate against
-    the system trust store or the configured CA bundle. Passive mode."""
+    """FTP, or FTPS (explicit: AUTH TLS on the plain connection; implicit: TLS from the first byte, port 990;
+    both with a protected data channel) verifying the server's certificate against the system trust store or
+    the configured CA bundle. Passive mode."""
 
     def __init__(self, settings: ErpFilesSettings, credentials: ErpFilesCredentials) -> None:
         super().__init__(settings)
@@ -330,13 +366,18 @@ class FtpFileSource(FileSource):
         timeout = self.settings.timeout_s
         ftp: ftplib.FTP
         # Plain FTP is a kind the tenant chooses explicitly (ERP servers still offer only that).
-        if self.settings.kind == "ftps":
+        if self.settings.kind == "ftps" and self.settings.ftps_mode == "implicit":
+            ftp = _ImplicitFtpTls(context=self._tls_context(), timeout=timeout)
+        elif self.settings.kind == "ftps":
             ftp = ftplib.FTP_TLS(context=self._tls_context(), timeout=timeout)  # noqa: S321
         else:
             ftp = ftplib.FTP(timeout=timeout)  # noqa: S321
+        implicit = isinstance(ftp, _ImplicitFtpTls)
+        greeted = False
         try:
             ftp.connect(self.host, self.port)
-            if isinstance(ftp, ftplib.FTP_TLS):
+            greeted = True
+            if isinstance(ftp, ftplib.FTP_TLS) and not implicit:
                 ftp.auth()
             ftp.login(user, password)
             if isinstance(ftp, ftplib.FTP_TLS):
@@ -347,6 +388,15 @@ class FtpFileSource(FileSource):
             raise FileSourceError(
                 f"TLS certificate of {self.location} not trusted: {exc.verify_message}"
             ) from None
+        except ssl.SSLError as exc:
+            ftp.close()
+            if implicit and not greeted:
+                # A plain greeting where a TLS handshake was expected: the server speaks explicit FTPS.
+                raise FileSourceError(
+                    f"{self.location} does not start TLS at once ({exc.reason}): for explicit FTPS "
+                    "(AUTH TLS, usually port 21) set ftps_mode: explicit"
+                ) from None
+            raise FileConnectionError(f"TLS with {self.location} failed: {exc}") from None
         except ftplib.error_perm as exc:
             ftp.close()
             if _ftp_code(exc) == "530":
@@ -356,8 +406,17 @@ class FtpFileSource(FileSource):
             raise FileSourceError(f"FTP server {self.location} refused the session: {exc}") from None
         except (OSError, EOFError, ftplib.Error) as exc:
             ftp.close()
+            hint = ""
+            if (
+                self.settings.kind == "ftps"
+                and not implicit
+                and not greeted
+                and isinstance(exc, TimeoutError)
+            ):
+                # An implicit FTPS server waits for a TLS handshake and never greets a plain connection.
+                hint = " (if the server speaks implicit FTPS, usually on port 990, set ftps_mode: implicit)"
             raise FileConnectionError(
-                f"cannot connect to {self.location}: {str(exc) or type(exc).__name__}"
+                f"cannot connect to {self.location}: {str(exc) or type(exc).__name__}{hint}"
             ) from None
         return ftp
 

@@ -59,8 +59,23 @@ class FileFingerprint(BaseModel):
     mapping: str
 
 
+# Mapping keys added later: left out of the digest while unused, so that an upgrade does not make every
+# tenant's unchanged file look changed (a needless full read on the next delta).
+_LATER_MAPPING_KEYS = (
+    "variant_metafields",
+    "images",
+    "variant_image",
+    "inventory_by_location",
+    "inventory_location",
+)
+
+
 def mapping_digest(mapping: MappingConfig) -> str:
-    return content_hash(mapping.model_dump(mode="json"))
+    document = mapping.model_dump(mode="json")
+    for name in _LATER_MAPPING_KEYS:
+        if not document.get(name):
+            document.pop(name, None)
+    return content_hash(document)
 
 
 def identity_metadata(identity: FileIdentity) -> dict[str, Any]:

@@ -5,6 +5,11 @@ Products are matched by SKU. A published product's mapping keeps its product GID
 variant GID (``extra["variants"]``); a product never published is looked up by its SKUs, in batches, so that a
 shop already holding it (or a run that died before storing the mapping) gets an update, not a twin.
 
+Images go as productSet ``files`` (by URL) only when they changed since the product was last confirmed: the
+mapping keeps a digest of them (``extra["media"]``), and productSet leaves media alone when ``files`` is left
+out. Stock goes per location (``inventoryQuantities``): the locations the mapping names (GIDs, or names
+looked up once per run), else the ``location_id`` setting.
+
 Many changes go through one bulk mutation (a staged JSONL file of productSet variables), few through direct
 productSet calls. Both are written to the connector database before they are sent: a killed run's successor
 adopts what they did (:meth:`ShopifyWriter.adopt`) instead of sending the lines again, and a product created
@@ -13,11 +18,12 @@ by a call whose answer never came is mapped, so it is deleted there if the sourc
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
@@ -26,7 +32,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from connector_pipelines.catalog.diff import changed_fields
-from connector_pipelines.catalog.models import OptionChoice, Product, Variant
+from connector_pipelines.catalog.models import Media, OptionChoice, Product, Variant
 from connector_pipelines.clients.http import ApiError, JsonValue
 from connector_pipelines.clients.shopify import (
     BULK_PRODUCT_DELETE,
@@ -59,6 +65,8 @@ DEFAULT_OPTION = "Title"
 DEFAULT_VALUE = "Default Title"
 MAX_OPTIONS = 3
 MAX_VARIANTS = 2048
+MAX_MEDIA = 250  # media per product
+MAX_INVENTORY_QUANTITIES = 50_000  # inventoryQuantities across all variants of one productSet
 PENDING_KIND = "shopify_bulk_operations"
 STALE_CODES = frozenset({"PRODUCT_DOES_NOT_EXIST", "PRODUCT_VARIANT_DOES_NOT_EXIST"})
 REMOVAL_STATUS = {"archive": "ARCHIVED", "draft": "DRAFT"}
@@ -73,14 +81,41 @@ query PlanProducts($ids: [ID!]!) {
       id title descriptionHtml vendor productType tags status
       options { name values }
       metafields(first: 20) { nodes { namespace key value } }
+      media(first: 50) { nodes { alt } }
       variants(first: 100) {
-        nodes { sku price compareAtPrice barcode inventoryQuantity selectedOptions { name value } }
+        nodes { id sku price compareAtPrice barcode selectedOptions { name value } }
       }
     }
   }
 }"""
 """Shopify's current state of products, for :meth:`ShopifyWriter.plan` (validated against the schema in the
 tests, like the client's own documents)."""
+
+PLAN_VARIANTS = """
+query PlanVariants($ids: [ID!]!, $metafields: Int!, $keys: [String!], $levels: Int!) {
+  nodes(ids: $ids) {
+    ... on ProductVariant {
+      id sku
+      metafields(first: $metafields, keys: $keys) { nodes { namespace key value } }
+      inventoryItem {
+        inventoryLevels(first: $levels) {
+          nodes { location { id } quantities(names: ["available"]) { quantity } }
+        }
+      }
+    }
+  }
+}"""
+"""Variant metafields and stock per location, asked for only where a plan compares them: per variant they
+cost more than a product query can hold for 100 variants."""
+
+LOCATIONS = """
+query Locations($after: String) {
+  locations(first: 250, after: $after) { nodes { id name } pageInfo { hasNextPage endCursor } }
+}"""
+"""The shop's active locations, to resolve the location names a mapping uses."""
+
+AMBIGUOUS = "?"  # a location name several locations share
+PLAN_COST_BUDGET = 900  # of the single-query limit (1000), with a margin for the server's own estimate
 
 
 # --- payloads (pure) ----------------------------------------------------------------------------------------
@@ -117,12 +152,39 @@ def shop_price(variant: Variant) -> tuple[Decimal | None, Decimal | None]:
     return (price.gross, price.list_gross) if price is not None else (None, None)
 
 
+LocationResolver = Callable[[str], str]
+
+
+def location_gid(location: str) -> str:
+    """A location the source names by GID; a name needs the shop's locations (:class:`ShopifyWriter`)."""
+    if location.startswith("gid://shopify/Location/"):
+        return location
+    raise PayloadError(f"location {location!r} is a name; it needs the shop's locations to resolve")
+
+
+def file_input(media: Media) -> dict[str, JsonValue]:
+    """``FileSetInput`` of an image by URL (Shopify fetches it)."""
+    return {"originalSource": media.url, "contentType": "IMAGE", "alt": media.alt}
+
+
+def media_digest(product: Product) -> str | None:
+    """What the product's images are (URLs, alt texts, order, which variant shows which): None without any.
+    Stored with the mapping, it tells whether ``files`` must be sent."""
+    if not product.media:
+        return None
+    images = [[m.url, m.alt] for m in sorted(product.media, key=lambda m: m.position)]
+    chosen = [[v.sku, *v.media_keys] for v in product.variants if v.media_keys]
+    return hashlib.sha256(orjson.dumps([images, chosen])).hexdigest()[:32]
+
+
 def variant_input(
     variant: Variant,
     options: Sequence[str],
     *,
     location_id: str | None = None,
     variant_id: str | None = None,
+    locations: LocationResolver = location_gid,
+    file: dict[str, JsonValue] | None = None,
 ) -> dict[str, JsonValue]:
     if options == [DEFAULT_OPTION] and not variant.options:
         option_values: list[JsonValue] = [{"optionName": DEFAULT_OPTION, "name": DEFAULT_VALUE}]
@@ -147,13 +209,30 @@ def variant_input(
     item: dict[str, JsonValue] = {}
     if variant.weight_kg is not None:
         item["measurement"] = {"weight": {"value": float(variant.weight_kg), "unit": "KILOGRAMS"}}
-    if location_id:
+    quantities: list[JsonValue] = []
+    if variant.stock_by_location:
+        seen: set[str] = set()
+        for stock in variant.stock_by_location:
+            location = locations(stock.location)
+            if location in seen:
+                raise PayloadError(f"SKU {variant.sku}: stock for location {stock.location} given twice")
+            seen.add(location)
+            quantities.append({"locationId": location, "name": "available", "quantity": stock.quantity})
+    elif location_id:
+        quantities.append({"locationId": location_id, "name": "available", "quantity": variant.stock})
+    if quantities:
         item["tracked"] = True
-        doc["inventoryQuantities"] = [
-            {"locationId": location_id, "name": "available", "quantity": variant.stock}
-        ]
+        doc["inventoryQuantities"] = quantities
     if item:
         doc["inventoryItem"] = item
+    if variant.metafields:
+        # Like the product's: sent only when there are some (an empty list removes every metafield).
+        doc["metafields"] = [
+            {"namespace": m.namespace, "key": m.key, "type": m.type, "value": m.value}
+            for m in variant.metafields
+        ]
+    if file is not None:
+        doc["file"] = file
     return doc
 
 
@@ -163,10 +242,13 @@ def product_input(
     language: str | None = None,
     location_id: str | None = None,
     variant_ids: Mapping[str, str] | None = None,
+    files: bool = False,
+    locations: LocationResolver = location_gid,
 ) -> dict[str, JsonValue]:
     """``ProductSetInput`` of a canonical product. List fields replace what Shopify has, so the variants sent
     are all the variants the product keeps; metafields are sent only when the product has some (an empty
-    list would remove other apps' metafields too)."""
+    list would remove other apps' metafields too). With ``files`` the images are sent in order (an empty list
+    removes the product's media) and each variant names its image; without, Shopify keeps the media."""
     texts = (product.texts.get(language) if language else None) or next(iter(product.texts.values()), None)
     if texts is None:
         raise PayloadError("the product has no title")
@@ -181,6 +263,24 @@ def product_input(
         options = [(DEFAULT_OPTION, [DEFAULT_VALUE])]
     names = [name for name, _ in options]
     ids = variant_ids or {}
+    media = sorted(product.media, key=lambda m: m.position)
+    if len(media) > MAX_MEDIA:
+        raise PayloadError(f"{len(media)} images; Shopify allows {MAX_MEDIA} per product")
+    by_key = {m.key: file_input(m) for m in media} if files else {}
+    variant_docs = [
+        variant_input(
+            v,
+            names,
+            location_id=location_id,
+            variant_id=ids.get(v.sku),
+            locations=locations,
+            file=next((by_key[k] for k in v.media_keys if k in by_key), None) if by_key else None,
+        )
+        for v in product.variants
+    ]
+    quantities = sum(len(v.stock_by_location) or int(bool(location_id)) for v in product.variants)
+    if quantities > MAX_INVENTORY_QUANTITIES:
+        raise PayloadError(f"{quantities} inventory quantities; Shopify takes {MAX_INVENTORY_QUANTITIES}")
     doc: dict[str, JsonValue] = {
         "title": texts.name,
         "descriptionHtml": texts.description,
@@ -192,11 +292,10 @@ def product_input(
             {"name": name, "position": position, "values": [{"name": v} for v in values]}
             for position, (name, values) in enumerate(options, 1)
         ],
-        "variants": [
-            variant_input(v, names, location_id=location_id, variant_id=ids.get(v.sku))
-            for v in product.variants
-        ],
+        "variants": variant_docs,
     }
+    if files:
+        doc["files"] = [by_key[m.key] for m in media]
     if product.metafields:
         doc["metafields"] = [
             {"namespace": m.namespace, "key": m.key, "type": m.type, "value": m.value}
@@ -243,8 +342,14 @@ def _decimal(value: JsonValue) -> Decimal | None:
     return Decimal(str(value)) if value not in (None, "") else None
 
 
-def comparable_input(doc: Mapping[str, JsonValue], *, with_inventory: bool) -> dict[str, JsonValue]:
-    """A productSet input in the shape :func:`comparable_current` gives Shopify's product."""
+def _keyed_metafields(metafields: JsonValue) -> dict[str, JsonValue]:
+    return {f"{m['namespace']}.{m['key']}": m["value"] for m in metafields or ()}
+
+
+def comparable_input(doc: Mapping[str, JsonValue], *, media: str | None = None) -> dict[str, JsonValue]:
+    """A productSet input in the shape :func:`comparable_current` gives Shopify's product: what the input
+    sets, and only that (stock per location and variant metafields where it sends them; ``media``, the
+    digest of its images, where it sends ``files``)."""
     variants: dict[str, JsonValue] = {}
     for v in doc["variants"]:
         entry: dict[str, JsonValue] = {
@@ -253,10 +358,12 @@ def comparable_input(doc: Mapping[str, JsonValue], *, with_inventory: bool) -> d
             "barcode": v.get("barcode") or None,
             "options": {o["optionName"]: o["name"] for o in v["optionValues"]},
         }
-        if with_inventory:
-            entry["inventory"] = next((q["quantity"] for q in v.get("inventoryQuantities") or ()), 0)
+        if v.get("inventoryQuantities"):
+            entry["inventory"] = {str(q["locationId"]): q["quantity"] for q in v["inventoryQuantities"]}
+        if v.get("metafields"):
+            entry["metafields"] = _keyed_metafields(v["metafields"])
         variants[str(v["sku"])] = entry
-    return {
+    out: dict[str, JsonValue] = {
         "title": doc["title"],
         "descriptionHtml": doc["descriptionHtml"],
         "vendor": doc["vendor"],
@@ -264,28 +371,47 @@ def comparable_input(doc: Mapping[str, JsonValue], *, with_inventory: bool) -> d
         "tags": sorted(doc["tags"]),
         "status": doc["status"],
         "options": {o["name"]: [v["name"] for v in o["values"]] for o in doc["productOptions"]},
-        "metafields": {f"{m['namespace']}.{m['key']}": m["value"] for m in doc.get("metafields") or ()},
+        "metafields": _keyed_metafields(doc.get("metafields")),
         "variants": variants,
     }
+    if "files" in doc:
+        files = doc["files"] or []
+        out["media"] = {"count": len(files), "alts": [f.get("alt") or "" for f in files], "source": media}
+    return out
 
 
 def comparable_current(
-    node: Mapping[str, JsonValue], metafield_keys: Sequence[str], *, with_inventory: bool
+    node: Mapping[str, JsonValue],
+    ours: Mapping[str, JsonValue],
+    *,
+    variant_details: Mapping[str, Mapping[str, JsonValue]] | None = None,
+    media: str | None = None,
 ) -> dict[str, JsonValue]:
-    """Shopify's product (from :data:`PLAN_PRODUCTS`); only the metafields the input sets are compared."""
-    metafields = {f"{m['namespace']}.{m['key']}": m["value"] for m in node["metafields"]["nodes"]}
+    """Shopify's product (from :data:`PLAN_PRODUCTS`, its variants' metafields and stock from
+    :data:`PLAN_VARIANTS` by SKU) in the shape of ``ours`` (:func:`comparable_input`): only the metafields,
+    locations and media it sets are compared; ``media`` is the images' digest the mapping stored."""
+    details = variant_details or {}
+    metafields = _keyed_metafields(node["metafields"]["nodes"])
+    our_variants: Mapping[str, JsonValue] = ours["variants"]
     variants: dict[str, JsonValue] = {}
     for v in node["variants"]["nodes"]:
+        sku = str(v.get("sku") or "")
         entry: dict[str, JsonValue] = {
             "price": _decimal(v.get("price")),
             "compareAtPrice": _decimal(v.get("compareAtPrice")),
             "barcode": v.get("barcode") or None,
             "options": {o["name"]: o["value"] for o in v["selectedOptions"]},
         }
-        if with_inventory:
-            entry["inventory"] = v.get("inventoryQuantity") or 0
-        variants[str(v.get("sku") or "")] = entry
-    return {
+        mine = our_variants.get(sku) or {}
+        detail = details.get(sku) or {}
+        if "inventory" in mine:
+            stocked = detail.get("inventory") or {}
+            entry["inventory"] = {location: stocked.get(location) for location in mine["inventory"]}
+        if "metafields" in mine:
+            present = detail.get("metafields") or {}
+            entry["metafields"] = {key: present.get(key) for key in mine["metafields"]}
+        variants[sku] = entry
+    out: dict[str, JsonValue] = {
         "title": node["title"],
         "descriptionHtml": node["descriptionHtml"],
         "vendor": node["vendor"],
@@ -293,8 +419,25 @@ def comparable_current(
         "tags": sorted(node["tags"]),
         "status": node["status"],
         "options": {o["name"]: list(o["values"]) for o in node["options"]},
-        "metafields": {k: metafields.get(k) for k in metafield_keys},
+        "metafields": {k: metafields.get(k) for k in ours["metafields"]},
         "variants": variants,
+    }
+    if "media" in ours:
+        nodes = (node.get("media") or {}).get("nodes") or []
+        out["media"] = {"count": len(nodes), "alts": [n.get("alt") or "" for n in nodes], "source": media}
+    return out
+
+
+def variant_details(node: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+    """A :data:`PLAN_VARIANTS` node as :func:`comparable_current` takes it: metafields by ``namespace.key``,
+    available stock by location GID."""
+    levels = ((node.get("inventoryItem") or {}).get("inventoryLevels") or {}).get("nodes") or []
+    return {
+        "metafields": _keyed_metafields((node.get("metafields") or {}).get("nodes")),
+        "inventory": {
+            str(level["location"]["id"]): next((q["quantity"] for q in level.get("quantities") or ()), None)
+            for level in levels
+        },
     }
 
 
@@ -366,10 +509,12 @@ class BulkLedger:
 
 @dataclass(frozen=True)
 class Target:
-    """Where a product goes in Shopify: its product GID (None = create) and known variant GIDs by SKU."""
+    """Where a product goes in Shopify: its product GID (None = create), known variant GIDs by SKU, and the
+    digest of the images it was last confirmed with (None: none, or unknown)."""
 
     product_id: str | None
     variant_ids: Mapping[str, str] = field(default_factory=dict)
+    media: str | None = None
 
 
 @dataclass(frozen=True)
@@ -501,6 +646,7 @@ class ShopifyWriter:
         self._lock = threading.Lock()
         self._shop_empty: bool | None = None
         self._claimed: dict[str, str] = {}  # product GID -> the record it was confirmed for in this run
+        self._locations: dict[str, str] | None = None  # location name (and casefolded) -> GID
 
     # --- adoption -------------------------------------------------------------------------------------
 
@@ -604,12 +750,14 @@ class ShopifyWriter:
     def plan(self, items: Sequence[PublishItem], removals: Sequence[MappingRow]) -> list[PlanEntry]:
         targets = self._targets(items, use_mappings=True)
         current = self._current([t.product_id for t in targets.values() if t.product_id])
-        with_inventory = self.settings.location_id is not None
         entries: list[PlanEntry] = []
+        # Updates are compared once their variants' details are read (one query for many): their entries
+        # keep their place meanwhile.
+        updates: list[tuple[int, PublishItem, str, dict[str, JsonValue], dict[str, JsonValue]]] = []
         for item in items:
             target = targets[item.key]
             try:
-                doc = self._input(item, target)
+                doc, digest = self._input(item, target)
             except PayloadError as exc:
                 entries.append(PlanEntry(item.key, item.action, f"cannot be sent: {exc}"))
                 continue
@@ -619,22 +767,88 @@ class ShopifyWriter:
             if node is None:
                 entries.append(PlanEntry(item.key, "create", label, tuple(sorted(doc))))
                 continue
-            ours = comparable_input(doc, with_inventory=with_inventory)
-            theirs = comparable_current(node, list(ours["metafields"]), with_inventory=with_inventory)
-            entries.append(PlanEntry(item.key, "update", label, tuple(changed_fields(theirs, ours))))
+            updates.append((len(entries), item, label, comparable_input(doc, media=digest), node))
+            entries.append(PlanEntry(item.key, "update", label))
+        details = self._variant_details([(ours, node) for _, _, _, ours, node in updates])
+        for position, item, label, ours, node in updates:
+            theirs = comparable_current(node, ours, variant_details=details, media=targets[item.key].media)
+            entries[position] = PlanEntry(item.key, "update", label, tuple(changed_fields(theirs, ours)))
         action: Action = "delete" if self.settings.missing_sku_action == "delete" else "deactivate"
         entries += [PlanEntry(m.source_key, action, m.target_id) for m in removals]
         return entries
 
     # --- building -------------------------------------------------------------------------------------
 
-    def _input(self, item: PublishItem, target: Target) -> dict[str, JsonValue]:
-        return product_input(
-            Product.model_validate(item.payload),
+    def _input(self, item: PublishItem, target: Target) -> tuple[dict[str, JsonValue], str | None]:
+        """The product's productSet input, and the digest of its images (sent only when they changed)."""
+        product = Product.model_validate(item.payload)
+        digest = media_digest(product)
+        doc = product_input(
+            product,
             language=self.language,
             location_id=self.settings.location_id,
             variant_ids=target.variant_ids,
+            files=digest != target.media,
+            locations=self._location,
         )
+        return doc, digest
+
+    def _location(self, location: str) -> str:
+        """A location's GID: given as one, or looked up by name among the shop's locations (once a run)."""
+        if location.startswith("gid://shopify/Location/"):
+            return location
+        found = self._shop_locations().get(location) or self._shop_locations().get(location.casefold())
+        if found is None:
+            raise PayloadError(f"the shop has no active location named {location!r}")
+        if found == AMBIGUOUS:
+            raise PayloadError(f"the shop has several locations named {location!r}; name it by its GID")
+        return found
+
+    def _shop_locations(self) -> dict[str, str]:
+        with self._lock:
+            if self._locations is None:
+                names: dict[str, str] = {}
+                after: str | None = None
+                while True:
+                    data = self.client.graphql(LOCATIONS, {"after": after})
+                    page = data["locations"]
+                    for node in page["nodes"]:
+                        for name in dict.fromkeys((str(node["name"]), str(node["name"]).casefold())):
+                            names[name] = AMBIGUOUS if name in names else str(node["id"])
+                    if not page["pageInfo"]["hasNextPage"]:
+                        break
+                    after = page["pageInfo"]["endCursor"]
+                self._locations = names
+            return self._locations
+
+    def _variant_details(
+        self, pairs: Sequence[tuple[Mapping[str, JsonValue], Mapping[str, JsonValue]]]
+    ) -> dict[str, dict[str, JsonValue]]:
+        """SKU -> current metafields and stock per location of the variants whose input sets them."""
+        ids: list[str] = []
+        keys: set[str] = set()
+        locations = 0
+        for ours, node in pairs:
+            for variant in node["variants"]["nodes"]:
+                mine = ours["variants"].get(str(variant.get("sku") or "")) or {}
+                if "inventory" in mine or "metafields" in mine:
+                    ids.append(str(variant["id"]))
+                    keys.update(mine.get("metafields") or ())
+                    locations = max(locations, len(mine.get("inventory") or ()))
+        if not ids:
+            return {}
+        if locations:
+            # Every location the variant may be stocked at, so that ours are among those read.
+            locations = min(max(locations, len(set(self._shop_locations().values()) - {AMBIGUOUS})), 250)
+        variables: dict[str, JsonValue] = {"metafields": len(keys), "keys": sorted(keys), "levels": locations}
+        per_variant = 6 + len(keys) + 3 * locations  # Shopify's cost rules: connections 2 + n x node
+        details: dict[str, dict[str, JsonValue]] = {}
+        for batch in _chunks(ids, max(1, min(250, PLAN_COST_BUDGET // per_variant))):
+            data = self.client.graphql(PLAN_VARIANTS, {**variables, "ids": list(batch)})
+            for node in data["nodes"]:
+                if isinstance(node, dict) and node.get("sku"):
+                    details[str(node["sku"])] = variant_details(node)
+        return details
 
     def _lines(
         self, items: Sequence[PublishItem], targets: Mapping[str, Target]
@@ -644,13 +858,15 @@ class ShopifyWriter:
             target = targets[item.key]
             skus = payload_skus(item.payload)
             try:
-                doc = self._input(item, target)
+                doc, digest = self._input(item, target)
             except PayloadError as exc:
                 failures.append(RecordFailure(item.key, str(exc), {"skus": list(skus[:20])}))
                 continue
             identifier = {"id": target.product_id} if target.product_id else None
             body = orjson.dumps(product_set_variables(doc, identifier))
-            lines.append(_Line(item.key, item.content_hash, skus, body))
+            # The images' digest rides with the line (and the ledger) into the mapping once confirmed.
+            extra: dict[str, JsonValue] | None = {"media": digest} if digest else None
+            lines.append(_Line(item.key, item.content_hash, skus, body, extra=extra))
         return lines, failures
 
     def _targets(self, items: Sequence[PublishItem], *, use_mappings: bool) -> dict[str, Target]:
@@ -661,8 +877,14 @@ class ShopifyWriter:
             if mapping is None:
                 unknown.append(item)
                 continue
-            variants = (mapping.extra or {}).get("variants") or {}
-            targets[item.key] = Target(mapping.target_id, {str(k): str(v) for k, v in variants.items()})
+            extra = mapping.extra or {}
+            variants = extra.get("variants") or {}
+            media = extra.get("media")
+            targets[item.key] = Target(
+                mapping.target_id,
+                {str(k): str(v) for k, v in variants.items()},
+                str(media) if media else None,
+            )
         if unknown:
             skus = [sku for item in unknown for sku in payload_skus(item.payload)]
             found = self._lookup(skus, trust_empty_shop=use_mappings)
@@ -812,7 +1034,7 @@ class ShopifyWriter:
             if answer.ok and answer.product_id is not None:
                 with self._lock:
                     self._claimed[answer.product_id] = line.key
-                extra: dict[str, JsonValue] = {"variants": answer.variant_ids}
+                extra: dict[str, JsonValue] = {**(line.extra or {}), "variants": answer.variant_ids}
                 return _Result(confirmed=MappingRow(line.key, answer.product_id, line.content_hash, extra))
             stale = any(e.code in STALE_CODES for e in answer.user_errors)
             reason = describe_errors(answer.user_errors, answer.errors, line.skus)

@@ -77,6 +77,20 @@ class Shopware6Settings(_Model):
     )
     deletion: Literal["delete", "deactivate"] = "delete"
     batch_size: int = Field(100, ge=1, le=1000, description="parent products per sync request")
+    media_budget_s: float = Field(
+        120.0,
+        ge=0,
+        description="seconds a run spends uploading images (one request each); the rest waits for later runs",
+    )
+    customer_group_rules: dict[str, str] = Field(
+        default_factory=dict,
+        description="source customer group (Plentymarkets customer class id) -> name of the Shopware rule "
+        "its prices become advanced prices for; groups not named here are not synced",
+    )
+    tier_price_rule: str | None = Field(
+        "Always valid (Default)",
+        description="name of the Shopware rule for quantity prices every customer gets; null = not synced",
+    )
     tls: TlsOptions = Field(default_factory=TlsOptions)
 
 
@@ -108,7 +122,8 @@ class ShopifySettings(_Model):
     location_id: str | None = Field(
         None,
         pattern=r"^gid://shopify/Location/\d+$",
-        description="inventory quantities are set at this location; none = stock is not synced",
+        description="stock the mapping gives no location for is set at this location; none = such stock "
+        "is not synced (the mapping's inventory_by_location / inventory_location name their own)",
     )
     sku_lookup_batch_size: int = Field(
         100, ge=1, le=125, description="SKUs per productVariants search (the page holds twice as many)"
@@ -175,7 +190,9 @@ class ErpFilesSettings(_Model):
 
     kind: Literal["local", "ftp", "ftps", "sftp"]
     host: str | None = Field(None, description="server name or IP (ftp, ftps, sftp)")
-    port: int | None = Field(None, ge=1, le=65535, description="default 21 (ftp, ftps) or 22 (sftp)")
+    port: int | None = Field(
+        None, ge=1, le=65535, description="default 21 (ftp, explicit ftps), 990 (implicit ftps) or 22 (sftp)"
+    )
     root: str = Field(".", description="base directory; '.' = the login directory (remote kinds)")
     path: str | None = Field(None, description="one file, relative to root")
     pattern: str | None = Field(
@@ -193,6 +210,11 @@ class ErpFilesSettings(_Model):
         "", description="dotted keys leading to the record array of a JSON document; '' = the document is it"
     )
     tls: TlsOptions = Field(default_factory=TlsOptions)
+    ftps_mode: Literal["explicit", "implicit"] = Field(
+        "explicit",
+        description="ftps: explicit (AUTH TLS after connecting, port 21) or implicit (TLS from the first "
+        "byte, port 990)",
+    )
     sftp_host_key: str | None = Field(
         None, description="'SHA256:<base64>' fingerprint, or the OpenSSH public key / known_hosts line"
     )
@@ -299,6 +321,8 @@ class ErpFilesSettings(_Model):
                 raise ValueError("root of a local source must be an absolute directory")
         if self.kind != "ftps" and self.tls.ca_bundle:
             raise ValueError("tls.ca_bundle applies to ftps only")
+        if self.kind != "ftps" and self.ftps_mode != "explicit":
+            raise ValueError("ftps_mode applies to ftps only")
         if self.kind != "sftp" and (self.sftp_host_key or self.sftp_accept_unknown_host_key):
             raise ValueError("sftp_host_key / sftp_accept_unknown_host_key apply to sftp only")
         if self.kind == "sftp":
@@ -312,6 +336,8 @@ class ErpFilesSettings(_Model):
     def effective_port(self) -> int | None:
         if self.port is not None or self.kind == "local":
             return self.port
+        if self.kind == "ftps" and self.ftps_mode == "implicit":
+            return 990
         return 22 if self.kind == "sftp" else 21
 
 

@@ -1,6 +1,6 @@
-"""erp_files_shopify through Dagster against the sandbox: an SFTP (or FTP, or local) ERP file and the
+"""erp_files_shopify through Dagster against the sandbox: an SFTP (or FTP, FTPS, or local) ERP file and the
 Shopify emulator; every mode, both write paths, bulk failures, throttling, a killed run, bad rows, sensor,
-schedule."""
+schedule; variant metafields, images by URL and stock per location."""
 
 from __future__ import annotations
 
@@ -23,25 +23,24 @@ from connector_pipelines.clients.shopify import ShopifyClient
 from connector_pipelines.definitions import defs
 from connector_pipelines.pipelines.builder import tenant_partitions
 from connector_pipelines.pipelines.catalog import pipeline_recipe
+from connector_pipelines.pipelines.erp_files_shopify.recipe import check_convergence
 from connector_pipelines.pipelines.erp_files_shopify.spec import SPEC
 from connector_pipelines.pipelines.resources import ConnectorDatabase
 from connector_pipelines.pipelines.triggers import PollCursor, per_tenant_polling_sensor
 from connector_pipelines.runner import RunSummary
 from connector_pipelines.sandbox.file_servers import (
+    SANDBOX_LOCATIONS,
     ErpFileLayout,
     FtpSandbox,
+    add_products,
     change_prices,
     default_mapping,
     delete_products,
     rename_product,
+    rewrite_rows,
     write_erp_catalog,
 )
-from connector_pipelines.sandbox.hub import (
-    ErpShopifyConvergence,
-    SandboxHub,
-    ShopifyAccount,
-    check_erp_shopify_convergence,
-)
+from connector_pipelines.sandbox.hub import ErpShopifyConvergence, SandboxHub, ShopifyAccount
 from connector_pipelines.sandbox.recipe import Catalog, TenantConfig, register_config
 from connector_pipelines.sandbox.shopify import ShopifyEmulator, ShopifySettings
 from connector_pipelines.sources.erp_files import FileIdentity
@@ -76,7 +75,7 @@ class ErpTenant(SandboxTenant):
 
     def convergence(self) -> ErpShopifyConvergence:
         self.emulator.wait_for_bulk()
-        return check_erp_shopify_convergence(self.file, self.layout, self.emulator)
+        return check_convergence(self.file, self.layout, self.emulator)
 
     def configure(self, **shopify: Any) -> None:
         self.registry.update(self.slug, settings={"shopify": shopify})
@@ -464,7 +463,7 @@ def test_a_malformed_line_holds_deletions_back(tenant: ErpTenant) -> None:
     assert delta.counts("shopify_products")["deleted"] == 0
 
 
-@pytest.mark.parametrize("kind", ["ftp", "legacy_ftp", "local"])
+@pytest.mark.parametrize("kind", ["ftp", "legacy_ftp", "implicit_ftps", "local"])
 def test_ftp_and_local_sources(
     hub: SandboxHub, sqlite_registry: TenantRegistry, tmp_path: Path, kind: str
 ) -> None:
@@ -490,7 +489,10 @@ def test_ftp_and_local_sources(
         if kind == "local":
             settings["erp_files"] = {"kind": "local", "root": str(root), **layout.format_settings(), **fields}
         else:
-            ftp = stack.enter_context(FtpSandbox(root, legacy=kind == "legacy_ftp"))
+            implicit = kind == "implicit_ftps"
+            ftp = stack.enter_context(
+                FtpSandbox(root, legacy=kind == "legacy_ftp", tls=implicit, implicit=implicit)
+            )
             settings["erp_files"] = ftp.settings(layout, **fields).model_dump(mode="json")
             credentials["erp_files"] = {"username": ftp.username, "password": ftp.password}
         register_config(
@@ -670,3 +672,174 @@ def test_schedule_honours_each_tenants_frequency(sqlite_registry: TenantRegistry
         assert set(due(6)) == {"globex"}
         assert due(7) == {}
         assert due(12)["globex"] == "delta:globex:2026-03-02T12:00:00+00:00"
+
+
+# --- variant metafields, images by URL, stock per location --------------------------------------------------
+
+MAIN, BERLIN = (f"gid://shopify/Location/{n}" for n in SANDBOX_LOCATIONS)
+IMAGES = "https://images.example.com"
+
+
+def make_rich_tenant(
+    hub: SandboxHub, registry: TenantRegistry, *, shopify: dict[str, Any] | None = None
+) -> ErpTenant:
+    """A tenant whose file is a rich catalog (images, a variant metafield ``custom.fit``, stock at the shop's
+    two locations, named by name), read with the mapping of it."""
+    tenant = make_tenant(hub, registry, shopify=shopify)
+    write_erp_catalog(tenant.file, products=PRODUCTS, variants=VARIANTS, seed=3, rich=True)
+    write_mapping(default_mapping(tenant.layout, rich=True), hub.erp_files[tenant.slug].mapping_file)
+    tenant.bump()
+    return tenant
+
+
+def _media_ids(tenant: ErpTenant) -> dict[str, list[str]]:
+    """Parent id -> the ids of its product's media in Shopify."""
+    return {
+        str(p["variants"][0]["sku"]).split("-")[0]: [str(m["id"]) for m in p["media"]]
+        for p in tenant.emulator.products()
+    }
+
+
+def _edit_rows(tenant: ErpTenant, edits: dict[str, Callable[[dict[str, Any]], None]]) -> None:
+    """Apply ``edits[sku or parent]`` to the matching rows of the file, which then has a new time."""
+
+    def edit(row: dict[str, Any]) -> dict[str, Any]:
+        for key in (str(row["sku"]), str(row["parent_id"])):
+            if key in edits:
+                edits[key](row)
+        return row
+
+    rewrite_rows(tenant.file, tenant.layout, edit)
+    tenant.bump()
+
+
+@pytest.mark.parametrize("path", ["bulk", "direct"])
+def test_variant_metafields_images_and_stock_per_location(
+    hub: SandboxHub, sqlite_registry: TenantRegistry, path: str
+) -> None:
+    tenant = make_rich_tenant(hub, sqlite_registry, shopify={"bulk_threshold": 5 if path == "bulk" else 1000})
+    full = _ok(tenant.sync(SyncMode.FULL))
+    assert full.counts("shopify_products")["created"] == PRODUCTS
+    _converged(tenant)  # titles, prices, options; media in order, variant images, custom.fit, both locations
+    variant = tenant.emulator.variants_by_sku()["P000001-" + _skus(tenant, "P000001")[0].split("-", 1)[1]]
+    assert set(variant["inventory"]) == {MAIN, BERLIN}, "stock at both locations, named by name"
+    assert [m["key"] for m in variant["metafields"]] == ["fit"] and variant["image"]
+    mapping = tenant.store().mappings("product")["erp_files:product:P000001"]
+    assert len(str((mapping.extra or {})["media"])) == 32, "the images' digest is kept with the mapping"
+    before = _media_ids(tenant)
+
+    first_of = {parent: _skus(tenant, parent)[0] for parent in ("P000004", "P000005")}
+    _edit_rows(
+        tenant,
+        {
+            # New order, one image gone, one new: the product's media become exactly these.
+            "P000002": lambda row: row.update(
+                image_urls=f"{IMAGES}/P000002/new.jpg|" + "|".join(reversed(row["image_urls"].split("|")[:1]))
+            ),
+            "P000003": lambda row: row.update(image_urls="", variant_image=""),  # every image removed
+            first_of["P000004"]: lambda row: row.update(fit="oversized"),
+            first_of["P000005"]: lambda row: row.update(stock_berlin="77"),
+        },
+    )
+    changed_prices = change_prices(tenant.file, tenant.layout, fraction=0.5, seed=4)
+    tenant.bump()
+    delta = _ok(tenant.sync())
+    touched = {"P000002", "P000003", "P000004", "P000005"} | {sku.split("-")[0] for sku in changed_prices}
+    assert delta.counts("shopify_products")["updated"] == len(touched)
+    _converged(tenant)
+    after = _media_ids(tenant)
+    assert after["P000003"] == [], "removed images are removed"
+    assert not set(after["P000002"]) & set(before["P000002"]), "a changed image list is sent again"
+    assert {p: ids for p, ids in after.items() if p not in ("P000002", "P000003")} == {
+        p: ids for p, ids in before.items() if p not in ("P000002", "P000003")
+    }, "unchanged images are not sent again, whatever else of their product changed"
+    assert tenant.emulator.variants_by_sku()[first_of["P000005"]]["inventory"][BERLIN] == 77
+
+    calls = tenant.emulator.stats_snapshot()["graphql_calls"]
+    quiet = _ok(tenant.sync())
+    assert quiet.counts("shopify_products")["unchanged"] == PRODUCTS
+    assert tenant.emulator.stats_snapshot()["graphql_calls"] == calls, "nothing unchanged is sent"
+
+
+def test_plan_shows_variant_metafields_stock_per_location_and_images(
+    hub: SandboxHub, sqlite_registry: TenantRegistry
+) -> None:
+    tenant = make_rich_tenant(hub, sqlite_registry)
+    _ok(tenant.sync(SyncMode.FULL))
+    fit_sku, stock_sku = _skus(tenant, "P000006")[1], _skus(tenant, "P000007")[0]
+    _edit_rows(
+        tenant,
+        {
+            fit_sku: lambda row: row.update(fit="boxy"),
+            stock_sku: lambda row: row.update(stock_main="99"),
+            "P000008": lambda row: row.update(image_urls=f"{IMAGES}/P000008/only.jpg"),
+        },
+    )
+    before = tenant.emulator.products()
+    plan = _ok(tenant.sync(SyncMode.PLAN))
+    entries = {e["key"]: set(e["changed_fields"]) for e in plan.counts("shopify_products")["plan"]}
+    assert entries["erp_files:product:P000006"] == {f"variants.{fit_sku}.metafields.custom.fit"}
+    assert entries["erp_files:product:P000007"] == {f"variants.{stock_sku}.inventory.{MAIN}"}
+    assert "media.source" in entries["erp_files:product:P000008"], "the images changed since last sent"
+    assert all(f.startswith("media.") for f in entries["erp_files:product:P000008"])
+    assert len(entries) == 3
+    assert tenant.emulator.products() == before, "a plan writes nothing"
+    _ok(tenant.sync())
+    _converged(tenant)
+
+
+def test_the_location_id_setting_and_a_location_column(
+    hub: SandboxHub, sqlite_registry: TenantRegistry
+) -> None:
+    tenant = make_tenant(hub, sqlite_registry, shopify={"location_id": MAIN})
+    _ok(tenant.sync(SyncMode.FULL))
+    stock = {row["sku"]: int(row["inventory"]) for row in csv.DictReader(tenant.file.open(encoding="utf-8"))}
+    shop = tenant.emulator.variants_by_sku()
+    assert {sku: shop[sku]["inventory"] for sku in stock} == {sku: {MAIN: q} for sku, q in stock.items()}, (
+        "one location, as before"
+    )
+
+    # A location column: the row's inventory goes to the location it names (blank: the location_id setting).
+    mapping = default_mapping(tenant.layout)
+    document = mapping.model_dump(mode="json") | {"inventory_location": "warehouse"}
+    write_mapping(type(mapping).model_validate(document), hub.erp_files[tenant.slug].mapping_file)
+    (added,) = add_products(tenant.file, tenant.layout, 1, variants=2, seed=5)
+    at = {"P000001": "Main warehouse", added: "Berlin store"}
+    rewrite_rows(
+        tenant.file, tenant.layout, lambda row: row | {"warehouse": at.get(str(row["parent_id"]), "")}
+    )
+    tenant.bump()
+    _ok(tenant.sync())
+    stock = {row["sku"]: int(row["inventory"]) for row in csv.DictReader(tenant.file.open(encoding="utf-8"))}
+    shop = tenant.emulator.variants_by_sku()
+    assert all(shop[sku]["inventory"] == {MAIN: stock[sku]} for sku in _skus(tenant, "P000001"))
+    assert all(shop[sku]["inventory"] == {BERLIN: stock[sku]} for sku in _skus(tenant, added)), (
+        "new: anywhere"
+    )
+    _converged(tenant)
+
+    # Stock for a location where the shop's variants are not stocked: Shopify refuses, the record says why.
+    _edit_rows(tenant, {"P000002": lambda row: row.update(warehouse="Berlin store")})
+    refused = _ok(tenant.sync())
+    assert refused.counts("shopify_products")["failed"] == 1
+    (error,) = tenant.store().open_errors()
+    assert "not stocked at location 'Berlin store'" in error.reason and error.record_key.endswith("P000002")
+
+
+def test_a_location_the_shop_does_not_have_fails_its_records(
+    hub: SandboxHub, sqlite_registry: TenantRegistry
+) -> None:
+    tenant = make_rich_tenant(hub, sqlite_registry)
+    rich = default_mapping(tenant.layout, rich=True)
+    located = {
+        "Hamburg" if name == "Berlin store" else name: rule
+        for name, rule in rich.inventory_by_location.items()
+    }
+    write_mapping(
+        rich.model_copy(update={"inventory_by_location": located}), hub.erp_files[tenant.slug].mapping_file
+    )
+    full = _ok(tenant.sync(SyncMode.FULL))
+    assert full.counts("shopify_products")["failed"] == PRODUCTS
+    assert tenant.emulator.product_count() == 0
+    reasons = {e.reason for e in tenant.store().open_errors()}
+    assert reasons == {"the shop has no active location named 'Hamburg'"}

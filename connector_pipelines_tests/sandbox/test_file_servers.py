@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import socket
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +28,7 @@ from connector_pipelines.sandbox.file_servers import (
     write_erp_catalog,
 )
 from connector_pipelines.sources.erp_files import (
+    FileConnectionError,
     FileSource,
     FileSourceError,
     HostKeyMismatchError,
@@ -66,6 +69,13 @@ def ftps(root: Path) -> Iterator[FtpSandbox]:
 
 
 @pytest.fixture
+def implicit_ftps(root: Path) -> Iterator[FtpSandbox]:
+    pytest.importorskip("OpenSSL", reason="pyftpdlib's FTPS handler needs pyOpenSSL")
+    with FtpSandbox(root, tls=True, implicit=True) as server:
+        yield server
+
+
+@pytest.fixture
 def sftp(root: Path) -> Iterator[SftpSandbox]:
     with SftpSandbox(root) as server:
         yield server
@@ -82,7 +92,7 @@ def _local(root: Path) -> ErpFilesSettings:
     )
 
 
-@pytest.mark.parametrize("kind", ["ftp", "ftps", "sftp", "sftp with a key"])
+@pytest.mark.parametrize("kind", ["ftp", "ftps", "implicit_ftps", "sftp", "sftp with a key"])
 def test_the_same_catalog_over_local_ftp_ftps_and_sftp(
     root: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:
@@ -114,6 +124,28 @@ def test_ftps_requires_tls_from_clients(ftps: FtpSandbox) -> None:
     with open_source(plain, ftps.credentials()) as source, pytest.raises(FileSourceError) as exc:
         source.list_files()
     assert ftps.password not in str(exc.value)
+
+
+def test_implicit_ftps_speaks_tls_from_the_first_byte(implicit_ftps: FtpSandbox, ftps: FtpSandbox) -> None:
+    settings = implicit_ftps.settings(LAYOUT, pattern=PATTERN)
+    assert (settings.kind, settings.ftps_mode) == ("ftps", "implicit")
+    with socket.create_connection((implicit_ftps.host, implicit_ftps.port)) as plain:
+        # The server waits for a TLS handshake: a ClientHello gets a TLS record back, never a "220" greeting.
+        context = ssl.create_default_context(cafile=str(implicit_ftps.ca_file))
+        with context.wrap_socket(plain, server_hostname=implicit_ftps.host) as secured:
+            assert secured.recv(4).startswith(b"220"), "greeted once TLS is up"
+    with open_source(settings, implicit_ftps.credentials()) as source:
+        assert sorted(f.path for f in source.list_files()) == [
+            "exports/products_1.csv",
+            "exports/products_2.csv",
+        ]
+
+    # An explicit FTPS server greets in plain text: an implicit client says which mode to set.
+    wrong = ftps.settings(LAYOUT, pattern=PATTERN, ftps_mode="implicit")
+    with open_source(wrong, ftps.credentials()) as source, pytest.raises(FileSourceError) as exc:
+        source.list_files()
+    assert "does not start TLS at once" in str(exc.value) and "ftps_mode: explicit" in str(exc.value)
+    assert not isinstance(exc.value, FileConnectionError), "a setting to fix, not retried"
 
 
 def test_sftp_refuses_a_wrong_host_key(sftp: SftpSandbox) -> None:
@@ -182,7 +214,7 @@ def test_servers_without_mlsd_size_or_mdtm_fall_back_to_content_hashes(root: Pat
         assert source.identity().sha256 != identity.sha256
 
 
-@pytest.mark.parametrize("kind", ["ftp", "ftps", "sftp"])
+@pytest.mark.parametrize("kind", ["ftp", "ftps", "implicit_ftps", "sftp"])
 def test_a_reader_may_stop_early_and_the_source_reads_again(
     kind: str, request: pytest.FixtureRequest
 ) -> None:
@@ -281,3 +313,45 @@ def test_mutation_helpers(tmp_path: Path, layout: ErpFileLayout) -> None:
 
     touch(path, datetime(2030, 1, 1, tzinfo=UTC))
     assert path.stat().st_mtime == datetime(2030, 1, 1, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize("layout", [LAYOUT, ErpFileLayout(format="ndjson")], ids=["csv", "ndjson"])
+def test_rich_catalogs_carry_images_a_variant_metafield_and_stock_per_location(
+    tmp_path: Path, layout: ErpFileLayout
+) -> None:
+    path = tmp_path / f"catalog.{layout.format}"
+    write_erp_catalog(path, products=4, variants=3, seed=3, layout=layout, rich=True)
+    plain = tmp_path / f"plain.{layout.format}"
+    write_erp_catalog(plain, products=4, variants=3, seed=3, layout=layout)
+    settings = ErpFilesSettings.model_validate(
+        {"kind": "local", "root": str(tmp_path), "path": path.name} | layout.format_settings()
+    )
+
+    def catalog() -> list[Product]:
+        with open_source(settings) as source:
+            items = list(map_records(default_mapping(layout, rich=True), read_records(source)))
+        assert [i for i in items if isinstance(i, RowError)] == []
+        return [p for p in items if isinstance(p, Product)]
+
+    first = catalog()[0]
+    assert first.media and all(m.url.startswith("https://images.example.com/P000001/") for m in first.media)
+    assert all(v.media_keys and v.media_keys[0] in {m.key for m in first.media} for v in first.variants)
+    assert all([m.key for m in v.metafields] == ["fit"] for v in first.variants)
+    assert all(
+        [s.location for s in v.stock_by_location] == ["Main warehouse", "Berlin store"]
+        for v in first.variants
+    )
+    with open_source(settings.model_copy(update={"path": plain.name})) as source:
+        plain_items = list(map_records(default_mapping(layout), read_records(source)))
+    plain_first = next(p for p in plain_items if isinstance(p, Product))
+    assert [v.prices for v in plain_first.variants] == [v.prices for v in first.variants], "same plain values"
+
+    # Mutations keep the rich columns, and products added to a rich file are rich.
+    change_prices(path, layout, fraction=1.0, seed=2)
+    assert add_products(path, layout, 1, variants=2) == ["P000005"]
+    products = catalog()
+    assert (
+        products[0].media == first.media
+        and products[0].variants[0].metafields == first.variants[0].metafields
+    )
+    assert products[-1].media and products[-1].variants[0].stock_by_location

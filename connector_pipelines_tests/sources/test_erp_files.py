@@ -85,6 +85,11 @@ def test_paths_are_normalized_below_the_root() -> None:
     assert settings.path == "a/b.csv"
     assert settings.effective_port == 22
     assert _settings(kind="ftps", host="erp.example.com", pattern="x/p_*.csv").effective_port == 21
+    implicit = _settings(kind="ftps", ftps_mode="implicit", host="erp.example.com", path="a.csv")
+    assert implicit.effective_port == 990, "implicit FTPS listens on 990 by default"
+    assert (
+        _settings(kind="ftps", ftps_mode="implicit", host="h.example", path="a.csv", port=2990).port == 2990
+    )
 
 
 @pytest.mark.parametrize(
@@ -107,6 +112,11 @@ def test_paths_are_normalized_below_the_root() -> None:
             "43 base64",
         ),
         ({"kind": "ftp", "host": "h.example", "path": "a.csv", "tls": {"ca_bundle": "/ca.pem"}}, "ftps only"),
+        ({"kind": "ftp", "host": "h.example", "path": "a.csv", "ftps_mode": "implicit"}, "ftps only"),
+        (
+            {"kind": "ftps", "host": "h.example", "path": "a.csv", "ftps_mode": "auth"},
+            "'explicit' or 'implicit'",
+        ),
         (
             {"kind": "ftp", "host": "h.example", "path": "a.csv", "sftp_host_key": "SHA256:" + "A" * 43},
             "sftp only",

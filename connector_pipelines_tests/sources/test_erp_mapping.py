@@ -610,3 +610,189 @@ def test_check_mapping_reports_a_sample_and_every_error() -> None:
     )
     assert report.missing_sources == ["farbe"]
     assert report.model_dump_json()  # plain JSON for the CLI
+
+
+# --- variant metafields, images, stock per location ---------------------------------------------------------
+
+FIT = {"namespace": "custom", "key": "fit", "type": "single_line_text_field", "source": "fit"}
+IMG = "https://img.example.com"
+
+
+def test_variant_metafields_come_from_each_row() -> None:
+    config = _config(
+        group_by="parent",
+        options={"Size": "size"},
+        variant_metafields=[
+            FIT,
+            {"namespace": "custom", "key": "rank", "type": "number_integer", "source": "r"},
+        ],
+    )
+    products, errors = _map(
+        config,
+        [
+            _row(2, parent="P", title="Tee", sku="A", size="S", fit="slim", r="1"),
+            _row(3, parent="P", title="Tee", sku="B", size="M", fit="", r="2"),
+            _row(4, parent="P", title="Tee", sku="C", size="L", fit="x", r="two"),
+        ],
+    )
+    assert [(e.line, e.column) for e in errors] == [(4, "r")]
+    assert "variant metafield custom.rank (number_integer)" in errors[0].reason
+    first, second = products[0].variants
+    assert [(m.key, m.value) for m in first.metafields] == [("fit", "slim"), ("rank", "1")]
+    assert [(m.key, m.value) for m in second.metafields] == [("rank", "2")], "a blank value is left out"
+    assert products[0].metafields == (), "not product metafields"
+    with pytest.raises(ValidationError, match=r"variant metafield\(s\) mapped twice: custom\.fit"):
+        _config(variant_metafields=[FIT, FIT])
+    assert _config(metafields=[FIT], variant_metafields=[FIT]).variant_metafields, "owners differ"
+
+
+def test_images_keep_their_order_and_variant_images_follow() -> None:
+    config = _config(
+        group_by="parent",
+        options={"Color": "color"},
+        images={"source": "images", "transforms": [{"split": "|"}, "trim"], "alt": "alts"},
+        variant_image="vimg",
+    )
+    products, errors = _map(
+        config,
+        [
+            _row(
+                2,
+                parent="P",
+                title="Tee",
+                sku="A",
+                color="Red",
+                images=f"{IMG}/2.jpg | {IMG}/1.jpg | {IMG}/2.jpg",
+                alts=["Back", "Front"],
+                vimg=f"{IMG}/red.jpg",
+            ),
+            _row(3, parent="P", title="Tee", sku="B", color="Blue", vimg=f"{IMG}/1.jpg"),
+            _row(4, parent="P", title="Tee", sku="C", color="Lime", vimg="/local/lime.jpg"),
+            _row(5, parent="Q", title="Mug", sku="D", color="Red", images="ftp://x/mug.jpg"),
+        ],
+    )
+    assert [(e.line, e.column, e.reason) for e in errors] == [
+        (4, "vimg", "variant_image: an image needs an http(s) URL, got '/local/lime.jpg'"),
+        (5, "images", "an image needs an http(s) URL, got 'ftp://x/mug.jpg'"),
+    ]
+    (tee,) = products
+    assert [(m.url, m.alt, m.position) for m in tee.media] == [
+        (f"{IMG}/2.jpg", "Back", 0),
+        (f"{IMG}/1.jpg", "Front", 1),
+        (f"{IMG}/red.jpg", "", 2),
+    ], "the product's images in order, each once; a variant's own image after them"
+    assert [v.media_keys for v in tee.variants] == [(f"{IMG}/red.jpg",), (f"{IMG}/1.jpg",)]
+    one_alt = _config(images={"source": "images", "alt": "title"})
+    (mug,), _ = _map(one_alt, [_row(2, title="Mug", sku="M", images=[f"{IMG}/m.jpg", f"{IMG}/n.jpg"])])
+    assert [m.alt for m in mug.media] == ["Mug", "Mug"], "one text for every image"
+    (plain,), _ = _map(one_alt, [_row(2, title="Mug", sku="M", images="")])
+    assert plain.media == ()
+
+
+def test_stock_per_location_from_a_column_each() -> None:
+    config = _config(
+        inventory_by_location={
+            "Main warehouse": {"source": "main", "transforms": ["integer"]},
+            "gid://shopify/Location/2": "berlin",
+        }
+    )
+    products, errors = _map(
+        config,
+        [
+            _row(2, title="Tee", sku="A", main="3", berlin=4),
+            _row(3, title="Mug", sku="B", main="5", berlin=""),
+            _row(4, title="Cap", sku="C", main="-", berlin=1),
+        ],
+    )
+    assert [(e.line, e.column) for e in errors] == [(4, "main")]
+    assert errors[0].reason.startswith("inventory at Main warehouse: unparsable number")
+    tee, mug = (p.variants[0] for p in products)
+    assert [(s.location, s.quantity) for s in tee.stock_by_location] == [
+        ("Main warehouse", 3),
+        ("gid://shopify/Location/2", 4),
+    ]
+    assert tee.stock == 7, "the sum, for what shows one figure"
+    assert [(s.location, s.quantity) for s in mug.stock_by_location] == [("Main warehouse", 5)], (
+        "a blank figure leaves that location alone"
+    )
+
+
+def test_stock_at_the_location_a_column_names() -> None:
+    config = _config(
+        fields={"inventory": {"source": "stock", "transforms": ["integer"]}}, inventory_location="warehouse"
+    )
+    products, errors = _map(
+        config,
+        [
+            _row(2, title="Tee", sku="A", stock="3", warehouse="Berlin store"),
+            _row(3, title="Mug", sku="B", stock="5", warehouse=""),
+            _row(4, title="Cap", sku="C", stock="1", warehouse="gid://shopify/Location/x"),
+        ],
+    )
+    assert [(e.line, e.column) for e in errors] == [(4, "warehouse")]
+    tee, mug = (p.variants[0] for p in products)
+    assert [(s.location, s.quantity) for s in tee.stock_by_location] == [("Berlin store", 3)]
+    assert (mug.stock, mug.stock_by_location) == (5, ()), "no location named: the location_id setting's"
+
+
+def test_stock_mappings_that_contradict_each_other_are_refused() -> None:
+    per_location = {"inventory_by_location": {"Main": "main"}}
+    with pytest.raises(ValidationError, match="either per location"):
+        _config(fields={"inventory": "stock"}, **per_location)
+    with pytest.raises(ValidationError, match="map inventory"):
+        _config(inventory_location="warehouse")
+    with pytest.raises(ValidationError, match="names a location twice"):
+        _config(inventory_by_location={"Main": "a", "main": "b"})
+    with pytest.raises(ValidationError, match="not a location GID"):
+        _config(inventory_by_location={"gid://shopify/Product/1": "a"})
+    with pytest.raises(ValidationError, match="needs a name"):
+        _config(inventory_by_location={" ": "a"})
+
+
+def test_the_new_keys_read_write_and_name_their_sources() -> None:
+    text = """
+fields: {title: title, variant.sku: sku}
+variant_metafields:
+  - {namespace: custom, key: fit, type: single_line_text_field, source: fit, transforms: [trim]}
+images: {source: images, transforms: [{split: "|"}], alt: {source: alt, transforms: [trim]}}
+variant_image: vimg
+inventory_by_location:
+  Main warehouse: {source: main, transforms: [{default: "0"}, integer]}
+  gid://shopify/Location/2: berlin
+"""
+    config = parse_mapping(text)
+    assert config.sources() == ["title", "sku", "fit", "main", "berlin", "images", "alt", "vimg"]
+    dumped = dump_mapping(config)
+    assert "- split: '|'" in dumped and "- default: '0'" in dumped, "compact transformations"
+    assert parse_mapping(dumped) == config
+
+
+def test_mapped_products_without_the_new_keys_keep_their_stored_hash(tmp_path: Path) -> None:
+    """Hashes computed with the code before variant metafields, images and stock per location existed: a
+    tenant upgrading re-publishes nothing, and its unchanged file still reads as unchanged."""
+    from connector_pipelines.catalog.hashing import content_hash
+    from connector_pipelines.sandbox.file_servers import ErpFileLayout, default_mapping, write_erp_catalog
+    from connector_pipelines.sources.erp_files import parse_records
+    from connector_pipelines.sync.erp_files_shopify import mapping_digest
+    from connector_pipelines.tenants.systems import ErpFilesSettings
+
+    file = tmp_path / "p.csv"
+    write_erp_catalog(file, products=3, variants=3, seed=3)
+    layout = ErpFileLayout()
+    settings = ErpFilesSettings.model_validate(
+        {"kind": "local", "root": str(tmp_path), "path": file.name} | layout.format_settings()
+    )
+    with file.open("rb") as stream:
+        mapped = map_records(default_mapping(layout), parse_records(stream, file.name, settings))
+        products = [p for p in mapped if isinstance(p, Product)]
+    assert [content_hash(p.model_dump(mode="json")) for p in products] == [
+        "e122d1694358348cbca650d239f3cca4c2cb9a2e3d4ed85789de55540e40ac00",
+        "05a35777355e6d9c6ed4482b20ebfa2c4a63d47a6918f2ebcd05db0476e021cf",
+        "6192b5f06c42a33f3e37c74a1740c07f8f5c85c9ee59be02f663a3bc5d770b44",
+    ]
+    variant = products[0].model_dump(mode="json")["variants"][0]
+    assert "metafields" not in variant and "stock_by_location" not in variant
+    assert mapping_digest(default_mapping(layout)) == (
+        "d4c3ffa750d5d1e47abc641d557f4b5cf7223d8c7bb8a80569d663c1652579b3"
+    )
+    assert mapping_digest(default_mapping(layout, rich=True)) != mapping_digest(default_mapping(layout))

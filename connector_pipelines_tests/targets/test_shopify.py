@@ -9,7 +9,17 @@ import pytest
 from graphql import OperationDefinitionNode, parse, validate
 from graphql.execution.values import get_variable_values
 
-from connector_pipelines.catalog.models import Metafield, OptionChoice, Price, Product, Texts, Variant
+from connector_pipelines.catalog.diff import changed_fields
+from connector_pipelines.catalog.models import (
+    LocationStock,
+    Media,
+    Metafield,
+    OptionChoice,
+    Price,
+    Product,
+    Texts,
+    Variant,
+)
 from connector_pipelines.clients.shopify import (
     BULK_PRODUCT_DELETE,
     BULK_PRODUCT_SET,
@@ -21,15 +31,19 @@ from connector_pipelines.clients.shopify import PRODUCT_SET as PRODUCT_SET_DOCUM
 from connector_pipelines.errors import PayloadError
 from connector_pipelines.schemas import shopify_schema
 from connector_pipelines.targets.shopify import (
+    LOCATIONS,
     PLAN_PRODUCTS,
+    PLAN_VARIANTS,
     Target,
     choose_target,
     comparable_current,
     comparable_input,
     describe_errors,
+    media_digest,
     money,
     product_input,
     removal_variables,
+    variant_details,
 )
 
 
@@ -61,7 +75,12 @@ def _variant(
     )
 
 
-def _product(*variants: Variant, active: bool = True, metafields: tuple[Metafield, ...] = ()) -> Product:
+def _product(
+    *variants: Variant,
+    active: bool = True,
+    metafields: tuple[Metafield, ...] = (),
+    media: tuple[Media, ...] = (),
+) -> Product:
     return Product(
         key="erp_files:product:P1",
         texts={"en": Texts(name="Classic Tee", description="<p>Soft</p>")},
@@ -70,8 +89,18 @@ def _product(*variants: Variant, active: bool = True, metafields: tuple[Metafiel
         product_type="Shirts",
         tags=("cotton", "summer"),
         metafields=metafields,
+        media=media,
         variants=variants,
     )
+
+
+def _image(name: str, position: int, alt: str = "") -> Media:
+    url = f"https://img.example.com/{name}.jpg"
+    return Media(key=url, url=url, alt=alt, position=position)
+
+
+FIT = Metafield(namespace="custom", key="fit", type="single_line_text_field", value="slim")
+LOCATION_IDS = {"Main warehouse": "gid://shopify/Location/1", "Berlin store": "gid://shopify/Location/2"}
 
 
 def _coerces(document: str, variables: dict[str, Any]) -> None:
@@ -154,7 +183,6 @@ def test_removals_and_the_plan_document_fit_the_schema() -> None:
     assert archived["input"] == {"status": "ARCHIVED"}
     _coerces(BULK_PRODUCT_SET, archived)
     _coerces(BULK_PRODUCT_SET, removal_variables("draft", "gid://shopify/Product/1"))
-    _coerces(PLAN_PRODUCTS, {"ids": ["gid://shopify/Product/1"]})
 
 
 def test_money_has_no_exponent() -> None:
@@ -173,11 +201,9 @@ def test_errors_name_the_sku_of_the_variant() -> None:
     assert text.endswith("SKUs A-1, A-2, A-3 …: Internal error")
 
 
-def test_the_plan_compares_like_with_like() -> None:
-    material = Metafield(namespace="custom", key="material", type="single_line_text_field", value="Cotton")
-    product = _product(_variant("TEE-RED-S", ("Color", "Red"), compare="24.90"), metafields=(material,))
-    doc = product_input(product)
-    shopify: dict[str, Any] = {
+def _shopify_product(**changes: Any) -> dict[str, Any]:
+    """A product as PLAN_PRODUCTS answers it."""
+    node: dict[str, Any] = {
         "title": "Classic Tee",
         "descriptionHtml": "<p>Soft</p>",
         "vendor": "Acme",
@@ -191,25 +217,161 @@ def test_the_plan_compares_like_with_like() -> None:
                 {"namespace": "other", "key": "x", "value": "y"},
             ]
         },
+        "media": {"nodes": []},
         "variants": {
             "nodes": [
                 {
+                    "id": "gid://shopify/ProductVariant/9",
                     "sku": "TEE-RED-S",
                     "price": "19.90",
                     "compareAtPrice": "24.90",
                     "barcode": None,
-                    "inventoryQuantity": 3,
                     "selectedOptions": [{"name": "Color", "value": "Red"}],
                 }
             ]
         },
     }
-    ours = comparable_input(doc, with_inventory=False)
-    assert comparable_current(shopify, list(ours["metafields"]), with_inventory=False) == ours
+    return node | changes
+
+
+def test_the_plan_compares_like_with_like() -> None:
+    material = Metafield(namespace="custom", key="material", type="single_line_text_field", value="Cotton")
+    product = _product(_variant("TEE-RED-S", ("Color", "Red"), compare="24.90"), metafields=(material,))
+    doc = product_input(product)
+    shopify = _shopify_product()
+    ours = comparable_input(doc)
+    assert comparable_current(shopify, ours) == ours
+    assert "inventory" not in ours["variants"]["TEE-RED-S"] and "media" not in ours, "only what is sent"
     shopify["variants"]["nodes"][0]["price"] = "17.00"
     shopify["title"] = "Old Tee"
-    theirs = comparable_current(shopify, list(ours["metafields"]), with_inventory=False)
+    theirs = comparable_current(shopify, ours)
     assert theirs != ours and theirs["variants"]["TEE-RED-S"]["price"] == Decimal("17")
+
+
+def test_the_plan_compares_variant_metafields_stock_per_location_and_images() -> None:
+    variant = _variant("TEE-RED-S", ("Color", "Red"), compare="24.90").model_copy(
+        update={
+            "metafields": (FIT,),
+            "stock_by_location": (LocationStock(location="gid://shopify/Location/2", quantity=4),),
+        }
+    )
+    product = _product(variant, media=(_image("front", 0, "Front"), _image("back", 1)))
+    digest = media_digest(product)
+    ours = comparable_input(product_input(product, files=True), media=digest)
+    assert ours["variants"]["TEE-RED-S"]["inventory"] == {"gid://shopify/Location/2": 4}
+    assert ours["variants"]["TEE-RED-S"]["metafields"] == {"custom.fit": "slim"}
+    assert ours["media"] == {"count": 2, "alts": ["Front", ""], "source": digest}
+
+    details = variant_details(
+        {
+            "sku": "TEE-RED-S",
+            "metafields": {"nodes": [{"namespace": "custom", "key": "fit", "value": "slim"}]},
+            "inventoryItem": {
+                "inventoryLevels": {
+                    "nodes": [
+                        {"location": {"id": "gid://shopify/Location/1"}, "quantities": [{"quantity": 9}]},
+                        {"location": {"id": "gid://shopify/Location/2"}, "quantities": [{"quantity": 4}]},
+                    ]
+                }
+            },
+        }
+    )
+    shop = _shopify_product(media={"nodes": [{"alt": "Front"}, {"alt": ""}]})
+    same = comparable_current(shop, ours, variant_details={"TEE-RED-S": details}, media=digest)
+    assert same == ours, "the other location's stock and the unsent metafields are not compared"
+    details["metafields"] = {"custom.fit": "regular"}
+    details["inventory"] = {"gid://shopify/Location/2": 1}
+    theirs = comparable_current(shop, ours, variant_details={"TEE-RED-S": details}, media="older")
+    assert set(changed_fields(theirs, ours)) == {
+        "variants.TEE-RED-S.metafields.custom.fit",
+        "variants.TEE-RED-S.inventory.gid://shopify/Location/2",
+        "media.source",
+    }
+
+
+def test_variant_metafields_and_stock_per_location_by_gid_or_name() -> None:
+    stock = (
+        LocationStock(location="Main warehouse", quantity=3),
+        LocationStock(location="gid://shopify/Location/2", quantity=4),
+    )
+    variant = _variant("TEE-RED-S", ("Color", "Red")).model_copy(
+        update={"metafields": (FIT,), "stock_by_location": stock}
+    )
+    doc = product_input(
+        _product(variant, _variant("TEE-RED-M", ("Color", "Blue"))),
+        location_id="gid://shopify/Location/7",
+        locations=lambda name: LOCATION_IDS.get(name, name),
+    )
+    located, plain = doc["variants"]
+    assert located["inventoryQuantities"] == [
+        {"locationId": "gid://shopify/Location/1", "name": "available", "quantity": 3},
+        {"locationId": "gid://shopify/Location/2", "name": "available", "quantity": 4},
+    ], "the mapping's locations, not the location_id setting"
+    assert located["inventoryItem"]["tracked"] is True
+    assert located["metafields"] == [
+        {"namespace": "custom", "key": "fit", "type": "single_line_text_field", "value": "slim"}
+    ]
+    assert plain["inventoryQuantities"] == [
+        {"locationId": "gid://shopify/Location/7", "name": "available", "quantity": 7}
+    ], "a variant without stock per location keeps the single location"
+    assert "metafields" not in plain, "an empty list would remove every metafield of the variant"
+    _coerces(BULK_PRODUCT_SET, product_set_variables(doc))
+
+    with pytest.raises(PayloadError, match="needs the shop's locations"):
+        product_input(_product(variant))
+    twice = variant.model_copy(update={"stock_by_location": (*stock, stock[0])})
+    with pytest.raises(PayloadError, match="given twice"):
+        product_input(_product(twice), locations=lambda name: LOCATION_IDS.get(name, name))
+
+
+def test_images_go_as_files_in_order_and_each_variant_names_its_own() -> None:
+    front, back, red = _image("front", 0, "Front"), _image("back", 1, "Back"), _image("red", 2)
+    with_image = _variant("TEE-RED-S", ("Color", "Red")).model_copy(update={"media_keys": (red.key,)})
+    product = _product(with_image, _variant("TEE-BLU-S", ("Color", "Blue")), media=(back, red, front))
+    doc = product_input(product, files=True)
+    assert doc["files"] == [
+        {"originalSource": "https://img.example.com/front.jpg", "contentType": "IMAGE", "alt": "Front"},
+        {"originalSource": "https://img.example.com/back.jpg", "contentType": "IMAGE", "alt": "Back"},
+        {"originalSource": "https://img.example.com/red.jpg", "contentType": "IMAGE", "alt": ""},
+    ], "in position order"
+    assert doc["variants"][0]["file"] == doc["files"][2], "a variant's file is one of the product's files"
+    assert "file" not in doc["variants"][1]
+    _coerces(BULK_PRODUCT_SET, product_set_variables(doc, {"id": "gid://shopify/Product/1"}))
+
+    unchanged = product_input(product)
+    assert "files" not in unchanged and "file" not in unchanged["variants"][0], "media left alone"
+    assert product_input(_product(_variant("MUG-1")), files=True)["files"] == [], "removes every image"
+    many = tuple(_image(f"i{n}", n) for n in range(251))
+    with pytest.raises(PayloadError, match="251 images"):
+        product_input(_product(_variant("MUG-1"), media=many), files=True)
+
+
+def test_the_media_digest_follows_urls_alts_order_and_variant_images() -> None:
+    front, back = _image("front", 0, "Front"), _image("back", 1)
+    base = _product(_variant("A", ("Color", "Red")), media=(front, back))
+    assert media_digest(_product(_variant("A"))) is None
+    digest = media_digest(base)
+    assert digest == media_digest(base.model_copy(update={"vendor": "Other"}))
+    assert digest == media_digest(_product(_variant("A", ("Color", "Red"), price="1"), media=(front, back)))
+    others = [
+        _product(_variant("A", ("Color", "Red")), media=(front.model_copy(update={"position": 2}), back)),
+        _product(_variant("A", ("Color", "Red")), media=(front.model_copy(update={"alt": "x"}), back)),
+        _product(_variant("A", ("Color", "Red")), media=(front,)),
+        _product(
+            _variant("A", ("Color", "Red")).model_copy(update={"media_keys": (back.key,)}),
+            media=(front, back),
+        ),
+    ]
+    assert len({digest, *(media_digest(p) for p in others)}) == 5
+
+
+def test_the_plan_and_location_documents_fit_the_schema() -> None:
+    _coerces(PLAN_PRODUCTS, {"ids": ["gid://shopify/Product/1"]})
+    _coerces(
+        PLAN_VARIANTS,
+        {"ids": ["gid://shopify/ProductVariant/1"], "metafields": 1, "keys": ["custom.fit"], "levels": 2},
+    )
+    _coerces(LOCATIONS, {"after": None})
 
 
 def test_sku_matches_choose_the_product_holding_most_of_them() -> None:

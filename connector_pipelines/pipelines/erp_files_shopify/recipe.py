@@ -1,14 +1,28 @@
-"""erp_files_shopify in the sandbox: an SFTP server over a generated catalog file, and a Shopify shop."""
+"""erp_files_shopify in the sandbox: an SFTP server over a generated catalog file, and a Shopify shop with the
+sandbox's locations. Convergence: every row's SKU once in Shopify with its title, prices and options; for a
+rich catalog also its images (product media in order, the variant's image), variant metafield and stock per
+location."""
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connector_pipelines.sandbox.file_servers import add_products, change_prices, delete_products
+from connector_pipelines.sandbox.file_servers import (
+    RICH_COLUMNS,
+    SANDBOX_LOCATIONS,
+    STOCK_COLUMNS,
+    ErpFileLayout,
+    add_products,
+    change_prices,
+    delete_products,
+    read_rows,
+)
 from connector_pipelines.sandbox.hub import (
     ErpShopifyConvergence,
     SandboxHub,
@@ -26,6 +40,7 @@ from connector_pipelines.sandbox.recipe import (
     StepCounts,
     TenantConfig,
 )
+from connector_pipelines.sandbox.shopify import ShopifyEmulator
 from connector_pipelines.sandbox.shopify import ShopifySettings as ShopifyEmulatorSettings
 from connector_pipelines.targets.shopify import ShopifyWriter
 
@@ -38,6 +53,77 @@ def _rewritten(file: Path) -> Iterator[None]:
     yield
     stamp = max(before, file.stat().st_mtime) + 2
     os.utime(file, (stamp, stamp))
+
+
+@dataclass(frozen=True)
+class ExpectedExtras:
+    """What Shopify should show for a SKU of a rich catalog, beyond the plain fields."""
+
+    images: tuple[str, ...]  # the product's media sources, in order
+    image: str | None
+    fit: str | None
+    stock: tuple[tuple[str, int], ...]  # (location name, available), by name
+
+
+def expected_extras(file: Path, layout: ErpFileLayout) -> dict[str, ExpectedExtras]:
+    """SKU -> images, variant image, variant metafield and stock per location, read from a rich sandbox
+    catalog's rows as the sandbox writes them (empty for a plain catalog)."""
+    stream = read_rows(file, layout)
+    first = next(stream, None)
+    if first is None or not any(name in first for name in RICH_COLUMNS):
+        return {}  # a plain catalog: nothing more to check (and no second read of a large file)
+    rows = [row for row in (first, *stream) if str(row.get("sku") or "").strip()]
+    by_parent: dict[str, list[str]] = {}
+    for row in rows:
+        images = by_parent.setdefault(str(row.get("parent_id")), [])
+        urls = row.get("image_urls") or []
+        listed = urls if isinstance(urls, list) else [u.strip() for u in str(urls).split("|")]
+        for url in [*listed, row.get("variant_image")]:
+            if url and str(url) not in images:
+                images.append(str(url))
+    out: dict[str, ExpectedExtras] = {}
+    for row in rows:
+        stock = tuple(
+            sorted((location, int(str(row[column] or 0))) for column, location in STOCK_COLUMNS.items())
+        )
+        out[str(row["sku"]).strip()] = ExpectedExtras(
+            tuple(by_parent[str(row.get("parent_id"))]),
+            str(row.get("variant_image") or "") or None,
+            str(row.get("fit") or "") or None,
+            stock,
+        )
+    return out
+
+
+def actual_extras(shop: ShopifyEmulator) -> tuple[dict[str, ExpectedExtras], Counter[str]]:
+    names = {f"gid://shopify/Location/{number}": name for number, name in SANDBOX_LOCATIONS.items()}
+    actual: dict[str, ExpectedExtras] = {}
+    skus: Counter[str] = Counter()
+    for product in shop.products():
+        if product["status"] == "ARCHIVED":
+            continue
+        images = tuple(str(m["source"]) for m in product["media"])
+        for variant in product["variants"]:
+            sku = str(variant["sku"] or "")
+            skus[sku] += 1
+            fit = next((m["value"] for m in variant["metafields"] if m["key"] == "fit"), None)
+            stock = tuple(sorted((names.get(loc, loc), int(q)) for loc, q in variant["inventory"].items()))
+            image = variant["image"]
+            actual[sku] = ExpectedExtras(images, str(image) if image else None, fit, stock)
+    return actual, skus
+
+
+def check_convergence(file: Path, layout: ErpFileLayout, shop: ShopifyEmulator) -> ErpShopifyConvergence:
+    """The hub's check of the plain fields, and for a rich catalog its images, variant metafield and stock
+    per location."""
+    report = check_erp_shopify_convergence(file, layout, shop)
+    expected = expected_extras(file, layout)
+    if expected:
+        actual, skus = actual_extras(shop)
+        actual = {sku: extras for sku, extras in actual.items() if sku in expected}
+        extras = ErpShopifyConvergence.compare(expected, actual, skus, ("images", "image", "fit", "stock"))
+        report.mismatched += extras.mismatched
+    return report
 
 
 class ErpFilesShopifyRecipe(SandboxRecipe):
@@ -57,6 +143,12 @@ class ErpFilesShopifyRecipe(SandboxRecipe):
         self, hub: SandboxHub, account: str, catalog: Catalog, *, target_emulator: Any = None
     ) -> None:
         self._registered(hub)
+        if target_emulator is None:
+            # The sandbox's locations, which rich catalogs stock (plain ones stock none).
+            limits = (
+                ShopifyEmulatorSettings.realistic() if catalog.realistic_limits else ShopifyEmulatorSettings()
+            )
+            target_emulator = limits.model_copy(update={"location_names": dict(SANDBOX_LOCATIONS)})
         hub.add_shopify(account, realistic_limits=catalog.realistic_limits, settings=target_emulator)
         hub.add_erp_files(
             account,
@@ -98,7 +190,7 @@ class ErpFilesShopifyRecipe(SandboxRecipe):
     def convergence(self, hub: SandboxHub, account: str) -> ErpShopifyConvergence:
         erp, shop = hub.erp_files[account], hub.shopify[account].emulator
         shop.wait_for_bulk()
-        return check_erp_shopify_convergence(erp.file, erp.layout, shop)
+        return check_convergence(erp.file, erp.layout, shop)
 
     def target_state(self, hub: SandboxHub, account: str) -> Any:
         return hub.shopify[account].emulator.products()

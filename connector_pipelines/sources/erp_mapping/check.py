@@ -3,11 +3,11 @@ of the products in the mapping file's vocabulary, every row error, and the mappi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from pydantic import BaseModel, Field, JsonValue
 
-from connector_pipelines.catalog.models import Product
+from connector_pipelines.catalog.models import Metafield, Product
 from connector_pipelines.sources.erp_files import Record, RowError, SourceRow
 from connector_pipelines.sources.erp_mapping.config import MappingConfig
 from connector_pipelines.sources.erp_mapping.products import map_records
@@ -39,24 +39,27 @@ def render_product(product: Product) -> dict[str, JsonValue]:
     variants: list[JsonValue] = []
     for variant in product.variants:
         price = variant.prices[0] if variant.prices else None
-        variants.append(
-            {
-                "sku": variant.sku,
-                "price": plain_decimal(price.gross) if price else None,
-                "compareAtPrice": plain_decimal(price.list_gross)
-                if price and price.list_gross is not None
-                else None,
-                "currency": price.currency if price else None,
-                "barcode": variant.barcode,
-                "weight_kg": plain_decimal(variant.weight_kg) if variant.weight_kg is not None else None,
-                "inventory": variant.stock,
-                "options": {choice.option_name: choice.value_name for choice in variant.options},
-            }
-        )
-    metafields: list[JsonValue] = [
-        {"namespace": m.namespace, "key": m.key, "type": m.type, "value": m.value} for m in product.metafields
-    ]
-    return {
+        entry: dict[str, JsonValue] = {
+            "sku": variant.sku,
+            "price": plain_decimal(price.gross) if price else None,
+            "compareAtPrice": plain_decimal(price.list_gross)
+            if price and price.list_gross is not None
+            else None,
+            "currency": price.currency if price else None,
+            "barcode": variant.barcode,
+            "weight_kg": plain_decimal(variant.weight_kg) if variant.weight_kg is not None else None,
+            "inventory": variant.stock,
+            "options": {choice.option_name: choice.value_name for choice in variant.options},
+        }
+        # Only what the mapping maps: a sample of a simple mapping stays as short as it was.
+        if variant.stock_by_location:
+            entry["inventory_by_location"] = {s.location: s.quantity for s in variant.stock_by_location}
+        if variant.metafields:
+            entry["metafields"] = _metafields(variant.metafields)
+        if variant.media_keys:
+            entry["image"] = variant.media_keys[0]
+        variants.append(entry)
+    document: dict[str, JsonValue] = {
         "key": product.key,
         "title": texts.name,
         "descriptionHtml": texts.description,
@@ -64,9 +67,16 @@ def render_product(product: Product) -> dict[str, JsonValue]:
         "productType": product.product_type,
         "tags": list(product.tags),
         "status": "active" if product.active else "draft",
-        "metafields": metafields,
+        "metafields": _metafields(product.metafields),
         "variants": variants,
     }
+    if product.media:
+        document["images"] = [{"url": m.url, "alt": m.alt} for m in product.media]
+    return document
+
+
+def _metafields(metafields: Sequence[Metafield]) -> list[JsonValue]:
+    return [{"namespace": m.namespace, "key": m.key, "type": m.type, "value": m.value} for m in metafields]
 
 
 def check_mapping(config: MappingConfig, rows: Iterable[Record], limit: int = 20) -> MappingCheckReport:

@@ -21,6 +21,17 @@ Example (YAML)::
       Size: {source: size, values: [S, M, L, XL]}
     metafields:
       - {namespace: custom, key: material, type: single_line_text_field, source: material}
+    variant_metafields:
+      - {namespace: custom, key: fit, type: single_line_text_field, source: fit}
+    images: {source: image_urls, transforms: [{split: "|"}, trim], alt: title}
+    variant_image: variant_image_url
+    inventory_location: warehouse     # the location (Shopify name or GID) of the row's inventory
+
+Stock per location can instead come from a column per location (and then no ``inventory`` field)::
+
+    inventory_by_location:
+      Main warehouse: {source: stock_main, transforms: [{default: "0"}, integer]}
+      gid://shopify/Location/2: stock_berlin
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from typing import Annotated, Literal
 import orjson
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -342,6 +354,31 @@ class MetafieldRule(_Model):
         return self
 
 
+class ImagesRule(_Model):
+    """Product images by URL (a list, e.g. through ``{split: "|"}``), in order; ``alt`` gives one text for
+    every image or a list aligned with the URLs."""
+
+    source: str | None = Field(None, description="column / JSON path of the image URL(s)")
+    transforms: Transforms = Field(default_factory=list)
+    alt: Annotated[FieldRule, BeforeValidator(_source_shorthand)] | None = None
+
+
+_LOCATION_GID = re.compile(r"^gid://shopify/Location/\d+$")
+
+
+def _location_key(value: str) -> str:
+    """A location as the mapping names it: Shopify's GID, or the location's name (looked up in the shop)."""
+    name = value.strip()
+    if not name:
+        raise ValueError("a location needs a name or a gid://shopify/Location/<id>")
+    if name.startswith("gid://") and not _LOCATION_GID.match(name):
+        raise ValueError(f"{name!r} is not a location GID (gid://shopify/Location/<id>)")
+    return name
+
+
+LocationKey = Annotated[str, AfterValidator(_location_key)]
+
+
 class MappingConfig(_Model):
     """A tenant's mapping of ERP file rows to products and variants."""
 
@@ -363,6 +400,21 @@ class MappingConfig(_Model):
         default_factory=dict
     )
     metafields: list[MetafieldRule] = Field(default_factory=list)
+    variant_metafields: list[MetafieldRule] = Field(
+        default_factory=list, description="metafields of each variant, from its own row"
+    )
+    images: Annotated[ImagesRule, BeforeValidator(_source_shorthand)] | None = Field(
+        None, description="product images by URL, in order"
+    )
+    variant_image: Annotated[FieldRule, BeforeValidator(_source_shorthand)] | None = Field(
+        None, description="URL of the variant's image (added to the product's images when not among them)"
+    )
+    inventory_by_location: dict[LocationKey, Annotated[FieldRule, BeforeValidator(_source_shorthand)]] = (
+        Field(default_factory=dict, description="Shopify location (name or GID) -> the column of its stock")
+    )
+    inventory_location: Annotated[FieldRule, BeforeValidator(_source_shorthand)] | None = Field(
+        None, description="the column naming the location (name or GID) of the row's inventory"
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> MappingConfig:
@@ -374,20 +426,39 @@ class MappingConfig(_Model):
         names = [name.strip().lower() for name in self.options]
         if "" in names or len(set(names)) != len(names):
             raise ValueError("option names must be non-empty and distinct")
-        ids = [(m.namespace, m.key) for m in self.metafields]
-        duplicates = sorted({f"{ns}.{key}" for ns, key in ids if ids.count((ns, key)) > 1})
-        if duplicates:
-            raise ValueError(f"metafield(s) mapped twice: {', '.join(duplicates)}")
+        for name, rules in (("metafield", self.metafields), ("variant metafield", self.variant_metafields)):
+            ids = [(m.namespace, m.key) for m in rules]
+            duplicates = sorted({f"{ns}.{key}" for ns, key in ids if ids.count((ns, key)) > 1})
+            if duplicates:
+                raise ValueError(f"{name}(s) mapped twice: {', '.join(duplicates)}")
+        if self.inventory_by_location:
+            if "inventory" in self.fields or self.inventory_location is not None:
+                raise ValueError(
+                    "map stock either per location (inventory_by_location) or as the inventory field "
+                    "(with inventory_location naming its location), not both"
+                )
+            locations = [name.casefold() for name in self.inventory_by_location]
+            if len(set(locations)) != len(locations):
+                raise ValueError("inventory_by_location names a location twice")
+        if self.inventory_location is not None and "inventory" not in self.fields:
+            raise ValueError("inventory_location names where the inventory field's stock is: map inventory")
         return self
 
     def sources(self) -> list[str]:
         """Every column / JSON path the mapping reads (for checks against a file)."""
         found: list[str] = [self.group_by] if self.group_by else []
-        rules: list[FieldRule | OptionRule | MetafieldRule] = [
+        rules: list[FieldRule | OptionRule | MetafieldRule | ImagesRule] = [
             *self.fields.values(),
             *self.options.values(),
             *self.metafields,
+            *self.variant_metafields,
+            *self.inventory_by_location.values(),
         ]
+        if self.images is not None:
+            rules.append(self.images)
+            if self.images.alt is not None:
+                rules.append(self.images.alt)
+        rules += [r for r in (self.variant_image, self.inventory_location) if r is not None]
         for rule in rules:
             if rule.source:
                 found.append(rule.source)
@@ -442,10 +513,15 @@ def _compact_op(op: dict[str, object]) -> object:
 def dump_mapping(config: MappingConfig) -> str:
     """The mapping as reviewable YAML, transformations in their compact spelling."""
     document = config.model_dump(mode="json", exclude_defaults=True)
+    images = document.get("images") or {}
     rules: list[dict[str, object]] = [
         *document.get("fields", {}).values(),
         *document.get("options", {}).values(),
         *document.get("metafields", []),
+        *document.get("variant_metafields", []),
+        *document.get("inventory_by_location", {}).values(),
+        *(r for r in (images, images.get("alt"), document.get("variant_image")) if r),
+        *([document["inventory_location"]] if document.get("inventory_location") else []),
     ]
     for rule in rules:
         if "transforms" in rule and isinstance(rule["transforms"], list):

@@ -1,14 +1,19 @@
 """Products: rows sharing the ``group_by`` value become one product with one variant per row, the first
-good row of a group carrying the product fields and metafields. A bad row becomes a :class:`RowError` and is
-skipped; the other variants of its product go on, and a product whose rows all failed is not emitted."""
+good row of a group carrying the product fields, metafields and images; each row carries its variant's
+fields, metafields, image and stock (per location, where the mapping names locations). A bad row becomes a
+:class:`RowError` and is skipped; the other variants of its product go on, and a product whose rows all
+failed is not emitted."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from connector_pipelines.catalog.models import (
+    LocationStock,
+    Media,
     Metafield,
     OptionChoice,
     Price,
@@ -18,7 +23,7 @@ from connector_pipelines.catalog.models import (
     source_key,
 )
 from connector_pipelines.sources.erp_files import Record, RowError, SourceRow
-from connector_pipelines.sources.erp_mapping.config import MappingConfig
+from connector_pipelines.sources.erp_mapping.config import MappingConfig, MetafieldRule
 from connector_pipelines.sources.erp_mapping.metafields import MetafieldCoercer
 from connector_pipelines.sources.erp_mapping.values import (
     CompiledRule,
@@ -33,6 +38,7 @@ from connector_pipelines.sources.erp_mapping.values import (
 )
 
 SYSTEM = "erp_files"
+LOCATION_GID = re.compile(r"gid://shopify/Location/\d+")
 MAX_INVENTORY = 2**31 - 1  # Shopify's quantity is a GraphQL Int: 32 bits
 KG_PER_UNIT = {
     "kg": Decimal(1),
@@ -40,6 +46,7 @@ KG_PER_UNIT = {
     "lb": Decimal("0.45359237"),
     "oz": Decimal("0.028349523125"),
 }
+IMAGE_SCHEMES = ("https://", "http://")  # what Shopify fetches an image's originalSource from
 ACTIVE_STATUSES = frozenset({"active", "true", "1", "yes"})
 INACTIVE_STATUSES = frozenset({"draft", "archived", "unlisted", "inactive", "false", "0", "no"})
 
@@ -60,6 +67,8 @@ class _ProductFields:
     product_type: str
     tags: tuple[str, ...]
     metafields: tuple[Metafield, ...]
+    images: tuple[str, ...] = ()
+    alts: tuple[str, ...] | str = ""  # one text for every image, or one per image
 
 
 @dataclass(slots=True)
@@ -72,6 +81,9 @@ class _PendingVariant:
     stock: int
     weight_kg: Decimal | None
     options: dict[str, str]
+    metafields: tuple[Metafield, ...] = ()
+    image: str | None = None
+    stock_by_location: tuple[LocationStock, ...] = ()
 
 
 @dataclass(slots=True)
@@ -144,6 +156,35 @@ def _tags(value: Value) -> Value:
     return list(dict.fromkeys(tag for tag in (as_text(item).strip() for item in items) if tag))
 
 
+def _image_url(value: Value) -> Value:
+    text = as_text(value).strip()
+    if not text:
+        return None
+    if not text.lower().startswith(IMAGE_SCHEMES) or len(text.split("://", 1)[1]) == 0:
+        raise FieldProblem(f"an image needs an http(s) URL, got {text!r}")
+    return text
+
+
+def _image_urls(value: Value) -> Value:
+    """The image URLs in order, each once (a list, or one URL)."""
+    items = value if isinstance(value, list) else [value]
+    urls = (_image_url(item) for item in items)
+    return list(dict.fromkeys(url for url in urls if isinstance(url, str)))
+
+
+def _alts(value: Value) -> Value:
+    if isinstance(value, list):
+        return [as_text(item).strip() for item in value]
+    return as_text(value).strip()
+
+
+def _location(value: Value) -> Value:
+    text = as_text(value).strip()
+    if text.startswith("gid://") and not LOCATION_GID.fullmatch(text):
+        raise FieldProblem(f"{text!r} is not a location GID (gid://shopify/Location/<id>)")
+    return text
+
+
 def _active(value: Value) -> Value:
     if is_blank(value):
         return True
@@ -201,18 +242,79 @@ class ProductMapper:
             for name, rule in config.options.items()
         ]
         self._metafields = list(config.metafields)
-        self._metafield_specs = [
-            _spec(
-                f"metafield {m.namespace}.{m.key} ({m.type})",
-                compile_rule(f"{m.namespace}.{m.key}", m.source, m.transforms, config.decimal_separator),
-                MetafieldCoercer(m, config),
+        self._metafield_specs = self._metafield_rules("metafield", config.metafields)
+        self._variant_metafields = list(config.variant_metafields)
+        self._variant_metafield_specs = self._metafield_rules("variant metafield", config.variant_metafields)
+        # Only mapped extras get specs: a mapping without them costs nothing per row.
+        sep = config.decimal_separator
+        self._image_specs: list[_Spec] = []
+        if config.images is not None:
+            images = config.images
+            self._image_specs.append(
+                _spec("images", compile_rule("images", images.source, images.transforms, sep), _image_urls)
             )
-            for m in config.metafields
+            if images.alt is not None:
+                alt = compile_rule("images.alt", images.alt.source, images.alt.transforms, sep)
+                self._image_specs.append(_spec("images.alt", alt, _alts))
+        self._variant_image_specs = (
+            [
+                _spec(
+                    "variant_image",
+                    compile_rule(
+                        "variant_image", config.variant_image.source, config.variant_image.transforms, sep
+                    ),
+                    _image_url,
+                )
+            ]
+            if config.variant_image is not None
+            else []
+        )
+        self._locations = list(config.inventory_by_location)
+        self._location_specs = [
+            _spec(
+                f"inventory at {location}",
+                compile_rule(f"inventory at {location}", rule.source, rule.transforms, sep),
+                self._inventory,
+                label=f"inventory at {location}: ",
+            )
+            for location, rule in config.inventory_by_location.items()
         ]
+        self._location_column_specs = (
+            [
+                _spec(
+                    "inventory_location",
+                    compile_rule(
+                        "inventory_location",
+                        config.inventory_location.source,
+                        config.inventory_location.transforms,
+                        sep,
+                    ),
+                    _location,
+                )
+            ]
+            if config.inventory_location is not None
+            else []
+        )
+        self._has_variant_extras = bool(
+            self._variant_metafield_specs
+            or self._variant_image_specs
+            or self._location_specs
+            or self._location_column_specs
+        )
         self._group = make_getter(config.group_by) if config.group_by else None
         self._sku_column = self._variant_specs[0].column
         self._skus: dict[str, int] = {}
         self._choices: dict[tuple[str, str], OptionChoice] = {}
+
+    def _metafield_rules(self, what: str, rules: Sequence[MetafieldRule]) -> list[_Spec]:
+        return [
+            _spec(
+                f"{what} {m.namespace}.{m.key} ({m.type})",
+                compile_rule(f"{m.namespace}.{m.key}", m.source, m.transforms, self.config.decimal_separator),
+                MetafieldCoercer(m, self.config),
+            )
+            for m in rules
+        ]
 
     def _amount(self, value: Value) -> Decimal | None:
         amount = self.numbers.decimal(value)
@@ -302,6 +404,7 @@ class ProductMapper:
                     )
                 )
         option_values = _evaluate(self._option_specs, row, key, errors)
+        extras = self._variant_extras(row, key, errors) if self._has_variant_extras else None
         fields = self._product_fields(row, key, errors) if group.fields is None else None
         if errors:
             yield from errors
@@ -313,6 +416,20 @@ class ProductMapper:
         assert isinstance(stock, int | None)
         if fields is not None:
             group.fields = fields
+        metafields: tuple[Metafield, ...] = ()
+        image: str | None = None
+        stock_by_location: tuple[LocationStock, ...] = ()
+        if extras is not None:
+            metafields, image, located, location = extras
+            if self._locations:
+                stock_by_location = tuple(
+                    LocationStock(location=name, quantity=quantity)
+                    for name, quantity in zip(self._locations, located, strict=True)
+                    if isinstance(quantity, int)  # a blank figure leaves that location's stock alone
+                )
+                stock = sum(s.quantity for s in stock_by_location)
+            elif location and stock is not None:
+                stock_by_location = (LocationStock(location=location, quantity=stock),)
         prices = (
             (Price(currency=self.config.currency, gross=price, net=None, list_gross=compare),)
             if price is not None
@@ -330,7 +447,26 @@ class ProductMapper:
                 options={
                     spec.name: str(v) for spec, v in zip(self._option_specs, option_values, strict=True) if v
                 },
+                metafields=metafields,
+                image=image,
+                stock_by_location=stock_by_location,
             )
+        )
+
+    def _variant_extras(
+        self, row: SourceRow, key: str, errors: list[RowError]
+    ) -> tuple[tuple[Metafield, ...], str | None, list[Value], str]:
+        """A row's variant metafields, image, stock per mapped location and location column (only for a
+        mapping that maps any of them: the others pay nothing per row)."""
+        metafield_values = _evaluate(self._variant_metafield_specs, row, key, errors)
+        (image,) = _evaluate(self._variant_image_specs, row, key, errors) or (None,)
+        located = _evaluate(self._location_specs, row, key, errors)
+        (location,) = _evaluate(self._location_column_specs, row, key, errors) or (None,)
+        return (
+            _metafields(self._variant_metafields, metafield_values),
+            image if isinstance(image, str) else None,
+            located,
+            as_text(location),
         )
 
     def _product_fields(self, row: SourceRow, key: str, errors: list[RowError]) -> _ProductFields | None:
@@ -339,6 +475,7 @@ class ProductMapper:
             self._product_specs, row, key, errors
         )
         metafield_values = _evaluate(self._metafield_specs, row, key, errors)
+        images, alts = [*_evaluate(self._image_specs, row, key, errors), None, None][:2]
         if len(errors) > before:
             return None
         assert isinstance(tags, list)
@@ -348,11 +485,9 @@ class ProductMapper:
             vendor=as_text(vendor),
             product_type=as_text(product_type),
             tags=tuple(as_text(tag) for tag in tags),
-            metafields=tuple(
-                Metafield(namespace=rule.namespace, key=rule.key, type=rule.type, value=value)
-                for rule, value in zip(self._metafields, metafield_values, strict=True)
-                if isinstance(value, str)
-            ),
+            metafields=_metafields(self._metafields, metafield_values),
+            images=tuple(str(url) for url in images) if isinstance(images, list) else (),
+            alts=tuple(str(a) for a in alts) if isinstance(alts, list) else as_text(alts),
         )
 
     def _choice(self, name: str, value: str) -> OptionChoice:
@@ -409,20 +544,54 @@ class ProductMapper:
             product_type=fields.product_type,
             tags=fields.tags,
             metafields=fields.metafields,
-            variants=tuple(
-                Variant(
-                    key=variant_key(v.sku),
-                    sku=v.sku,
-                    barcode=v.barcode,
-                    prices=v.prices,
-                    stock=v.stock,
-                    options=tuple(self._choice(spec.name, v.options[spec.name]) for spec in used),
-                    weight_kg=v.weight_kg,
-                    position=position,
-                )
-                for position, v in enumerate(kept)
-            ),
+            media=_media(fields, kept) if fields.images or self._variant_image_specs else (),
+            variants=tuple(self._variant(v, position, used) for position, v in enumerate(kept)),
         )
+
+    def _variant(self, v: _PendingVariant, position: int, used: Sequence[_Spec]) -> Variant:
+        variant = Variant(
+            key=variant_key(v.sku),
+            sku=v.sku,
+            barcode=v.barcode,
+            prices=v.prices,
+            stock=v.stock,
+            options=tuple(self._choice(spec.name, v.options[spec.name]) for spec in used),
+            weight_kg=v.weight_kg,
+            position=position,
+        )
+        if not (v.image or v.metafields or v.stock_by_location):
+            return variant  # the common case: no second copy
+        # Built of validated models already: a copy needs no second validation.
+        return variant.model_copy(
+            update={
+                "media_keys": (v.image,) if v.image else (),
+                "metafields": v.metafields,
+                "stock_by_location": v.stock_by_location,
+            }
+        )
+
+
+def _metafields(rules: Sequence[MetafieldRule], values: Sequence[Value]) -> tuple[Metafield, ...]:
+    """The metafields with a value (a blank one is left out)."""
+    return tuple(
+        Metafield(namespace=rule.namespace, key=rule.key, type=rule.type, value=value)
+        for rule, value in zip(rules, values, strict=True)
+        if isinstance(value, str)
+    )
+
+
+def _media(fields: _ProductFields, variants: Sequence[_PendingVariant]) -> tuple[Media, ...]:
+    """The product's images in order, then the variants' images not among them; an image's key is its URL
+    (what the variants' ``media_keys`` name)."""
+    urls = list(dict.fromkeys([*fields.images, *(v.image for v in variants if v.image)]))
+    alts = fields.alts
+
+    def alt(position: int) -> str:
+        if isinstance(alts, str):
+            return alts
+        return alts[position] if position < len(alts) and position < len(fields.images) else ""
+
+    return tuple(Media(key=url, url=url, alt=alt(i), position=i) for i, url in enumerate(urls))
 
 
 def map_records(config: MappingConfig, records: Iterable[Record]) -> Iterator[Product | RowError]:
