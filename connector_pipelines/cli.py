@@ -7,6 +7,7 @@ import contextlib
 import errno
 import functools
 import json
+import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 
 from connector_pipelines import errors
 from connector_pipelines.redaction import redact
+from connector_pipelines.service import cli as service_cli
 
 if TYPE_CHECKING:
     from connector_pipelines.pipelines.runs import RecordErrorInfo
@@ -159,6 +161,23 @@ class PipelineChoice(click.Choice[str]):
         from connector_pipelines.pipelines.catalog import pipeline_recipes
 
         return tuple(pipeline_recipes())
+
+    @choices.setter
+    def choices(self, _value: object) -> None:
+        """Set by click.Choice's constructor; the catalog decides."""
+
+
+WEBHOOKS_BENCH = "webhooks"
+
+
+class BenchChoice(PipelineChoice):
+    """What `bench` measures: a pipeline of the catalog, or the service's webhook intake."""
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from connector_pipelines.pipelines.catalog import pipeline_recipes
+
+        return (*pipeline_recipes(), WEBHOOKS_BENCH)
 
     @choices.setter
     def choices(self, _value: object) -> None:
@@ -1000,37 +1019,76 @@ def _port_taken(exc: OSError, port: int, option: str, make_variable: str) -> Use
 @main.command("dev")
 @click.option("--port", default=3000, show_default=True, help="Port of the Dagster UI.")
 @click.option("--sandbox-port", default=8900, show_default=True, help="Port of the sandbox's emulators.")
+@click.option("--service-port", default=8008, show_default=True, help="Port of the connector service.")
 @click.option("--products", default=60, show_default=True)
 @user_errors
-def dev(port: int, sandbox_port: int, products: int) -> None:
-    """Open the Dagster UI (webserver and daemon) on the demo's connector home, with the sandbox and the
-    demo tenants registered; the demo's runs show there. Your own tenants and runs are not touched."""
+def dev(port: int, sandbox_port: int, service_port: int, products: int) -> None:
+    """Open the Dagster UI (webserver and daemon) and the connector service on the demo's connector home,
+    with the sandbox and the demo tenants registered; the demo's runs show there. Your own tenants and runs
+    are not touched. Ctrl-C or SIGTERM stops every process it started."""
+    import os
+    import signal
     import socket
-    import subprocess
 
     from connector_pipelines.demo import demo_environment, register_demo_tenants, start_sandbox
     from connector_pipelines.pipelines.catalog import tenant_registry
     from connector_pipelines.runner import dagster_instance
 
+    def stop_on_sigterm(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     with demo_environment() as home:
         try:
             hub = start_sandbox(products, 3, port=sandbox_port)
         except OSError as exc:
             raise _port_taken(exc, sandbox_port, "--sandbox-port", "SANDBOX_PORT") or exc from None
+        children: list[subprocess.Popen[bytes]] = []
         try:
-            with socket.socket() as probe:
-                # Dagster's own message for a taken port comes after a minute of start-up, in a traceback.
-                try:
-                    probe.bind(("127.0.0.1", port))
-                except OSError as exc:
-                    raise _port_taken(exc, port, "--port", "UI_PORT") or exc from None
+            ports = ((port, "--port", "UI_PORT"), (service_port, "--service-port", "SERVICE_PORT"))
+            for taken, option, variable in ports:
+                with socket.socket() as probe:
+                    # Dagster's own message for a taken port comes after a minute of start-up, in a traceback.
+                    try:
+                        probe.bind(("127.0.0.1", taken))
+                    except OSError as exc:
+                        raise _port_taken(exc, taken, option, variable) or exc from None
             register_demo_tenants(hub, tenant_registry())
             dagster_instance().dispose()  # creates the instance folder with its dagster.yaml
-            click.echo(f"demo home: {home}; sandbox: {hub.url}; the UI on http://127.0.0.1:{port}")
-            command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
-            subprocess.run(command, check=False)  # noqa: S603 - fixed argv, no shell
+            click.echo(
+                f"demo home: {home}; sandbox: {hub.url}; the UI on http://127.0.0.1:{port}; the service on "
+                f"http://127.0.0.1:{service_port}/docs"
+            )
+            env = {**os.environ, "CONNECTOR_DAGSTER_URL": f"http://127.0.0.1:{port}"}
+            service = [sys.executable, "-m", "connector_pipelines", "serve", "--port", str(service_port)]
+            ui = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-p", str(port)]
+            for argv in (service, ui):
+                # Their own process groups: stopping one stops its children (dagster dev's webserver, daemon
+                # and code server) too.
+                children.append(subprocess.Popen(argv, env=env, start_new_session=True))  # noqa: S603
+            children[-1].wait()
+        except KeyboardInterrupt:
+            pass
         finally:
+            _stop_process_groups(children)
             hub.stop()
+
+
+def _stop_process_groups(children: list[subprocess.Popen[bytes]], grace_s: float = 20.0) -> None:
+    """SIGTERM to each child's process group, SIGKILL to what is left after ``grace_s``."""
+    import os
+    import signal
+
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
 
 
 @main.group()
@@ -1121,30 +1179,61 @@ def sandbox_serve(
 
 
 @main.command("bench")
-@click.argument("pipeline", type=PipelineChoice())
+@click.argument("pipeline", type=BenchChoice())
 @click.option(
     "--products", type=click.IntRange(min=1), help="Products in the catalog  [default: the pipeline's own]"
 )
 @click.option("--variants", default=5, show_default=True)
 @click.option("--rate-limits", type=click.Choice(["off", "realistic"]), default="off", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on stdout: {run: {metric: value}}.")
-def bench(pipeline: str, products: int | None, variants: int, rate_limits: str, as_json: bool) -> None:
+@click.option(
+    "--database-url",
+    metavar="URL",
+    help="PostgreSQL or SQLite server for the connector database: a throwaway database (or schema) is "
+    "created there and removed afterwards  [default: a throwaway SQLite file; webhooks: the PostgreSQL "
+    "at 127.0.0.1]",
+)
+@click.option("--seconds", default=20.0, show_default=True, help="webhooks: how long the load lasts.")
+@click.option("--senders", default=16, show_default=True, help="webhooks: concurrent senders.")
+def bench(
+    pipeline: str,
+    products: int | None,
+    variants: int,
+    rate_limits: str,
+    as_json: bool,
+    database_url: str | None,
+    seconds: float,
+    senders: int,
+) -> None:
     """Benchmark a pipeline against the sandbox (emulators in a child process, the pipeline in this one): a
-    full sync, a delta after 1 % of the source changed, and a delta with nothing changed."""
+    full sync, a delta after 1 % of the source changed, and a delta with nothing changed. `bench webhooks`
+    loads the service with signed webhooks, kills it half-way and counts what it lost."""
+    if pipeline == WEBHOOKS_BENCH:
+        from connector_pipelines.service.bench import DEFAULT_DATABASE_URL, run_webhook_benchmark
+
+        run_webhook_benchmark(seconds, senders, as_json, database_url or DEFAULT_DATABASE_URL)
+        return
+    from connector_pipelines.bench.harness import UnsupportedDatabaseError, database_backend
     from connector_pipelines.bench.runner import run_benchmark
     from connector_pipelines.pipelines.catalog import pipeline_recipe
     from connector_pipelines.runner import showing_progress
 
-    with showing_progress(sys.stderr):
-        run_benchmark(
-            pipeline,
-            click.echo,
-            products=products if products is not None else pipeline_recipe(pipeline).bench_products,
-            variants=variants,
-            rate_limits=rate_limits,
-            as_json=as_json,
-            log=_echo_err,
-        )
+    try:
+        if database_url is not None:
+            database_backend(database_url)  # before the sandbox starts
+        with showing_progress(sys.stderr):
+            run_benchmark(
+                pipeline,
+                click.echo,
+                products=products if products is not None else pipeline_recipe(pipeline).bench_products,
+                variants=variants,
+                rate_limits=rate_limits,
+                as_json=as_json,
+                log=_echo_err,
+                database_url=database_url,
+            )
+    except UnsupportedDatabaseError as exc:
+        raise click.BadParameter(str(exc), param_hint="--database-url") from None
 
 
 # --- mappings of ERP files ---------------------------------------------------------------------------------
@@ -1249,3 +1338,8 @@ def mapping_check(tenant: str, file_path: str | None, limit: int, as_json: bool)
         _print_mapping_report(tenant, source, report)
     if report.errors:
         sys.exit(RECORDS_REJECTED_EXIT)
+
+
+# The service's commands (serve, tokens) live with the service; they import it only when they run.
+main.add_command(service_cli.serve)
+main.add_command(service_cli.tokens)

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from dagster._core.storage.defs_state.base import set_defs_state_storage
 
+from connector_pipelines import redaction
 from connector_pipelines.pipelines.catalog import tenant_registry
 from connector_pipelines.sandbox.hub import SandboxHub
 from connector_pipelines.store.db import Database
@@ -37,6 +38,16 @@ def _no_dagster_defs_state() -> Iterator[None]:
     Definitions there (which reads the latest defs state) failed with "unable to open database file"."""
     with set_defs_state_storage(None):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _secrets_of_this_test_only() -> Iterator[None]:
+    """The secrets a test registers for redaction are forgotten after it: the registry is process-wide, so
+    a secret of an earlier test (a fuzzed credential that happens to be "token") would mask words in a
+    later test's messages, depending on the order the workers ran them in."""
+    saved = redaction._secrets
+    yield
+    redaction._secrets = saved
 
 
 @pytest.fixture(autouse=True)

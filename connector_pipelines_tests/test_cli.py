@@ -181,6 +181,7 @@ def test_bench_and_sandbox_take_the_pipelines_of_the_catalog() -> None:
         result = runner.invoke(main, command)
         assert result.exit_code == 0, result.output
         assert all(name in result.output for name in pipeline_recipes())
+    assert "webhooks" in runner.invoke(main, ["bench", "--help"]).output
     unknown = runner.invoke(main, ["bench", "nope"])
     assert unknown.exit_code == 2 and "'nope' is not one of" in unknown.output + unknown.stderr
 

@@ -10,10 +10,12 @@ from typing import Any
 
 import dagster as dg
 
+from connector_pipelines import config
 from connector_pipelines.bench.harness import (
     BenchResult,
     Echo,
     SandboxProcess,
+    interruptible,
     isolated_environment,
     measure,
     report,
@@ -37,7 +39,10 @@ def run_benchmark(
     rate_limits: str,
     as_json: bool,
     log: Echo,
+    database_url: str | None = None,
 ) -> dict[str, BenchResult]:
+    """``database_url``: the server whose throwaway database holds the connector tables (default: a SQLite
+    file in a throwaway home)."""
     recipe = pipeline_recipe(pipeline)
     catalog = Catalog(products, variants, realistic_limits=rate_limits == "realistic")
     args = ["--pipeline", pipeline, "--account", ACCOUNT, "--products", str(products)]
@@ -45,13 +50,15 @@ def run_benchmark(
     logging.getLogger("connector_pipelines").setLevel(logging.WARNING)
     results: dict[str, BenchResult] = {}
     notes: list[str] = []
-    with isolated_environment(), SandboxProcess(args) as sandbox:
-        register_tenant(tenant_registry(), recipe, sandbox.accounts, ACCOUNT, name="Benchmark")
+    with isolated_environment(database_url), SandboxProcess(args) as sandbox:
+        registry = tenant_registry()
+        register_tenant(registry, recipe, sandbox.accounts, ACCOUNT, name="Benchmark")
+        registry.db.dispose()  # the runs use the process-wide pool of that database
         run_options: dict[str, Any] = {"instance": dg.DagsterInstance.ephemeral(), "log_level": "WARNING"}
         items = recipe.bench_items(sandbox.get, ACCOUNT, catalog)
         log(
             f"sandbox ready: {recipe.describe(sandbox.accounts, ACCOUNT)}, {products} products, {items} "
-            f"variants; rate limits {rate_limits}"
+            f"variants; rate limits {rate_limits}; connector database {config.database_location()}"
         )
         for name, mode in RUNS:
             if name == "delta_1pct":
@@ -60,7 +67,8 @@ def run_benchmark(
             for system in recipe.emulated:
                 sandbox.post(f"/{system}/{ACCOUNT}/__sandbox/stats/reset")
             summary: RunSummary
-            summary, wall, peak = measure(functools.partial(run_sync, ACCOUNT, pipeline, mode, **run_options))
+            run = functools.partial(run_sync, ACCOUNT, pipeline, mode, **run_options)
+            summary, wall, peak = measure(functools.partial(interruptible, run))
             if not summary.success:
                 raise RuntimeError(f"{name} failed: {summary.error}")
             figures = recipe.bench_counts(sandbox.get, ACCOUNT, summary.counts)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,6 +66,11 @@ MAX_PAGE_SIZE = 250
 ITEMS_PATH = "/rest/items"
 VARIATIONS_PATH = "/rest/items/variations"
 _ID_CHUNK = 100  # ids per request for id-list filters, keeps URLs far below server limits
+# Units of the short window a call costs (contract §6: "some calls cost 2 units").
+PLENTY_CALL_COSTS = frozenset({1, 2})
+# A call leaves Plenty's window a period after Plenty counted it, which was before its answer came; waiting
+# a little longer than the period after the answer is never early.
+_CLOCK_SLACK_S = 0.01
 _RENEW_BEFORE_S = 60.0
 
 
@@ -185,6 +191,68 @@ class _Window:
     resets_at: float
 
 
+@dataclass
+class _Spent:
+    """Units of the short window one of this client's calls took, and when its answer came."""
+
+    at: float
+    units: int
+
+
+class _ShortWindow:
+    """This client's own calls in Plenty's sliding short window, to wait exactly until enough have left it.
+
+    Plenty reports the seconds until its oldest call leaves the window rounded up, so waiting that long is up
+    to a second late, and each window repeats the pace of the one before: over a long read the lateness adds
+    up. A client alone on its token knows the calls in the window (its own) and, from the first call in an
+    empty window, its length. Each answer checks that count against Plenty's; any mismatch (another client on
+    the budget) drops the record, and the reported seconds rule again until the window is empty once more."""
+
+    def __init__(self) -> None:
+        self.spent: deque[_Spent] = deque()
+        self.period: float | None = None
+        self.limit = 0
+        self.reliable = False
+
+    def answered(self, now: float, limit: int, left: int, decay: float) -> None:
+        self._expire(now)
+        used = limit - left
+        units = used - sum(s.units for s in self.spent)
+        # Plenty stamps a call before we see its answer: ours may have left the window a moment earlier.
+        while units < 1 and self.spent:
+            units += self.spent.popleft().units
+        if not self.spent and units == used:
+            self.period, self.limit, self.reliable = decay, limit, True  # the window holds this call alone
+        self.reliable = self.reliable and units in PLENTY_CALL_COSTS and limit == self.limit
+        if not self.reliable:
+            self.spent.clear()
+            return
+        self.spent.append(_Spent(now, units))
+
+    def wait_for_room(self, now: float, margin: int) -> float | None:
+        """Seconds until more than ``margin`` units are left, by this client's own calls; None: not known."""
+        if not self.reliable or self.period is None:
+            return None
+        self._expire(now)
+        needed = sum(s.units for s in self.spent) - (self.limit - margin - 1)
+        for spent in self.spent:
+            if needed <= 0:
+                break
+            needed -= spent.units
+            if needed <= 0:
+                return max(spent.at + self.period + _CLOCK_SLACK_S - now, 0.0)
+        return 0.0
+
+    def forget(self) -> None:
+        self.spent.clear()
+        self.reliable = False
+
+    def _expire(self, now: float) -> None:
+        if self.period is not None:
+            while self.spent and self.spent[0].at + self.period + _CLOCK_SLACK_S <= now:
+                self.spent.popleft()
+
+
 class PlentymarketsClient(ApiClient):
     """Client of one Plenty system. ``base_url`` is the host (``https://pNNNNN.my.plentysystems.com``);
     the client adds ``/rest``. Logs in lazily on the first call; renews the token (refresh if a refresh token
@@ -223,6 +291,7 @@ class PlentymarketsClient(ApiClient):
         self._short: _Window | None = None
         self._long: _Window | None = None
         self._routes: dict[str, _Window] = {}
+        self._own = _ShortWindow()
 
     # --- authentication --------------------------------------------------------------------------------
 
@@ -277,6 +346,7 @@ class PlentymarketsClient(ApiClient):
             ) from None
         self.add_secret(answer.access_token)
         self.add_secret(answer.refresh_token)
+        self._own.forget()  # a new token may count against a new budget
         self._access = answer.access_token
         if answer.refresh_token is not None:
             self._refresh = answer.refresh_token
@@ -308,22 +378,33 @@ class PlentymarketsClient(ApiClient):
             # The retry waits Retry-After (or the decay); older budgets are stale after that.
             self._short = self._long = None
             self._routes.pop(response.request.url.path, None)
+            self._own.forget()
             return
         headers = response.headers
         now = self.clock()
-        self._short = _window(headers, "X-Plenty-Global-Short-Period", now) or self._short
+        short = _window(headers, "X-Plenty-Global-Short-Period", now)
+        limit = _header_float(headers, "X-Plenty-Global-Short-Period-Limit")
+        decay = _header_float(headers, "X-Plenty-Global-Short-Period-Decay")
+        if short is not None and limit is not None and decay is not None:
+            self._own.answered(now, int(limit), short.calls_left, decay)
+        self._short = short or self._short
         self._long = _window(headers, "X-Plenty-Global-Long-Period", now) or self._long
         route = _window(headers, "X-Plenty-Route", now)
         if route is not None:
             self._routes[response.request.url.path] = route
 
     def before_request(self, method: str, path: str) -> None:
-        windows = [self._short, self._long, self._routes.get(path)]
         now = self.clock()
-        delay = max(
-            (w.resets_at - now for w in windows if w is not None and w.calls_left <= self.rate_limit_margin),
-            default=0.0,
-        )
+        delays = [
+            w.resets_at - now
+            for w in (self._long, self._routes.get(path))
+            if w is not None and w.calls_left <= self.rate_limit_margin
+        ]
+        short = self._short
+        if short is not None and short.calls_left <= self.rate_limit_margin:
+            exact = self._own.wait_for_room(now, self.rate_limit_margin)
+            delays.append(short.resets_at - now if exact is None else min(exact, short.resets_at - now))
+        delay = max(delays, default=0.0)
         if delay <= 0:
             return
         if delay > self.retry.max_retry_after_s:

@@ -345,7 +345,9 @@ class ImageSummary(PlentyModel):
     id: int
     url: str
     position: OptInt = None
+    md5_checksum: str | None = None  # of the file: images with equal content are uploaded once
     names: list[ImageName] = Field(default_factory=list)
+    availabilities: list[ImageAvailability] = Field(default_factory=list)
 
 
 class SyncItem(PlentyModel):

@@ -838,6 +838,13 @@ class PlentyEmulator:
     def delete_item(self, item_id: int) -> Change:
         return self.catalog.delete_item(item_id)
 
+    def add_image(self, item_id: int, *, file_of: int | None = None) -> Change:
+        """An image uploaded to the item (``file_of``: the same file as that image); see the catalog's."""
+        return self.catalog.add_image(item_id, file_of=file_of)
+
+    def delete_image(self, image_id: int) -> Change:
+        return self.catalog.delete_image(image_id)
+
     def deactivate_variation(self, variation_id: int) -> Change:
         return self.catalog.deactivate_variation(variation_id)
 

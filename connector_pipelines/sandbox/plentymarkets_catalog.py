@@ -384,6 +384,7 @@ class Image:
     updated: float
     md5: str = ""
     size: int = 0
+    file_of: int = 0  # the image whose file this one shows (a copy uploaded twice); 0: its own
 
 
 @dataclass(slots=True)
@@ -530,6 +531,8 @@ ChangeKind = Literal[
     "item_deleted",
     "variation_deactivated",
     "category_moved",
+    "image_added",
+    "image_deleted",
 ]
 
 
@@ -544,6 +547,7 @@ class Change(BaseModel):
     sales_price_id: int | None = None
     warehouse_id: int | None = None
     category_id: int | None = None
+    image_id: int | None = None
     price: float | None = None
     physical_stock: float | None = None
 
@@ -718,7 +722,8 @@ def jpeg_bytes(key: int, size: int) -> bytes:
 
 def image_bytes(image: Image, size_name: str) -> bytes:
     size = IMAGE_SIZES[size_name]
-    return png_bytes(image.id, size) if image.file_type == "png" else jpeg_bytes(image.id, size)
+    key = image.file_of or image.id
+    return png_bytes(key, size) if image.file_type == "png" else jpeg_bytes(key, size)
 
 
 def manufacturer_logo_bytes(manufacturer_id: int) -> bytes:
@@ -1574,6 +1579,59 @@ class PlentyCatalog:
             return Change(
                 kind="item_deleted", at=self._now(), item_id=item_id, variation_ids=list(item.variation_ids)
             )
+
+    def add_image(self, item_id: int, *, file_of: int | None = None) -> Change:
+        """Upload an image to an item, after its others and linked to no variation; ``file_of``: the same
+        file as that image (the same bytes, another image). Images are related information of the item's
+        variations: their `relatedUpdatedAt` moves."""
+        with self.lock:
+            item = self._item(item_id)
+            source = self.images.get(file_of) if file_of is not None else None
+            if file_of is not None and source is None:
+                raise KeyError(f"image {file_of} does not exist")
+            now = self._now()
+            image_id = self._next_image_id
+            self._next_image_id += 1
+            n = len(item.image_ids) + 1
+            position = max((self.images[i].position for i in item.image_ids), default=-1) + 1
+            file_type = source.file_type if source is not None else "jpg"
+            slug = slugify(_NOUNS[item.noun][1])
+            names = {"de": (f"Bild {n}", f"Ansicht {n}"), "en": (f"Image {n}", f"View {n}")}
+            self.images[image_id] = Image(
+                image_id,
+                item_id,
+                position,
+                file_type,
+                f"{item_id}-{slug}-{n}.{file_type}",
+                names,
+                item.plenty_ids,
+                now,
+                now,
+                file_of=(source.file_of or source.id) if source is not None else 0,
+            )
+            item.image_ids.append(image_id)
+            self._touch_related(item, now)
+            return Change(kind="image_added", at=now, item_id=item_id, image_id=image_id)
+
+    def delete_image(self, image_id: int) -> Change:
+        """Delete an image from its item (and the variations linked to it)."""
+        with self.lock:
+            image = self.images.pop(image_id, None)
+            if image is None:
+                raise KeyError(f"image {image_id} does not exist")
+            item = self._item(image.item_id)
+            item.image_ids.remove(image_id)
+            now = self._now()
+            for variation_id in item.variation_ids:
+                variation = self.variations[variation_id]
+                variation.image_ids = tuple(i for i in variation.image_ids if i != image_id)
+            self._touch_related(item, now)
+            return Change(kind="image_deleted", at=now, item_id=item.id, image_id=image_id)
+
+    def _touch_related(self, item: Item, now: float) -> None:
+        for variation_id in item.variation_ids:
+            self.variations[variation_id].related_updated = now
+        self._touch()
 
     def move_category(self, category_id: int, parent_id: int | None) -> Change:
         """Re-parent a category; its subtree's levels change, so their details' `updatedAt` moves."""

@@ -13,6 +13,7 @@ in-process.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import ipaddress
@@ -21,6 +22,7 @@ import mimetypes
 import secrets
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ import httpx
 import orjson
 from pydantic import BaseModel, Field, ValidationError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -60,6 +63,7 @@ from connector_pipelines.sandbox.shopware6_schema import (
     SCHEMA,
     SYSTEM_LANGUAGE_ID,
     EntityDef,
+    seed_id,
 )
 from connector_pipelines.sandbox.shopware6_search import (
     Criteria,
@@ -194,6 +198,11 @@ class Shopware6Emulator:
         self._oauth_attempts: dict[str, tuple[int, float]] = {}
         self._saas_windows: dict[tuple[str, str], SlidingWindow] = {}
         self._stats = _Stats()
+        # One download client per event loop serving the app: a new client costs tens of milliseconds. It
+        # keeps no connection open, so nothing is left behind when the loop stops.
+        self._fetchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
         self.app = FaultInjector(self._build_app(), self.faults, self._render_fault)
 
     # -- public inspection API ----------------------------------------------------------------------------
@@ -256,6 +265,26 @@ class Shopware6Emulator:
         with self.store.lock:
             self.writer.reject_rules.clear()
 
+    def add_rule(self, name: str, priority: int = 10) -> str:
+        """A rule as a shop owner sets one up in the administration (conditions are not emulated)."""
+        rule_id = seed_id(f"rule:{name}")
+        self.writer.sync(
+            {
+                "rule": {
+                    "entity": "rule",
+                    "action": "upsert",
+                    "payload": [{"id": rule_id, "name": name, "priority": priority}],
+                }
+            },
+            SYSTEM_LANGUAGE_ID,
+        )
+        return rule_id
+
+    def file(self, path: str) -> bytes | None:
+        """The bytes of an uploaded file (``media.path``), when the emulator keeps them."""
+        found = self.store.files.get(path)
+        return found[0] if found is not None else None
+
     def expire_tokens(self) -> None:
         """Make every issued access token expired, as if ``token_ttl_s`` had passed."""
         with self._auth_lock:
@@ -273,7 +302,10 @@ class Shopware6Emulator:
             }
 
     def _resolved_products(self) -> list[dict[str, Any]]:
-        """One pass over the products; names and options are looked up once per call, not per product."""
+        """One pass over the products; names and options are looked up once per call, not per product.
+
+        Besides the fields: ``translations`` (language id -> name, the product's own), ``prices`` (advanced
+        prices: rule, quantities, price) and ``media`` (links with their file's path, when uploaded)."""
         store = self.store
         rows = store.rows
         products = rows["product"]
@@ -362,15 +394,33 @@ class Shopware6Emulator:
                 {"id": k, "optionId": r.get("optionId"), "position": r.get("position")}
                 for k, r in owned("configuratorSettings", key, None)
             ]
+            media = rows["media"]
             view["media"] = [
                 {
                     "id": k,
                     "mediaId": r.get("mediaId"),
                     "position": r.get("position"),
-                    "fileName": (rows["media"].get(r.get("mediaId") or "") or {}).get("fileName"),
+                    "fileName": (media.get(r.get("mediaId") or "") or {}).get("fileName"),
+                    "path": (media.get(r.get("mediaId") or "") or {}).get("path"),
                 }
                 for k, r in owned("media", key, parent_key)
             ]
+            view["prices"] = [
+                {
+                    "id": k,
+                    "ruleId": r.get("ruleId"),
+                    "quantityStart": r.get("quantityStart"),
+                    "quantityEnd": r.get("quantityEnd"),
+                    "price": unpack(r.get("price")),
+                }
+                for k, r in owned("prices", key, parent_key)
+            ]
+            view["translations"] = {
+                language: unpack(row[name_column])
+                for name_column in row
+                if name_column.startswith("name|")
+                for language in [name_column.split("|", 1)[1]]
+            }
             view["manufacturer"] = name_of("product_manufacturer", view.get("manufacturerId"))
             view["unit"] = name_of("unit", view.get("unitId"), "shortCode")
             view["taxRate"] = (rows["tax"].get(view.get("taxId") or "") or {}).get("taxRate")
@@ -653,7 +703,11 @@ class Shopware6Emulator:
             if recorded.get("sw-skip-trigger-flow", "").strip().lower() in ("1", "true"):
                 stats.skip_trigger_flow += 1
         try:
-            outcome = self.writer.sync(body, language, resolvers=b'"resolver"' in raw)
+            # Off the event loop: a large sync takes a while, and a server answers other requests meanwhile
+            # (the hub serves every emulator on this loop).
+            outcome = await run_in_threadpool(
+                self.writer.sync, body, language, resolvers=b'"resolver"' in raw
+            )
         except ShopwareError:
             with self._stats.lock:
                 self._stats.data.sync_failed += 1
@@ -840,8 +894,7 @@ class Shopware6Emulator:
                 400, "CONTENT__MEDIA_ILLEGAL_URL", 'Provided URL "{{ url }}" is invalid.', {"url": url}
             )
         try:
-            async with httpx.AsyncClient(timeout=self.settings.media_fetch_timeout_s) as client:
-                response = await client.get(url)
+            response = await self._fetcher().get(url)
         except httpx.HTTPError:
             response = None
         if response is None or response.status_code != 200:
@@ -852,6 +905,16 @@ class Shopware6Emulator:
                 {"url": url},
             )
         return response.content, response.headers.get("content-type", "").split(";")[0].strip()
+
+    def _fetcher(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        client = self._fetchers.get(loop)
+        if client is None:
+            client = self._fetchers[loop] = httpx.AsyncClient(
+                timeout=self.settings.media_fetch_timeout_s,
+                limits=httpx.Limits(max_keepalive_connections=0),
+            )
+        return client
 
     def _save_media(
         self, request: Request, media_id: str, file_name: str, extension: str, content: bytes, mime: str

@@ -558,9 +558,9 @@ _ENTITIES = [
             _m2o("translationCode", "locale", "translationCodeId"),
             _o2m("children", "language", "parentId"),
             _o2m("salesChannelDefaultAssignments", "sales_channel", "languageId"),
+            _m2m("salesChannels", "sales_channel", "sales_channel_language", "languageId", "salesChannelId"),
         ],
         many=(
-            "salesChannels",
             "salesChannelDomains",
             "customers",
             "newsletterRecipients",
@@ -621,6 +621,7 @@ _ENTITIES = [
             _m2o("footerCategory", "category", "footerCategoryId"),
             _m2o("serviceCategory", "category", "serviceCategoryId"),
             _o2m("productVisibilities", "product_visibility", "salesChannelId"),
+            _m2m("languages", "language", "sales_channel_language", "salesChannelId", "languageId"),
         ],
         {
             "taxCalculationType": "horizontal",
@@ -633,7 +634,6 @@ _ENTITIES = [
         },
         many=(
             "currencies",
-            "languages",
             "countries",
             "paymentMethods",
             "shippingMethods",
@@ -863,6 +863,18 @@ _ENTITIES = [
         ],
         [_m2o("product", "product", "productId"), _m2o("option", "property_group_option", "optionId")],
         pk=("productId", "optionId"),
+    ),
+    _entity(
+        "sales_channel_language",
+        [
+            _fk("salesChannelId", "sales_channel", "cascade", required=True),
+            _fk("languageId", "language", "cascade", required=True),
+        ],
+        [
+            _m2o("salesChannel", "sales_channel", "salesChannelId"),
+            _m2o("language", "language", "languageId"),
+        ],
+        pk=("salesChannelId", "languageId"),
     ),
     _entity(
         "product_option",

@@ -315,6 +315,12 @@ def _seed(store: Store) -> None:
         },
         {en: {"name": "Storefront"}},
     )
+    for language in (en, de):  # the languages an install gives its storefront
+        put(
+            "sales_channel_language",
+            f"{STOREFRONT_SALES_CHANNEL_ID}-{language}",
+            {"salesChannelId": STOREFRONT_SALES_CHANNEL_ID, "languageId": language},
+        )
     put("rule", DEFAULT_RULE_ID, {"name": "Always valid (Default)", "priority": 100})
     put(
         "media_folder",

@@ -2,7 +2,9 @@
 
 Mapping rules follow the official Plenty -> Shopware connector (contract §8.3): texts from the item,
 categories from the main variation, variants only for variations with attribute values when an item has
-several, stock summed over sales warehouses, weight from ``weightNetG`` falling back to ``weightG``.
+several, stock summed over sales warehouses, weight from ``weightNetG`` falling back to ``weightG``, tier and
+customer-class prices from sales prices with a minimum quantity or customer classes, images of the item
+(those of the tenant's client) with their checksums, variation images as the variant's own.
 """
 
 from __future__ import annotations
@@ -57,6 +59,21 @@ def key(kind: str, ident: int) -> str:
     return source_key(SYSTEM, kind, ident)
 
 
+# Plentymarkets language codes that are not ISO 639-1; the canonical catalog keys languages by ISO 639-1.
+_ISO_LANGUAGES = {"cn": "zh", "cz": "cs", "se": "sv", "vn": "vi"}
+_PLENTY_LANGUAGES = {iso: plenty for plenty, iso in _ISO_LANGUAGES.items()}
+
+
+def iso_language(plenty_code: str) -> str:
+    """The ISO 639-1 code of a Plentymarkets language code (``cz`` -> ``cs``; most are the same)."""
+    return _ISO_LANGUAGES.get(plenty_code, plenty_code)
+
+
+def plenty_language(iso_code: str) -> str:
+    """The Plentymarkets language code of an ISO 639-1 code (``cs`` -> ``cz``)."""
+    return _PLENTY_LANGUAGES.get(iso_code, iso_code)
+
+
 def item_id_of(product_key: str) -> int | None:
     """The item id of a product key; None for any other key (such as an endpoint's malformed record)."""
     prefix, _, ident = product_key.rpartition(":")
@@ -93,7 +110,7 @@ def _whole(value: float | None, what: str, record_key: str) -> int:
 
 
 def to_category(category: plenty.Category) -> Category:
-    names = {d.lang: d.name for d in category.details if d.name}
+    names = {iso_language(d.lang): d.name for d in category.details if d.name}
     position = next((d.position for d in category.details if d.position is not None), 0)
     category_key = key("category", category.id)
     return Category(
@@ -109,12 +126,14 @@ def to_option(attribute: plenty.Attribute) -> Option:
     option_key = key("attribute", attribute.id)
     return Option(
         key=option_key,
-        names={n.lang: n.name for n in attribute.attribute_names if n.name} or {"de": attribute.backend_name},
+        names={iso_language(n.lang): n.name for n in attribute.attribute_names if n.name}
+        or {"de": attribute.backend_name},
         position=_whole(attribute.position, "position", option_key),
         values=tuple(
             OptionValue(
                 key=key("attribute_value", v.id),
-                names={n.lang: n.name for n in v.value_names if n.name} or {"de": v.backend_name},
+                names={iso_language(n.lang): n.name for n in v.value_names if n.name}
+                or {"de": v.backend_name},
                 position=_whole(v.position, "position", key("attribute_value", v.id)),
             )
             for v in sorted(attribute.values, key=lambda v: (v.position or 0, v.id))
@@ -126,19 +145,21 @@ def to_price_list(sales_price: plenty.SalesPrice) -> PriceList:
     currencies = tuple(sorted({c.currency for c in sales_price.currencies if c.currency != "-1"}))
     clients = tuple(sorted({c.plenty_id for c in sales_price.clients if c.plenty_id != -1}))
     all_clients = not sales_price.clients or any(c.plenty_id == -1 for c in sales_price.clients)
+    classes = tuple(sorted({c.customer_class_id for c in sales_price.customer_classes}))
+    all_customers = not classes or -1 in classes
     return PriceList(
         key=key("sales_price", sales_price.id),
         kind=PRICE_KINDS.get(sales_price.type, sales_price.type),
         currencies=currencies,
-        names={n.lang: n.name_external or n.name_internal for n in sales_price.names},
+        names={iso_language(n.lang): n.name_external or n.name_internal for n in sales_price.names},
         min_quantity=_whole(
             sales_price.minimum_order_quantity or 1,
             "minimumOrderQuantity",
             key("sales_price", sales_price.id),
         ),
-        all_customers=not sales_price.customer_classes
-        or any(c.customer_class_id == -1 for c in sales_price.customer_classes),
+        all_customers=all_customers,
         clients=() if all_clients else clients,
+        customer_classes=() if all_customers else classes,
     )
 
 
@@ -154,7 +175,8 @@ def to_unit(unit: plenty.Unit) -> Unit:
     return Unit(
         key=key("unit", unit.id),
         code=unit.unit_of_measurement or "C62",
-        names={n.lang: n.name for n in unit.names if n.name} or {"de": unit.unit_of_measurement},
+        names={iso_language(n.lang): n.name for n in unit.names if n.name}
+        or {"de": unit.unit_of_measurement},
     )
 
 
@@ -183,7 +205,7 @@ def _texts(item: plenty.SyncItem) -> dict[str, Texts]:
         name = t.name1 or t.name2 or t.name3
         if not name:
             continue
-        texts[t.lang] = Texts(
+        texts[iso_language(t.lang)] = Texts(
             name=name,
             description=t.description,
             short_description=t.short_description,
@@ -193,11 +215,19 @@ def _texts(item: plenty.SyncItem) -> dict[str, Texts]:
     return texts
 
 
+def _for_client(price_list: PriceList, ctx: ProductContext) -> bool:
+    """Whether the list is open to the tenant's client (shop)."""
+    return not price_list.clients or ctx.plenty_id is None or ctx.plenty_id in price_list.clients
+
+
+def _is_tier(price_list: PriceList) -> bool:
+    """A price from a minimum quantity or for some customer classes only: not the shop price."""
+    return price_list.min_quantity > 1 or not price_list.all_customers
+
+
 def _applies(price_list: PriceList, ctx: ProductContext) -> bool:
     """Shop prices only: no tier or customer-class prices, and only lists open to the tenant's client."""
-    if price_list.min_quantity > 1 or not price_list.all_customers:
-        return False
-    return not price_list.clients or ctx.plenty_id is None or ctx.plenty_id in price_list.clients
+    return not _is_tier(price_list) and _for_client(price_list, ctx)
 
 
 def _prices(variation: plenty.SyncVariation, ctx: ProductContext, tax_rate: Decimal) -> tuple[Price, ...]:
@@ -231,6 +261,43 @@ def _prices(variation: plenty.SyncVariation, ctx: ProductContext, tax_rate: Deci
             )
         )
     return tuple(prices)
+
+
+def _tier_prices(
+    variation: plenty.SyncVariation, ctx: ProductContext, tax_rate: Decimal
+) -> tuple[Price, ...]:
+    """Prices from a minimum quantity and prices of customer classes (PSC: tiered prices, customer
+    groups): per currency, minimum quantity and class the lowest of the lists that give one."""
+    divisor = 1 + tax_rate / 100
+    lowest: dict[tuple[str, int, str | None], Decimal] = {}
+    for vsp in variation.variation_sales_prices:
+        price_list = ctx.price_lists.get(vsp.sales_price_id)
+        if (
+            price_list is None
+            or price_list.kind not in ("default", "special_offer")
+            or not _is_tier(price_list)
+            or not _for_client(price_list, ctx)
+        ):
+            continue
+        # A list limited to classes it does not name (cached before they were kept) applies to no one known.
+        groups = [None] if price_list.all_customers else [str(c) for c in price_list.customer_classes]
+        for currency in price_list.currencies or (ctx.default_currency,):
+            for group in groups:
+                slot = (currency, price_list.min_quantity, group)
+                if slot not in lowest or vsp.price < lowest[slot]:
+                    lowest[slot] = vsp.price
+    return tuple(
+        Price(
+            currency=currency,
+            gross=_money(gross),
+            net=_money(gross / divisor),
+            min_quantity=quantity,
+            customer_group=group,
+        )
+        for (currency, quantity, group), gross in sorted(
+            lowest.items(), key=lambda slot: (slot[0][2] or "", slot[0][0], slot[0][1])
+        )
+    )
 
 
 def _stock(variation: plenty.SyncVariation, ctx: ProductContext) -> int:
@@ -267,6 +334,7 @@ def to_variant(variation: plenty.SyncVariation, ctx: ProductContext, tax_rate: D
         active=variation.is_active,
         barcode=_barcode(variation, ctx),
         prices=_prices(variation, ctx, tax_rate),
+        tier_prices=_tier_prices(variation, ctx, tax_rate),
         stock=_stock(variation, ctx),
         options=tuple(
             OptionChoice(
@@ -318,15 +386,23 @@ def _to_product(
         to_variant(v, ctx, tax_rate) for v in sorted(chosen, key=lambda v: (v.position or 0, v.id))
     )
     # Variation images are item images linked to the variation: the item's list carries their URLs.
-    images = {i.id: i for i in item.item_images}
+    images = {i.id: i for i in item.item_images if _visible(i, ctx)}
     media = tuple(
         Media(
             key=key("image", image.id),
             url=image.url,
             alt=next((n.alternate or n.name for n in image.names if n.lang == ctx.lang), ""),
             position=_whole(image.position, "position", key("image", image.id)),
+            checksum=image.md5_checksum or "",
         )
         for image in sorted(images.values(), key=lambda i: (i.position or 0, i.id))
+    )
+    shown = {m.key for m in media}
+    variants = tuple(
+        v.model_copy(update={"media_keys": tuple(k for k in v.media_keys if k in shown)})
+        if any(k not in shown for k in v.media_keys)
+        else v
+        for v in variants
     )
     return Product(
         key=product_key,
@@ -340,6 +416,12 @@ def _to_product(
         media=media,
         variants=variants,
     )
+
+
+def _visible(image: plenty.ImageSummary, ctx: ProductContext) -> bool:
+    """An image limited to some clients (``mandant`` availabilities) shows only in those shops."""
+    clients = {a.value for a in image.availabilities if a.type == "mandant"}
+    return ctx.plenty_id is None or not clients or ctx.plenty_id in clients
 
 
 # --- reading ------------------------------------------------------------------------------------------------
@@ -393,10 +475,19 @@ def _broken_items(
 class PlentyReader:
     """Streams canonical records out of one Plenty system."""
 
-    def __init__(self, client: PlentymarketsClient, *, lang: str, plenty_id: int | None = None) -> None:
+    def __init__(
+        self,
+        client: PlentymarketsClient,
+        *,
+        lang: str,
+        plenty_id: int | None = None,
+        languages: Sequence[str] = (),
+    ) -> None:
+        """``languages``: ISO 639-1 codes of texts to read besides ``lang`` (a Plenty code) and de / en."""
         self.client = client
         self.lang = lang
         self.plenty_id = plenty_id
+        self.languages = tuple(languages)
 
     def categories(self) -> Iterator[Category]:
         for c in self.client.iter_categories(plenty_id=self.plenty_id, lang=self._langs()):
@@ -415,7 +506,7 @@ class PlentyReader:
         return (to_unit(u) for u in self.client.iter_units())
 
     def _langs(self) -> list[str]:
-        return sorted({self.lang, "de", "en"})
+        return sorted({self.lang, "de", "en", *map(plenty_language, self.languages)})
 
     def vat_rates(self) -> dict[int, Decimal]:
         return {r.id: r.vat_rate for r in self.client.vat_standard().vat_rates}

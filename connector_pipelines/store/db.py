@@ -165,3 +165,12 @@ def get_database(url: str | None = None) -> Database:
         if db is None:
             db = _cache[key] = Database(key)
         return db
+
+
+def dispose_database(url: str) -> None:
+    """Close and forget the process-wide Database of ``url``, if any: before that database is removed (the
+    benchmark's throwaway one), so that no pooled connection holds it and no later lookup finds it."""
+    with _cache_lock:
+        db = _cache.pop(normalize_url(url), None)
+    if db is not None:
+        db.dispose()

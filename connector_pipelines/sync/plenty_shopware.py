@@ -2,19 +2,28 @@
 
 Each step takes the tenant's store and clients, does its work, records a sync run, and returns a
 :class:`StepReport` whose counts and metadata the asset attaches to its materialization.
+
+Products are published while Plenty is read: the products step hands each batch the snapshot writes to a
+:class:`~connector_pipelines.sync.publish.StreamPublisher`, so Shopware works while Plenty's rate limit makes
+the read wait. The Shopware products step then publishes whatever that left (earlier failures, records a
+stopped stream did not send, plans), removes what a complete read no longer found, and reports the whole
+run's publication. Images are a queue of their own (``shopware_media``), worked within a time budget.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 
+from connector_pipelines.catalog.hashing import content_hash
 from connector_pipelines.catalog.models import Category, Option, PriceList, Product
 from connector_pipelines.clients.plentymarkets_models import InvalidRecord
 from connector_pipelines.clients.shopware6 import Criteria, Shopware6Client, TotalCountMode
@@ -24,12 +33,23 @@ from connector_pipelines.sources.plentymarkets import (
     PlentyReader,
     ProductContext,
     ReadErrors,
+    iso_language,
     item_id_of,
     key,
 )
-from connector_pipelines.store.repositories import TenantStore
+from connector_pipelines.store.repositories import MappingRow, TenantStore
 from connector_pipelines.streams import prefetch
-from connector_pipelines.sync.publish import PublishResult, PublishSpec, preview_markdown, publish
+from connector_pipelines.sync.publish import (
+    PREVIEW_ROWS,
+    Action,
+    PlanEntry,
+    PublishItem,
+    PublishResult,
+    PublishSpec,
+    StreamPublisher,
+    preview_markdown,
+    publish,
+)
 from connector_pipelines.sync.runtime import (
     CheckOutcome,
     Step,
@@ -40,6 +60,8 @@ from connector_pipelines.sync.runtime import (
 )
 from connector_pipelines.sync.snapshot import SnapshotResult, snapshot_from, update_snapshot
 from connector_pipelines.targets.shopware6 import (
+    MediaFile,
+    MediaWriter,
     ProductWriter,
     ReferenceWriter,
     ShopwareContext,
@@ -51,6 +73,7 @@ from connector_pipelines.tenants.systems import PlentymarketsSettings, Shopware6
 PIPELINE = "plenty_shopware"
 PRODUCTS = "product"
 CONFIG_KINDS = ("category", "option", "price_list", "manufacturer", "unit")
+SNAPSHOT_BATCH = 500
 # Which Plenty record each config kind caches (its records' keys name these).
 CONFIG_SOURCE_KINDS = {
     "category": "category",
@@ -61,8 +84,17 @@ CONFIG_SOURCE_KINDS = {
 }
 REFERENCE_KINDS = ("category", "manufacturer", "unit", "option")
 SOURCE_STAGE = "plentymarkets_read"
+PRODUCTS_STAGE = "shopware_products"
+MEDIA = "media"
+MEDIA_STAGE = "shopware_media"
+# Uploads per batch of the media queue: the budget is checked before each.
+MEDIA_BATCH = 10
 DELTA_OVERLAP = timedelta(minutes=5)
 CURSOR_KIND = "products"
+# The products step's publication, for the Shopware products step of the same run to report.
+STREAMED_CURSOR = "products_published_while_reading"
+# Fingerprint of the product mappings the media queue was last derived from.
+MEDIA_SOURCE_CURSOR = "media_queue_source"
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +193,16 @@ class ProductRead:
         return set(self.store.record_hashes(PRODUCTS)) if self.errors.incomplete else self.errors.keys
 
 
+@dataclass(frozen=True)
+class ProductStream:
+    """Where the products step publishes what it reads: Shopware, through the product writer."""
+
+    client: Shopware6Client
+    writer: ProductWriter
+    spec: PublishSpec
+    batch_size: int
+
+
 def snapshot_products(
     store: TenantStore,
     reader: PlentyReader,
@@ -170,17 +212,20 @@ def snapshot_products(
     run_id: str | None,
     item_ids: list[int] | None = None,
     now: datetime | None = None,
+    stream: ProductStream | None = None,
 ) -> StepReport:
-    """Read products from Plenty into the canonical snapshot.
+    """Read products from Plenty into the canonical snapshot; with ``stream``, publish them meanwhile.
 
     ``full`` reads every item and removes from the snapshot what Plenty no longer has; ``delta`` (and
     ``plan``) re-read only the items changed since the cursor, with an overlap window against clock skew and
     late commits, plus the items whose last read failed. ``item_ids`` re-reads just those items.
+    A failing publication never fails the read: it stops, and :func:`publish_products` sends the rest.
     """
     started_at = now or datetime.now(UTC)
     cursor = store.get_cursor(CURSOR_KIND)
     full = mode == SyncMode.FULL or (cursor is None and item_ids is None)
-    with Step(store, mode, "products", run_id, reader.client) as report:
+    clients = (reader.client,) if stream is None else (reader.client, stream.client)
+    with Step(store, mode, "products", run_id, *clients) as report:
         ctx = product_context(store, reader, settings)
         errors = ReadErrors()
         ids: list[int] | None = item_ids
@@ -192,7 +237,39 @@ def snapshot_products(
             report.extra["delta_since"] = since.isoformat()
         progress = _progress_logger("products read")
         read = ProductRead(store, reader, ctx, errors, ids)
-        result = snapshot_from(store, PRODUCTS, read, complete=full, progress=progress)
+        media = MediaQueueKeeper(store) if stream is not None else None
+        publisher = (
+            StreamPublisher(
+                store,
+                stream.writer,
+                stream.spec,
+                run_id=run_id,
+                batch_size=stream.batch_size,
+                tolerant=True,
+                progress=log.info if mode == SyncMode.FULL else None,
+                on_confirmed=media.confirmed if media is not None else None,
+            )
+            if stream is not None
+            else None
+        )
+        try:
+            result = snapshot_from(
+                store,
+                PRODUCTS,
+                read,
+                complete=full,
+                progress=progress,
+                on_written=publisher.send if publisher is not None else None,
+                batch=stream.batch_size if stream is not None else SNAPSHOT_BATCH,
+            )
+        finally:
+            if publisher is not None and media is not None:
+                streamed = publisher.close()
+                _hand_off(store, run_id, streamed)
+                media.close()
+                report.extra["published_while_reading"] = streamed.created + streamed.updated
+                if publisher.stopped:
+                    report.extra["publishing_stopped"] = publisher.stopped
         read_keys = set(result.changed) | ({key("item", i) for i in ids} if ids is not None else set())
         store.record_errors(SOURCE_STAGE, errors.items, run_id)
         if ids is None:
@@ -232,13 +309,73 @@ def _progress_logger(what: str) -> Callable[[int], None]:
 def shopware_context(
     client: Shopware6Client, tenant: str, plenty: PlentymarketsSettings, settings: Shopware6Settings
 ) -> ShopwareContext:
-    return load_context(
+    context = load_context(
         client,
         tenant=tenant,
-        lang=plenty.lang,
+        lang=iso_language(plenty.lang),
         sales_channel_name=settings.sales_channel_name,
         deletion=settings.deletion,
         currency_map=settings.currency_map,
+        customer_group_rules=settings.customer_group_rules,
+        tier_price_rule=settings.tier_price_rule,
+    )
+    if context.missing_rules:
+        names = ", ".join(repr(n) for n in context.missing_rules)
+        log.warning("Shopware has no rule named %s: the prices meant for it are not synced", names)
+    return context
+
+
+def product_spec(ctx: ShopwareContext) -> PublishSpec:
+    return PublishSpec(
+        PRODUCTS, PRODUCTS, PRODUCTS_STAGE, label=_label, target_id=ctx.id_for, version=ctx.version
+    )
+
+
+class _Streamed(BaseModel):
+    """What the products step published while reading, handed to the Shopware products step of its run."""
+
+    run_id: str
+    counts: dict[str, int]
+    preview: list[tuple[str, Action, str]]  # key, action, label
+
+
+def _hand_off(store: TenantStore, run_id: str | None, result: PublishResult) -> None:
+    """Add ``result`` to what this run published while reading (a retried step adds to its first try)."""
+    if run_id is None:
+        return  # no run to hand it to
+    previous = _streamed(store, run_id)
+    counts = result.counts()
+    preview: list[tuple[str, Action, str]] = [(e.key, e.action, e.label) for e in result.preview]
+    if previous is not None:
+        counts = {k: previous.counts.get(k, 0) + v for k, v in counts.items()}
+        preview = previous.preview + preview
+    handed = _Streamed(run_id=run_id, counts=counts, preview=preview[:PREVIEW_ROWS])
+    store.set_cursor(STREAMED_CURSOR, handed.model_dump_json())
+
+
+def _streamed(store: TenantStore, run_id: str | None) -> _Streamed | None:
+    raw = store.get_cursor(STREAMED_CURSOR)
+    if run_id is None or raw is None:
+        return None
+    handed = _Streamed.model_validate_json(raw)
+    return handed if handed.run_id == run_id else None
+
+
+def _with_streamed(result: PublishResult, streamed: _Streamed) -> PublishResult:
+    """The run's publication: what the products step streamed, then what this step sent."""
+    counts = streamed.counts
+    sent = counts.get("created", 0) + counts.get("updated", 0)
+    return PublishResult(
+        created=result.created + counts.get("created", 0),
+        updated=result.updated + counts.get("updated", 0),
+        # Streamed records are confirmed by now: this step counted them unchanged.
+        unchanged=max(result.unchanged - sent, 0),
+        deleted=result.deleted,
+        failed=result.failed + counts.get("failed", 0),
+        resolved_errors=result.resolved_errors + counts.get("resolved_errors", 0),
+        preview=[*(PlanEntry(*entry) for entry in streamed.preview), *result.preview][:PREVIEW_ROWS],
+        plan=result.plan,
+        left=result.left,
     )
 
 
@@ -264,6 +401,7 @@ def publish_reference(
                 f"shopware_{kind}",
                 label=lambda p: str(p.get("name") or p.get("key")),
                 target_id=ctx.id_for,
+                version=ctx.version,
             )
             # Reference data is small: one request per kind keeps a category tree in one transaction.
             result = publish(
@@ -297,11 +435,16 @@ def publish_products(
     run_id: str | None,
     item_ids: list[int] | None = None,
 ) -> StepReport:
+    """What the products step left to publish, and deletions after a complete read; reports the run's
+    whole publication (with what the products step published while reading)."""
     with Step(store, mode, "shopware:products", run_id, client) as report:
         writer = ProductWriter(client, ctx, mapped_references(store))
         keys = {key("item", i) for i in item_ids} if item_ids else None
-        spec = PublishSpec(PRODUCTS, PRODUCTS, "shopware_products", label=_label, target_id=ctx.id_for)
+        spec = product_spec(ctx)
         progress = log.info if mode == SyncMode.FULL else None
+        streamed = _streamed(store, run_id) if mode != SyncMode.PLAN else None
+        # Records refused while reading are sent again by the next run, as any refused record.
+        refused = {e.record_key for e in store.open_errors(PRODUCTS_STAGE, run_id=run_id)} if streamed else ()
         result: PublishResult = publish(
             store,
             writer,
@@ -311,9 +454,102 @@ def publish_products(
             keys=keys,
             dry_run=mode == SyncMode.PLAN,
             progress=progress,
+            exclude=refused,
+        )
+        report.add_publication(result if streamed is None else _with_streamed(result, streamed), mode)
+    return report
+
+
+def _linked_files(store: TenantStore) -> str:
+    """A fingerprint of the product mappings, which name the image files the products link."""
+    return hashlib.sha256(orjson.dumps(sorted(store.mapping_hashes(PRODUCTS).items()))).hexdigest()
+
+
+def media_queue(store: TenantStore) -> None:
+    """The image files Shopware should hold: those the published products link (from their mappings), one
+    per content. Derived again only when a product mapping changed since the last time; as a file's id is
+    its content, only files new to the queue are written and those no product links any more removed."""
+    fingerprint = _linked_files(store)
+    if store.get_cursor(MEDIA_SOURCE_CURSOR) == fingerprint:
+        return
+    linked: dict[str, dict[str, Any]] = {}
+    for row in store.mappings(PRODUCTS).values():
+        for media_id, doc in ((row.extra or {}).get("files") or {}).items():
+            linked.setdefault(media_id, doc)
+    queued = store.record_hashes(MEDIA)
+    _queue(store, {m: linked[m] for m in linked.keys() - queued.keys()})
+    store.delete_records(MEDIA, sorted(queued.keys() - linked.keys()))
+    store.set_cursor(MEDIA_SOURCE_CURSOR, fingerprint)
+
+
+def _queue(store: TenantStore, files: Mapping[str, Mapping[str, Any]]) -> None:
+    new = [MediaFile.model_validate({**files[m], "key": m}) for m in sorted(files)]
+    store.put_records(MEDIA, [(f.key, content_hash(f), f.model_dump(mode="json")) for f in new])
+
+
+class MediaQueueKeeper:
+    """Queues the files of the products Shopware confirms while they are read, so that after a read (a first
+    one above all) ``shopware_media`` need not derive its queue from every product again. That holds while no
+    confirmed product dropped a file (which another may still link) and the queue was current to begin with;
+    otherwise :func:`media_queue` derives it as ever."""
+
+    def __init__(self, store: TenantStore) -> None:
+        self.store = store
+        self.queued = set(store.record_hashes(MEDIA))
+        cursor = store.get_cursor(MEDIA_SOURCE_CURSOR)
+        self.current = cursor == _linked_files(store) or (cursor is None and not self.queued)
+        self.dropped = False
+
+    def confirmed(self, rows: list[tuple[PublishItem, MappingRow]]) -> None:
+        new: dict[str, Mapping[str, Any]] = {}
+        for item, row in rows:
+            files = (row.extra or {}).get("files") or {}
+            before = ((item.published.extra if item.published else None) or {}).get("files") or {}
+            self.dropped |= not before.keys() <= files.keys()
+            for media_id, doc in files.items():
+                if media_id not in self.queued:
+                    new.setdefault(media_id, doc)
+        if new:
+            _queue(self.store, new)
+            self.queued.update(new)
+
+    def close(self) -> None:
+        if self.current and not self.dropped:
+            self.store.set_cursor(MEDIA_SOURCE_CURSOR, _linked_files(self.store))
+
+
+def publish_media(
+    store: TenantStore,
+    client: Shopware6Client,
+    settings: Shopware6Settings,
+    *,
+    mode: SyncMode,
+    run_id: str | None,
+    clock: Callable[[], float] = time.monotonic,
+) -> StepReport:
+    """Upload the image files Shopware lacks, one request each, for at most ``media_budget_s``; the rest
+    stays queued (``queued``) for the next run. Files no published product links any more are deleted."""
+    with Step(store, mode, "shopware:media", run_id, client) as report:
+        media_queue(store)
+        deadline = clock() + settings.media_budget_s
+        spec = PublishSpec(MEDIA, MEDIA, MEDIA_STAGE, label=_media_label, target_id=lambda media_id: media_id)
+        result = publish(
+            store,
+            MediaWriter(client, deadline, clock),
+            spec,
+            run_id=run_id,
+            batch_size=MEDIA_BATCH,
+            dry_run=mode == SyncMode.PLAN,
+            deadline=deadline,
         )
         report.add_publication(result, mode)
+        report.counts["queued"] = result.left
     return report
+
+
+def _media_label(payload: dict[str, Any]) -> str:
+    file = MediaFile.model_validate(payload)
+    return f"{file.file_name}.{file.extension}"
 
 
 # --- checks ------------------------------------------------------------------------------------------------
@@ -337,9 +573,12 @@ def products_missing_price_or_category(store: TenantStore, default_currency: str
 # --- the steps as the pipeline spec declares them --------------------------------------------------------
 
 
-def _plenty(ctx: StepContext) -> tuple[PlentyReader, PlentymarketsSettings]:
+def _plenty(ctx: StepContext, languages: Sequence[str] = ()) -> tuple[PlentyReader, PlentymarketsSettings]:
     settings = ctx.settings(PLENTYMARKETS)
-    return PlentyReader(ctx.open(PLENTYMARKETS), lang=settings.lang, plenty_id=settings.plenty_id), settings
+    reader = PlentyReader(
+        ctx.open(PLENTYMARKETS), lang=settings.lang, plenty_id=settings.plenty_id, languages=languages
+    )
+    return reader, settings
 
 
 def _shopware(ctx: StepContext) -> tuple[Shopware6Client, ShopwareContext, Shopware6Settings]:
@@ -371,9 +610,21 @@ def item_ids(product_ids: Sequence[str]) -> list[int] | None:
 
 
 def products_step(ctx: StepContext) -> StepReport:
-    reader, settings = _plenty(ctx)
+    client, shopware, shopware_settings = _shopware(ctx)
+    # Texts in every language Shopware shows them in: the sales channel's and its system language.
+    reader, settings = _plenty(ctx, shopware.text_languages)
+    stream = None
+    if ctx.mode != SyncMode.PLAN:
+        writer = ProductWriter(client, shopware, mapped_references(ctx.store))
+        stream = ProductStream(client, writer, product_spec(shopware), shopware_settings.batch_size)
     return snapshot_products(
-        ctx.store, reader, settings, mode=ctx.mode, run_id=ctx.run_id, item_ids=item_ids(ctx.product_ids)
+        ctx.store,
+        reader,
+        settings,
+        mode=ctx.mode,
+        run_id=ctx.run_id,
+        item_ids=item_ids(ctx.product_ids),
+        stream=stream,
     )
 
 
@@ -392,6 +643,12 @@ def shopware_products_step(ctx: StepContext) -> StepReport:
         mode=ctx.mode,
         run_id=ctx.run_id,
         item_ids=item_ids(ctx.product_ids),
+    )
+
+
+def media_step(ctx: StepContext) -> StepReport:
+    return publish_media(
+        ctx.store, ctx.open(SHOPWARE6), ctx.settings(SHOPWARE6), mode=ctx.mode, run_id=ctx.run_id
     )
 
 

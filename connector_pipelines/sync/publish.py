@@ -5,13 +5,19 @@ stored, how failures are recorded and retried) is the same for every pipeline. M
 hashes are written only after the target confirmed, so a run killed at any point resumes where the
 target's state is, and a record that failed is sent again on the next run because its published hash
 still differs.
+
+:func:`publish` sends what differs from the snapshot; a :class:`StreamPublisher` sends records while a read
+is still writing them (the snapshot engine hands each written batch over), so that publishing overlaps a
+slow source. Both keep the same bookkeeping; deletions only ever come from :func:`publish`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -26,6 +32,7 @@ DEACTIVATED = "deactivated"
 PENDING = "pending"
 
 Action = Literal["create", "update", "delete", "deactivate"]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,8 @@ class PlanEntry:
 
 class TargetWriter(Protocol):
     def upsert(self, items: Sequence[PublishItem]) -> WriteOutcome:
-        """Create or update; confirmed mappings carry the new target ids and hashes."""
+        """Create or update; confirmed mappings carry the new target ids and hashes. An item neither
+        confirmed nor failed is left for the next run (a writer out of time)."""
         ...
 
     def remove(self, mappings: Sequence[MappingRow]) -> WriteOutcome:
@@ -85,6 +93,8 @@ class PublishResult:
     resolved_errors: int = 0
     preview: list[PlanEntry] = field(default_factory=list)
     plan: list[PlanEntry] = field(default_factory=list)
+    # Changed records not sent because the deadline passed: they wait for the next run.
+    left: int = 0
 
     def counts(self) -> dict[str, int]:
         return {
@@ -106,6 +116,15 @@ class PublishSpec:
     # The id a record gets in the target, for targets that take ids from us: creates are then written down
     # (PENDING) before they are sent.
     target_id: Callable[[str], str] | None = None
+    # What shapes the target's payloads besides the records (their format, target settings): mixed into the
+    # hashes the target confirms, so that a change publishes every record once more.
+    version: str = ""
+
+    def published_hash(self, content_hash: str) -> str:
+        """The hash a record's mapping holds once the target confirmed this version of it."""
+        if not self.version:
+            return content_hash
+        return hashlib.sha256(f"{content_hash}:{self.version}".encode()).hexdigest()
 
 
 PREVIEW_ROWS = 20
@@ -113,7 +132,7 @@ IN_FLIGHT = 2
 
 
 def plan_diff(store: TenantStore, spec: PublishSpec, keys: set[str] | None = None) -> Diff:
-    source = store.record_hashes(spec.snapshot_kind)
+    source = {k: spec.published_hash(v) for k, v in store.record_hashes(spec.snapshot_kind).items()}
     published = store.mapping_hashes(spec.mapping_kind)
     if keys is not None:
         source = {k: v for k, v in source.items() if k in keys}
@@ -123,6 +142,148 @@ def plan_diff(store: TenantStore, spec: PublishSpec, keys: set[str] | None = Non
     diff = diff_hashes(source, published, complete=True)
     diff.delete = [k for k in diff.delete if published[k] != DEACTIVATED]
     return diff
+
+
+class StreamPublisher:
+    """Sends records to the target as they come, two batches in flight (one is built while the other waits
+    for the target's answer), and stores what the target confirmed or refused, on the caller's thread.
+
+    :meth:`send` takes ``(key, content hash, payload)`` of snapshot records just written (the snapshot
+    engine's ``on_written``) and skips those the target already holds in this version; :meth:`close` sends
+    the last batch and waits for the answers. With ``tolerant``, a write that raises stops the stream (with a
+    warning) instead of failing the caller: a later :func:`publish` sends what it left. ``on_confirmed`` gets
+    each batch the target confirmed, as (item sent, mapping stored), once stored.
+    """
+
+    def __init__(
+        self,
+        store: TenantStore,
+        writer: TargetWriter,
+        spec: PublishSpec,
+        *,
+        run_id: str | None,
+        batch_size: int,
+        tolerant: bool = False,
+        deadline: float | None = None,
+        progress: Callable[[str], None] | None = None,
+        total: int | None = None,
+        on_confirmed: Callable[[list[tuple[PublishItem, MappingRow]]], None] | None = None,
+    ) -> None:
+        self.store, self.writer, self.spec, self.run_id = store, writer, spec, run_id
+        self.batch_size, self.tolerant, self.deadline = batch_size, tolerant, deadline
+        self.progress, self.total, self.on_confirmed = progress, total, on_confirmed
+        self.result = PublishResult()
+        self.stopped: str | None = None
+        self._batch: list[PublishItem] = []
+        self._pending: deque[tuple[list[PublishItem], Future[WriteOutcome]]] = deque()
+        self._pool = ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="publish")
+        self._started = time.monotonic()
+        self._done = 0
+        self._queued = 0
+
+    def __enter__(self) -> StreamPublisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, records: Sequence[tuple[str, str, Any]]) -> None:
+        """Queue records for the target; full batches go out at once."""
+        if self.stopped is not None or not records:
+            return
+        published = self.store.mappings_for(self.spec.mapping_kind, [key for key, _, _ in records])
+        for key, digest, payload in records:
+            self.add(PublishItem(key, self.spec.published_hash(digest), payload, published.get(key)))
+
+    def add(self, item: PublishItem) -> None:
+        """Queue one item (its hash already the published one) unless the target holds it already."""
+        if self.stopped is not None:
+            return
+        if item.published is not None and item.published.content_hash == item.content_hash:
+            return
+        self._batch.append(item)
+        self._queued += 1
+        if len(self._batch) >= self.batch_size:
+            self._submit()
+        self._settle(IN_FLIGHT)
+
+    def close(self) -> PublishResult:
+        """Send what is queued, wait for every answer and stop the workers; the result of the stream."""
+        if self._batch and self.stopped is None:
+            self._submit()
+        try:
+            self._settle(0)
+        finally:
+            self._pool.shutdown(wait=True)
+        return self.result
+
+    @property
+    def out_of_time(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def _submit(self) -> None:
+        items, self._batch = self._batch, []
+        if self.out_of_time:
+            self.result.left += len(items)
+            return
+        if self.spec.target_id is not None:
+            intents = [
+                MappingRow(i.key, self.spec.target_id(i.key), PENDING) for i in items if i.published is None
+            ]
+            self.store.put_mappings(self.spec.mapping_kind, intents)
+        self._pending.append((items, self._pool.submit(self.writer.upsert, items)))
+
+    def _settle(self, keep: int) -> None:
+        """Record the answers that are in; wait for the oldest while more than ``keep`` batches are out (the
+        read then waits for the target)."""
+        while self._pending and (len(self._pending) > keep or self._pending[0][1].done()):
+            items, future = self._pending.popleft()
+            try:
+                outcome = future.result()
+            except Exception as exc:
+                if not self.tolerant:
+                    raise
+                self._stop(exc)
+                continue
+            self._record(items, outcome)
+
+    def _stop(self, exc: Exception) -> None:
+        if self.stopped is None:
+            self.stopped = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "publishing while reading stopped (the rest is published afterwards): %s", self.stopped
+            )
+        self._batch = []
+
+    def _record(self, batch: list[PublishItem], outcome: WriteOutcome) -> None:
+        """Store what the target confirmed and record what it refused."""
+        store, spec, result = self.store, self.spec, self.result
+        by_key = {item.key: item for item in batch}
+        store.put_mappings(spec.mapping_kind, outcome.confirmed)
+        for row in outcome.confirmed:
+            item = by_key[row.source_key]
+            if item.action == "create":
+                result.created += 1
+            else:
+                result.updated += 1
+            if len(result.preview) < PREVIEW_ROWS:
+                result.preview.append(PlanEntry(item.key, item.action, spec.label(item.payload)))
+        result.resolved_errors += store.resolve_errors(
+            spec.error_stage, [r.source_key for r in outcome.confirmed]
+        )
+        result.failed += len(outcome.failed)
+        store.record_errors(
+            spec.error_stage, ((f.key, f.reason, f.payload) for f in outcome.failed), self.run_id
+        )
+        if self.on_confirmed is not None and outcome.confirmed:
+            self.on_confirmed([(by_key[row.source_key], row) for row in outcome.confirmed])
+        result.left += len(batch) - len(outcome.confirmed) - len(outcome.failed)
+        self._done += len(batch)
+        if self.progress is not None:
+            rate = self._done / max(time.monotonic() - self._started, 1e-6)
+            # A stream knows no total: its records so far are the total so far.
+            total = self.total if self.total is not None else self._queued
+            self.progress(f"{self._done}/{total} records published ({rate:.0f}/s)")
 
 
 def publish(
@@ -135,52 +296,52 @@ def publish(
     keys: set[str] | None = None,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
+    exclude: Collection[str] = (),
+    deadline: float | None = None,
 ) -> PublishResult:
+    """Send what differs between the snapshot and the target's confirmed state, then remove what the snapshot
+    no longer has. ``keys`` narrows it to those records; ``exclude`` keeps records from being sent (not from
+    being removed), such as those that failed earlier in the same run; after ``deadline``
+    (``time.monotonic()``) nothing more is sent and the rest waits (``PublishResult.left``)."""
     diff = plan_diff(store, spec, keys)
-    result = PublishResult(unchanged=len(diff.unchanged))
     mappings = store.mappings_for(spec.mapping_kind, diff.update + diff.delete)
-    changed = sorted(diff.create + diff.update)
+    excluded = set(exclude)
+    changed = sorted(k for k in (*diff.create, *diff.update) if k not in excluded)
     removals = [mappings[k] for k in diff.delete]
 
-    started = time.monotonic()
-    done = 0
-    # Two batches in flight: one is built while the other waits for the target's answer.
-    with ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="publish") as pool:
-        pending: deque[tuple[list[PublishItem], Future[WriteOutcome]]] = deque()
-
-        def settle(keep: int) -> None:
-            nonlocal done
-            while len(pending) > keep:
-                settled, future = pending.popleft()
-                _record(store, spec, settled, future.result(), result, run_id)
-                done += len(settled)
-                if progress is not None:
-                    rate = done / max(time.monotonic() - started, 1e-6)
-                    progress(f"{done}/{len(changed)} records published ({rate:.0f}/s)")
-
-        def submit(items: list[PublishItem]) -> None:
-            if dry_run:
-                result.plan.extend(writer.plan(items, []))
-                return
-            if spec.target_id is not None:
-                intents = [
-                    MappingRow(i.key, spec.target_id(i.key), PENDING) for i in items if i.published is None
-                ]
-                store.put_mappings(spec.mapping_kind, intents)
-            pending.append((items, pool.submit(writer.upsert, items)))
-            settle(IN_FLIGHT - 1)
-
+    stream = StreamPublisher(
+        store,
+        writer,
+        spec,
+        run_id=run_id,
+        batch_size=batch_size,
+        deadline=deadline,
+        progress=progress,
+        total=len(changed),
+    )
+    with stream:
+        plan: list[PlanEntry] = []
         batch: list[PublishItem] = []
         for record in store.iter_records(spec.snapshot_kind, keys=changed, batch=max(batch_size, 100)):
-            batch.append(
-                PublishItem(record.key, record.content_hash, record.payload, mappings.get(record.key))
+            if stream.out_of_time:
+                break
+            item = PublishItem(
+                record.key, spec.published_hash(record.content_hash), record.payload, mappings.get(record.key)
             )
+            if not dry_run:
+                stream.add(item)
+                continue
+            batch.append(item)
             if len(batch) >= batch_size:
-                submit(batch)
+                plan.extend(writer.plan(batch, []))
                 batch = []
         if batch:
-            submit(batch)
-        settle(0)
+            plan.extend(writer.plan(batch, []))
+    result = stream.result
+    result.unchanged = len(diff.unchanged)
+    result.plan = plan
+    if not dry_run:
+        result.left = len(changed) - result.created - result.updated - result.failed
 
     failed_removals: set[str] = set()
     if removals:
@@ -212,32 +373,6 @@ def publish(
         ]
         result.resolved_errors += store.resolve_errors(spec.error_stage, stale)
     return result
-
-
-def _record(
-    store: TenantStore,
-    spec: PublishSpec,
-    batch: list[PublishItem],
-    outcome: WriteOutcome,
-    result: PublishResult,
-    run_id: str | None,
-) -> None:
-    """Store what the target confirmed and record what it refused."""
-    by_key = {item.key: item for item in batch}
-    store.put_mappings(spec.mapping_kind, outcome.confirmed)
-    for row in outcome.confirmed:
-        item = by_key[row.source_key]
-        if item.action == "create":
-            result.created += 1
-        else:
-            result.updated += 1
-        if len(result.preview) < PREVIEW_ROWS:
-            result.preview.append(PlanEntry(item.key, item.action, spec.label(item.payload)))
-    result.resolved_errors += store.resolve_errors(
-        spec.error_stage, [r.source_key for r in outcome.confirmed]
-    )
-    result.failed += len(outcome.failed)
-    store.record_errors(spec.error_stage, ((f.key, f.reason, f.payload) for f in outcome.failed), run_id)
 
 
 def preview_markdown(entries: Sequence[PlanEntry], limit: int = PREVIEW_ROWS) -> str:

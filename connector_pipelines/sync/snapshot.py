@@ -17,6 +17,8 @@ from connector_pipelines.store.repositories import TenantStore
 _WRITE_BATCH = 500
 log = logging.getLogger(__name__)
 RecordT_co = TypeVar("RecordT_co", bound=BaseModel, covariant=True)
+# (key, content hash, record) of records just written to the snapshot.
+Written = tuple[str, str, BaseModel]
 
 
 class SourceReader(Protocol[RecordT_co]):
@@ -58,19 +60,31 @@ def update_snapshot(
     complete: bool,
     keep: Callable[[], Collection[str]] = frozenset,
     progress: Callable[[int], None] | None = None,
+    on_written: Callable[[list[Written]], None] | None = None,
+    batch: int = _WRITE_BATCH,
 ) -> SnapshotResult:
-    """Stream records into the snapshot; only changed ones are written.
+    """Stream records into the snapshot; only changed ones are written, ``batch`` at a time.
 
     With ``complete`` (the source was read whole and without error) keys that were not seen are removed:
     that is how deletions are detected for sources without a deletion feed. The removal happens after the
     stream is exhausted, so an exception half-way never removes anything. ``keep`` names records the source
     has but could not translate (asked for after the stream ends): their last good version stays.
+    ``on_written`` gets each written batch of changed records (to publish them while the read goes on).
     """
     previous = store.record_hashes(kind)
     seen: set[str] = set()
     result = SnapshotResult()
     pending: list[tuple[str, str, object]] = []
+    written: list[Written] = []
     last_progress = time.monotonic()
+
+    def flush() -> None:
+        store.put_records(kind, pending)
+        pending.clear()
+        if on_written is not None and written:
+            on_written(list(written))
+        written.clear()
+
     for record in records:
         record_key = key(record)
         seen.add(record_key)
@@ -82,13 +96,14 @@ def update_snapshot(
         else:
             result.changed.append(record_key)
             pending.append((record_key, digest, document))
-            if len(pending) >= _WRITE_BATCH:
-                store.put_records(kind, pending)
-                pending.clear()
+            if on_written is not None:
+                written.append((record_key, digest, record))
+            if len(pending) >= batch:
+                flush()
         if progress is not None and time.monotonic() - last_progress > 5:
             progress(result.fetched)
             last_progress = time.monotonic()
-    store.put_records(kind, pending)
+    flush()
     if complete:
         result.removed = sorted(set(previous) - seen - set(keep()))
         store.delete_records(kind, result.removed)
@@ -102,10 +117,19 @@ def snapshot_from(
     *,
     complete: bool,
     progress: Callable[[int], None] | None = None,
+    on_written: Callable[[list[Written]], None] | None = None,
+    batch: int = _WRITE_BATCH,
 ) -> SnapshotResult:
     """Stream one read of a source into the snapshot (see :func:`update_snapshot`)."""
     return update_snapshot(
-        store, kind, source.read(), complete=complete, keep=source.unreadable, progress=progress
+        store,
+        kind,
+        source.read(),
+        complete=complete,
+        keep=source.unreadable,
+        progress=progress,
+        on_written=on_written,
+        batch=batch,
     )
 
 

@@ -3,27 +3,51 @@
 Ids are deterministic (md5 of tenant and source key, contract §9), so every write is an idempotent upsert and
 a run killed half-way converges when started again. Shopware never removes associations by omission, so the
 ids a product was last published with are kept in its mapping and stale links are deleted explicitly.
+
+Texts go to the system language (plain fields) and, as ``translations``, to every other language of the
+tenant's sales channel. Tier and customer-group prices become advanced prices (``prices``) under the rules
+the settings name. Images: a product's sync unit creates their media entities (one per file content) and
+links them (order and cover kept); :class:`MediaWriter` uploads the files by URL, one request each.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from operator import attrgetter
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict
 
 from connector_pipelines.catalog.diff import changed_fields
-from connector_pipelines.catalog.models import Category, Manufacturer, Option, Price, Product, Unit, Variant
-from connector_pipelines.clients.http import JsonValue
+from connector_pipelines.catalog.models import (
+    Category,
+    Manufacturer,
+    Media,
+    Option,
+    Price,
+    Product,
+    Texts,
+    Unit,
+    Variant,
+)
+from connector_pipelines.clients.http import ApiError, JsonValue
 from connector_pipelines.clients.shopware6 import (
+    SYSTEM_LANGUAGE_ID,
     Criteria,
     Entity,
+    Filter,
     Shopware6Client,
     SyncOperation,
     SyncUnit,
     shopware_id,
 )
-from connector_pipelines.errors import PayloadError
+from connector_pipelines.errors import PayloadError, TransientError
 from connector_pipelines.store.repositories import MappingRow
 from connector_pipelines.sync.publish import (
     DEACTIVATED,
@@ -37,6 +61,11 @@ from connector_pipelines.sync.publish import (
 DEFAULT_CURRENCY_ID = "b7d2554b0ce847cd82f3ac9bd1c0dfca"
 VISIBILITY_ALL = 30
 MAX_RECORDS_PER_REQUEST = 5000
+# Raised whenever the payloads change shape, so that every record is published once more in the new one.
+PAYLOAD_VERSION = "2"
+PRODUCT_MEDIA_FOLDER = "Product Media"  # Shopware's default folder of product images (thumbnail sizes)
+T = TypeVar("T")
+CENT = Decimal("0.01")
 # Operations below are built with model_construct: their payloads are our own, already well formed, and
 # validating every nested JSON value again cost a tenth of a full sync.
 
@@ -46,16 +75,50 @@ class ShopwareContext:
     """Facts about one tenant's Shopware, looked up once per run."""
 
     tenant: str
-    lang: str
+    lang: str  # the tenant's main language (ISO 639-1): texts of a language Shopware has none for
     sales_channel_id: str
     navigation_category_id: str
     currency_ids: Mapping[str, str]
     default_currency: str
     tax_ids: Mapping[Decimal, str]
     deletion: Literal["delete", "deactivate"] = "delete"
+    # The sales channel's languages: language id -> ISO 639-1 code; and the system language's code.
+    languages: Mapping[str, str] = field(default_factory=dict)
+    system_language: str = ""
+    # Customer group ('' = every customer) -> id of the rule its advanced prices are for; rule names the
+    # settings give that Shopware does not have (those prices are left out).
+    rules: Mapping[str, str] = field(default_factory=dict)
+    missing_rules: tuple[str, ...] = ()
+    media_folder_id: str | None = None
 
     def id_for(self, source_key: str) -> str:
         return shopware_id(self.tenant, source_key)
+
+    @property
+    def text_languages(self) -> tuple[str, ...]:
+        """The languages (ISO 639-1) whose texts the payloads use."""
+        return tuple(sorted({self.lang, *self.languages.values(), *filter(None, [self.system_language])}))
+
+    @property
+    def version(self) -> str:
+        """What shapes the payloads besides the records: a change publishes every record once more."""
+        parts = [
+            PAYLOAD_VERSION,
+            self.lang,
+            self.sales_channel_id,
+            self.navigation_category_id,
+            self.system_language,
+            self.media_folder_id or "",
+            *sorted(f"language {k}={v}" for k, v in self.languages.items()),
+            *sorted(f"rule {k}={v}" for k, v in self.rules.items()),
+            *sorted(f"currency {k}={v}" for k, v in self.currency_ids.items()),
+        ]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def language_code(locale: str) -> str:
+    """ISO 639-1 code of a Shopware locale code (``de-DE`` -> ``de``)."""
+    return locale.split("-", 1)[0].lower()
 
 
 def load_context(
@@ -66,7 +129,11 @@ def load_context(
     sales_channel_name: str,
     deletion: Literal["delete", "deactivate"],
     currency_map: Mapping[str, str] | None = None,
+    customer_group_rules: Mapping[str, str] | None = None,
+    tier_price_rule: str | None = None,
 ) -> ShopwareContext:
+    """``customer_group_rules``: source customer group -> rule name; ``tier_price_rule``: the rule name of
+    quantity prices open to every customer (advanced prices need a rule)."""
     currencies = list(client.iter_search("currency"))
     by_iso = {str(c.model_extra.get("isoCode")): str(c.id) for c in currencies if c.model_extra}
     default = next((iso for iso, cid in by_iso.items() if cid == DEFAULT_CURRENCY_ID), None)
@@ -80,12 +147,24 @@ def load_context(
         for t in client.iter_search("tax")
         if t.model_extra and t.model_extra.get("taxRate") is not None
     }
-    channels = list(client.iter_search("sales_channel"))
+    channels = list(client.iter_search("sales_channel", Criteria(associations={"languages": Criteria()})))
     channel = next((c for c in channels if _name(c) == sales_channel_name), None)
     if channel is None:
         known = ", ".join(sorted(_name(c) for c in channels)) or "none"
         raise PayloadError(f"Shopware has no sales channel named '{sales_channel_name}' (known: {known})")
     extra = channel.model_extra or {}
+    locales = {
+        str(language.id): language_code(str((language.model_extra or {}).get("locale", {}).get("code", "")))
+        for language in client.iter_search("language", Criteria(associations={"locale": Criteria()}))
+    }
+    channel_languages = {
+        str(entry["id"]) for entry in extra.get("languages") or [] if isinstance(entry, dict)
+    }
+    folders = client.search(
+        "media_folder", Criteria(filter=[Filter.equals("name", PRODUCT_MEDIA_FOLDER)], limit=1)
+    ).data
+    wanted = {**(customer_group_rules or {}), **({"": tier_price_rule} if tier_price_rule else {})}
+    rule_ids = _rule_ids(client, sorted(set(wanted.values())))
     return ShopwareContext(
         tenant=tenant,
         lang=lang,
@@ -95,7 +174,19 @@ def load_context(
         default_currency=default,
         tax_ids=taxes,
         deletion=deletion,
+        languages={i: locales[i] for i in sorted(channel_languages) if locales.get(i)},
+        system_language=locales.get(SYSTEM_LANGUAGE_ID, ""),
+        rules={group: rule_ids[name] for group, name in wanted.items() if name in rule_ids},
+        missing_rules=tuple(sorted({name for name in wanted.values() if name not in rule_ids})),
+        media_folder_id=str(folders[0].id) if folders else None,
     )
+
+
+def _rule_ids(client: Shopware6Client, names: Sequence[str]) -> dict[str, str]:
+    if not names:
+        return {}
+    criteria = Criteria(filter=[Filter.equals_any("name", list(names))])
+    return {_name(rule): str(rule.id) for rule in client.iter_search("rule", criteria)}
 
 
 def _name(entity: Entity) -> str:
@@ -104,8 +195,27 @@ def _name(entity: Entity) -> str:
     return str(extra.get("name") or translated.get("name") or "")
 
 
-def _pick(names: Mapping[str, str], lang: str) -> str:
-    return names.get(lang) or next(iter(names.values()), "")
+def localized(values: Mapping[str, T], ctx: ShopwareContext) -> tuple[T, dict[str, T]]:
+    """The value for Shopware's plain fields (its system language: its own, else the tenant's main language;
+    every entity needs one) and the values of the sales channel's other languages, by language id."""
+    base = values.get(ctx.system_language) or values.get(ctx.lang) or next(iter(values.values()))
+    others = {
+        language: values[code]
+        for language, code in ctx.languages.items()
+        if language != SYSTEM_LANGUAGE_ID and code in values
+    }
+    return base, others
+
+
+def _named(names: Mapping[str, str], ctx: ShopwareContext, field_name: str = "name") -> dict[str, JsonValue]:
+    """``name`` (or ``field_name``) in the system language, with ``translations`` for the other languages."""
+    if not names:
+        return {field_name: ""}
+    base, others = localized(names, ctx)
+    payload: dict[str, JsonValue] = {field_name: base}
+    if others:
+        payload["translations"] = {language: {field_name: name} for language, name in others.items()}
+    return payload
 
 
 # --- reference data -----------------------------------------------------------------------------------------
@@ -116,7 +226,7 @@ def category_payload(category: Category, ctx: ShopwareContext) -> dict[str, Json
     return {
         "id": ctx.id_for(category.key),
         "parentId": parent,
-        "name": _pick(category.names, ctx.lang),
+        **_named(category.names, ctx),
         "active": category.active,
         "visible": True,
         "type": "page",
@@ -131,24 +241,30 @@ def manufacturer_payload(manufacturer: Manufacturer, ctx: ShopwareContext) -> di
 
 
 def unit_payload(unit: Unit, ctx: ShopwareContext) -> dict[str, JsonValue]:
-    return {"id": ctx.id_for(unit.key), "shortCode": unit.code, "name": _pick(unit.names, ctx.lang)}
+    payload: dict[str, JsonValue] = {
+        "id": ctx.id_for(unit.key),
+        "shortCode": unit.code,
+        **_named(unit.names, ctx),
+    }
+    translations = payload.get("translations")
+    if isinstance(translations, dict):
+        # shortCode is translated as well: the code, in every language
+        for values in translations.values():
+            if isinstance(values, dict):
+                values["shortCode"] = unit.code
+    return payload
 
 
 def property_group_payload(option: Option, ctx: ShopwareContext) -> dict[str, JsonValue]:
     group_id = ctx.id_for(option.key)
     return {
         "id": group_id,
-        "name": _pick(option.names, ctx.lang),
+        **_named(option.names, ctx),
         "displayType": "text",
         "sortingType": "position",
         "position": option.position,
         "options": [
-            {
-                "id": ctx.id_for(v.key),
-                "groupId": group_id,
-                "name": _pick(v.names, ctx.lang),
-                "position": v.position,
-            }
+            {"id": ctx.id_for(v.key), "groupId": group_id, **_named(v.names, ctx), "position": v.position}
             for v in option.values
         ],
     }
@@ -258,36 +374,159 @@ def _stale_options(item: PublishItem, payload: Mapping[str, JsonValue]) -> list[
 # --- products -----------------------------------------------------------------------------------------------
 
 
+def _net(price: Price, tax_rate: Decimal) -> Decimal:
+    return price.net if price.net is not None else (price.gross / (1 + tax_rate / 100)).quantize(CENT)
+
+
+def _price_entry(price: Price, currency_id: str, tax_rate: Decimal) -> dict[str, JsonValue]:
+    net = _net(price, tax_rate)
+    entry: dict[str, JsonValue] = {
+        "currencyId": currency_id,
+        "gross": float(price.gross),
+        "net": float(net),
+        "linked": False,
+    }
+    if price.list_gross is not None:
+        ratio = net / price.gross if price.gross else Decimal(1)
+        entry["listPrice"] = {
+            "gross": float(price.list_gross),
+            "net": float((price.list_gross * ratio).quantize(CENT)),
+            "linked": False,
+        }
+    return entry
+
+
 def _price_payload(
     prices: Sequence[Price], ctx: ShopwareContext, tax_rate: Decimal, where: str
 ) -> list[JsonValue]:
-    out: list[JsonValue] = []
-    for price in prices:
-        net = (
-            price.net
-            if price.net is not None
-            else (price.gross / (1 + tax_rate / 100)).quantize(Decimal("0.01"))
-        )
-        currency_id = ctx.currency_ids.get(price.currency)
-        if currency_id is None:
-            continue  # a currency this shop does not sell in
-        entry: dict[str, JsonValue] = {
-            "currencyId": currency_id,
-            "gross": float(price.gross),
-            "net": float(net),
-            "linked": False,
-        }
-        if price.list_gross is not None:
-            ratio = net / price.gross if price.gross else Decimal(1)
-            entry["listPrice"] = {
-                "gross": float(price.list_gross),
-                "net": float((price.list_gross * ratio).quantize(Decimal("0.01"))),
-                "linked": False,
-            }
-        out.append(entry)
-    if not any(p["currencyId"] == DEFAULT_CURRENCY_ID for p in out):
+    # A currency this shop does not sell in is left out.
+    out: list[JsonValue] = [
+        _price_entry(p, ctx.currency_ids[p.currency], tax_rate)
+        for p in prices
+        if p.currency in ctx.currency_ids
+    ]
+    if not any(isinstance(p, dict) and p["currencyId"] == DEFAULT_CURRENCY_ID for p in out):
         raise PayloadError(f"{where} has no price in the shop's default currency {ctx.default_currency}")
     return out
+
+
+def advanced_prices(
+    record_id: str, variant: Variant, ctx: ShopwareContext, tax_rate: Decimal
+) -> list[dict[str, JsonValue]]:
+    """The variant's tier prices as Shopware advanced prices: per rule (a customer group's, or every
+    customer's), quantity ranges from 1, each with the lowest price the group gets from that quantity on in
+    every currency. Shopware applies the prices of the first matching rule alone, so a group's ranges include
+    the tiers every customer gets; a rule with nothing of its own gets none."""
+    if not variant.tier_prices:
+        return []
+    regular = {p.currency: p for p in variant.prices if p.currency in ctx.currency_ids}
+    rows: list[dict[str, JsonValue]] = []
+    for group, rule_id in sorted(ctx.rules.items()):
+        tiers = [
+            t
+            for t in variant.tier_prices
+            if t.currency in ctx.currency_ids and (t.customer_group or "") in {"", group}
+        ]
+        if not any((t.customer_group or "") == group for t in tiers):
+            continue
+        currencies = sorted({*regular, *(t.currency for t in tiers)})
+        plain = tuple(regular[c] for c in currencies if c in regular)
+        ranges: list[tuple[int, tuple[Price, ...]]] = []
+        for start in sorted({1, *(t.min_quantity for t in tiers)}):
+            chosen = []
+            for currency in currencies:
+                candidates = [t for t in tiers if t.currency == currency and t.min_quantity <= start]
+                candidates += [regular[currency]] if currency in regular else []
+                if candidates:
+                    chosen.append(min(candidates, key=attrgetter("gross")))
+            if not ranges or ranges[-1][1] != tuple(chosen):
+                ranges.append((start, tuple(chosen)))
+        if ranges == [(1, plain)] or all(
+            ctx.currency_ids[p.currency] != DEFAULT_CURRENCY_ID for p in ranges[0][1]
+        ):
+            continue  # nothing beyond the regular price, or no price in the default currency to start from
+        for index, (start, chosen_prices) in enumerate(ranges):
+            end = ranges[index + 1][0] - 1 if index + 1 < len(ranges) else None
+            rows.append(
+                {
+                    "id": shopware_id(record_id, rule_id, str(start)),
+                    "ruleId": rule_id,
+                    "quantityStart": start,
+                    "quantityEnd": end,
+                    "price": [_price_entry(p, ctx.currency_ids[p.currency], tax_rate) for p in chosen_prices],
+                }
+            )
+    return rows
+
+
+class MediaFile(BaseModel):
+    """An image file Shopware should hold, one per content: what the media queue uploads. ``key`` is the id
+    of its media entity, derived from the file's checksum (its URL's, when the source gives none)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    url: str
+    file_name: str
+    extension: str
+
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def media_file(media: Media, ctx: ShopwareContext) -> MediaFile:
+    """The media entity of an image. Its file name carries the content hash: Shopware refuses a name another
+    media has, and a changed file is a new media while the old one is still there."""
+    identity = media.checksum or hashlib.md5(media.url.encode(), usedforsecurity=False).hexdigest()
+    name = urlsplit(media.url).path.rsplit("/", 1)[-1]
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    safe = _UNSAFE_NAME.sub("-", stem).strip("-")[:80] or "image"
+    return MediaFile(
+        key=ctx.id_for(f"media:{identity}"),
+        url=media.url,
+        file_name=f"{safe}-{identity[:8]}",
+        extension=(suffix.lower() if suffix.isalnum() else "") or "jpg",
+    )
+
+
+@dataclass
+class _Gallery:
+    """The media of one product's records: entities to create, links per record, the files to upload."""
+
+    ctx: ShopwareContext
+    entities: dict[str, dict[str, JsonValue]] = field(default_factory=dict)
+    files: dict[str, MediaFile] = field(default_factory=dict)
+    links: list[str] = field(default_factory=list)
+    by_image: dict[str, MediaFile] = field(default_factory=dict)
+
+    def attach(self, record: dict[str, JsonValue], images: Sequence[Media]) -> None:
+        """Link ``images`` to a product record in this order, the first as cover (none: no cover)."""
+        links: list[JsonValue] = []
+        seen: set[str] = set()
+        for image in images:
+            file = self.by_image.get(image.key)
+            if file is None:
+                file = self.by_image[image.key] = media_file(image, self.ctx)
+            if file.key in seen:
+                continue  # the same file twice on one record: one link
+            seen.add(file.key)
+            self.files.setdefault(file.key, file)
+            if file.key not in self.entities:
+                entity: dict[str, JsonValue] = {"id": file.key}
+                if image.alt:
+                    entity["alt"] = image.alt
+                if self.ctx.media_folder_id:
+                    entity["mediaFolderId"] = self.ctx.media_folder_id
+                self.entities[file.key] = entity
+            link = shopware_id(str(record["id"]), file.key)
+            self.links.append(link)
+            links.append({"id": link, "mediaId": file.key, "position": len(links)})
+        if links:
+            record["media"] = links
+        first = links[0] if links else None
+        record["coverId"] = first["id"] if isinstance(first, dict) else None
 
 
 def _variant_fields(variant: Variant) -> dict[str, JsonValue]:
@@ -316,11 +555,29 @@ def is_single(product: Product) -> bool:
 
 @dataclass(frozen=True)
 class ProductPayload:
-    """The records of one product and the ids to remember for removing stale links next time."""
+    """The records of one product, the media entities they link, and the ids to remember for removing stale
+    links next time."""
 
     parent: dict[str, JsonValue]
     children: list[dict[str, JsonValue]]
     extra: dict[str, Any]
+    media: list[dict[str, JsonValue]] = field(default_factory=list)
+
+
+def _texts(product: Product, ctx: ShopwareContext) -> dict[str, JsonValue]:
+    def fields(texts: Texts) -> dict[str, JsonValue]:
+        return {
+            "name": texts.name,
+            "description": texts.description,
+            "metaDescription": texts.meta_description,
+            "keywords": texts.keywords,
+        }
+
+    base, others = localized(product.texts, ctx)
+    payload = fields(base)
+    if others:
+        payload["translations"] = {language: fields(texts) for language, texts in others.items()}
+    return payload
 
 
 def product_payload(
@@ -334,14 +591,10 @@ def product_payload(
     tax_id = ctx.tax_ids.get(product.tax_rate.normalize())
     if tax_id is None:
         raise PayloadError(f"{product.key}: Shopware has no tax with rate {product.tax_rate}%")
-    texts = product.texts.get(ctx.lang) or next(iter(product.texts.values()))
     categories = [c for c in product.category_keys if c in mapped_references.get("category", set())]
     parent: dict[str, JsonValue] = {
         "id": product_id,
-        "name": texts.name,
-        "description": texts.description,
-        "metaDescription": texts.meta_description,
-        "keywords": texts.keywords,
+        **_texts(product, ctx),
         "taxId": tax_id,
         "active": product.active,
         "categories": [{"id": ctx.id_for(c)} for c in categories],
@@ -364,19 +617,26 @@ def product_payload(
             parent[field_name] = ctx.id_for(ref)
     if product.unit_content is not None:
         parent["purchaseUnit"] = float(product.unit_content)
+    gallery = _Gallery(ctx)
+    gallery.attach(parent, product.media)
     first = product.variants[0]
     extra: dict[str, Any] = {"categories": [ctx.id_for(c) for c in categories]}
     if is_single(product):
         parent.update(_variant_fields(first))
         parent["price"] = _price_payload(first.prices, ctx, product.tax_rate, f"{product.key} ({first.sku})")
-        return ProductPayload(parent, [], extra)
+        prices = advanced_prices(product_id, first, ctx, product.tax_rate)
+        if prices:
+            parent["prices"] = list[JsonValue](prices)
+        return _finish(ProductPayload(parent, [], extra), gallery, prices)
 
     known_values = mapped_references.get("option_value", set())
+    images = {m.key: m for m in product.media}
     parent["productNumber"] = f"P-{product.key.rsplit(':', 1)[1]}"
     parent["stock"] = sum(v.stock for v in product.variants)
     parent["price"] = _price_payload(first.prices, ctx, product.tax_rate, f"{product.key} ({first.sku})")
     option_ids: dict[str, int] = {}
     children = []
+    all_prices: list[dict[str, JsonValue]] = []
     for variant in product.variants:
         missing = [c.value_key for c in variant.options if c.value_key not in known_values]
         if missing:
@@ -386,21 +646,55 @@ def product_payload(
         child_options = [ctx.id_for(c.value_key) for c in variant.options]
         for position, option_id in enumerate(child_options):
             option_ids.setdefault(option_id, position)
+        child_id = ctx.id_for(variant.key)
         child: dict[str, JsonValue] = {
-            "id": ctx.id_for(variant.key),
+            "id": child_id,
             "parentId": product_id,
             **_variant_fields(variant),
             "price": _price_payload(variant.prices, ctx, product.tax_rate, f"{product.key} ({variant.sku})"),
             "options": [{"id": o} for o in child_options],
         }
+        # A variant with images of its own shows those; without, it inherits the parent's (cover null).
+        gallery.attach(child, [images[k] for k in variant.media_keys if k in images])
+        prices = advanced_prices(child_id, variant, ctx, product.tax_rate)
+        if prices:
+            child["prices"] = list[JsonValue](prices)
+            all_prices += prices
         children.append(child)
     parent["configuratorSettings"] = [
         {"id": shopware_id(product_id, option_id), "optionId": option_id, "position": position}
         for option_id, position in option_ids.items()
     ]
-    extra["children"] = {str(c["id"]): [o["id"] for o in c["options"]] for c in children}
-    extra["configurator"] = [s["id"] for s in parent["configuratorSettings"]]
-    return ProductPayload(parent, children, extra)
+    extra["children"] = {str(c["id"]): [o["id"] for o in _dicts(c["options"])] for c in children}
+    extra["configurator"] = [s["id"] for s in _dicts(parent["configuratorSettings"])]
+    return _finish(ProductPayload(parent, children, extra), gallery, all_prices)
+
+
+def _dicts(value: JsonValue) -> list[dict[str, JsonValue]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _finish(
+    payload: ProductPayload, gallery: _Gallery, prices: Sequence[Mapping[str, JsonValue]]
+) -> ProductPayload:
+    """Remember what the product links: its media links and advanced prices (to remove them when they go)
+    and the files the media queue uploads."""
+    payload.media.extend(gallery.entities.values())
+    if gallery.links:
+        payload.extra["media"] = sorted(set(gallery.links))
+        payload.extra["files"] = {
+            key: {"url": file.url, "file_name": file.file_name, "extension": file.extension}
+            for key, file in sorted(gallery.files.items())
+        }
+    if prices:
+        payload.extra["prices"] = sorted(str(p["id"]) for p in prices)
+    return payload
+
+
+def _deletes(entity: str, ids: Sequence[str]) -> list[SyncOperation]:
+    if not ids:
+        return []
+    return [SyncOperation.model_construct(entity=entity, action="delete", payload=[{"id": i} for i in ids])]
 
 
 def stale_link_operations(
@@ -421,13 +715,7 @@ def stale_link_operations(
         )
     old_children: Mapping[str, list[str]] = previous.get("children", {})
     new_children: Mapping[str, list[str]] = payload.extra.get("children", {})
-    gone_children = sorted(set(old_children) - set(new_children))
-    if gone_children:
-        ops.append(
-            SyncOperation.model_construct(
-                entity="product", action="delete", payload=[{"id": c} for c in gone_children]
-            )
-        )
+    ops += _deletes("product", sorted(set(old_children) - set(new_children)))
     option_links: list[dict[str, JsonValue]] = [
         {"productId": child, "optionId": o}
         for child, options in new_children.items()
@@ -437,15 +725,12 @@ def stale_link_operations(
         ops.append(
             SyncOperation.model_construct(entity="product_option", action="delete", payload=option_links)
         )
-    gone_settings = sorted(set(previous.get("configurator", [])) - set(payload.extra.get("configurator", [])))
-    if gone_settings:
-        ops.append(
-            SyncOperation.model_construct(
-                entity="product_configurator_setting",
-                action="delete",
-                payload=[{"id": s} for s in gone_settings],
-            )
-        )
+    for entity, name in (
+        ("product_configurator_setting", "configurator"),
+        ("product_media", "media"),
+        ("product_price", "prices"),
+    ):
+        ops += _deletes(entity, sorted(set(previous.get(name, [])) - set(payload.extra.get(name, []))))
     return ops
 
 
@@ -475,11 +760,17 @@ class ProductWriter:
                 )
                 continue
             product_id = str(payload.parent["id"])
-            operations = [
+            # Media first: the product's links point at them.
+            operations = (
+                [SyncOperation.model_construct(entity="media", action="upsert", payload=payload.media)]
+                if payload.media
+                else []
+            )
+            operations.append(
                 SyncOperation.model_construct(
                     entity="product", action="upsert", payload=[payload.parent, *payload.children]
                 )
-            ]
+            )
             operations += stale_link_operations(
                 product_id, payload, item.published.extra if item.published else None
             )
@@ -542,23 +833,58 @@ class ProductWriter:
         return entries
 
 
-_COMPARED_LISTS = {"categories", "visibilities", "configuratorSettings", "options", "price"}
+_COMPARED_LISTS = {
+    "categories",
+    "visibilities",
+    "configuratorSettings",
+    "options",
+    "price",
+    "media",
+    "prices",
+}
+_COMPARED_KEYS = frozenset(
+    {"id", "currencyId", "gross", "net", "optionId", "mediaId", "position", "ruleId", "quantityStart"}
+    | {"quantityEnd", "price"}
+)
 
 
-def _comparable(doc: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+def _project(value: Any) -> Any:
+    """The parts of a (nested) list or record that plans compare, in an order that does not matter."""
+    if isinstance(value, list):
+        return sorted((_project(v) for v in value), key=str)
+    if isinstance(value, dict):
+        return {k: _project(v) for k, v in value.items() if k in _COMPARED_KEYS}
+    return value
+
+
+def _translations(value: Any, written: Any) -> dict[str, Any]:
+    """Translations by language id, limited to the languages and fields the payload writes (Shopware answers
+    a list of every translation with all its fields)."""
+    rows = (
+        value if isinstance(value, list) else list((value or {}).items()) if isinstance(value, dict) else []
+    )
+    by_language: dict[str, Any] = {}
+    for row in rows:
+        if isinstance(row, tuple):
+            by_language[str(row[0])] = row[1]
+        elif isinstance(row, dict):
+            by_language[str(row.get("languageId"))] = row
+    wanted = written if isinstance(written, dict) else {}
+    return {
+        language: {name: (by_language.get(language) or {}).get(name) for name in fields}
+        for language, fields in wanted.items()
+        if isinstance(fields, dict)
+    }
+
+
+def _comparable(doc: Mapping[str, Any], keys: Sequence[str], payload: Mapping[str, Any]) -> dict[str, Any]:
     out = {}
     for k in keys:
         value = doc.get(k)
         if k in _COMPARED_LISTS and isinstance(value, list):
-            value = sorted(
-                (
-                    {kk: vv for kk, vv in v.items() if kk in ("id", "currencyId", "gross", "net", "optionId")}
-                    if isinstance(v, dict)
-                    else v
-                    for v in value
-                ),
-                key=lambda v: str(v),
-            )
+            value = _project(value)
+        elif k == "translations":
+            value = _translations(value, payload.get(k))
         out[k] = value
     return out
 
@@ -571,18 +897,15 @@ def _plan(
     removal_action: Literal["delete", "deactivate"],
 ) -> list[PlanEntry]:
     ids = [str(p["id"]) for _, p in payloads]
+    associations = {"translations": Criteria()}
+    if entity == "product":
+        for name in ("categories", "visibilities", "configuratorSettings", "media", "prices"):
+            associations[name] = Criteria()
+    elif entity == "property_group":
+        associations["options"] = Criteria()
     existing: dict[str, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
-        criteria = Criteria(
-            ids=ids[start : start + 500],
-            associations={
-                "categories": Criteria(),
-                "visibilities": Criteria(),
-                "configuratorSettings": Criteria(),
-            }
-            if entity == "product"
-            else None,
-        )
+        criteria = Criteria(ids=ids[start : start + 500], associations=associations)
         for found in client.search(entity, criteria).data:
             existing[str(found.id)] = dict(found.model_extra or {}) | {"id": found.id}
     entries = []
@@ -593,13 +916,55 @@ def _plan(
             entries.append(PlanEntry(item.key, "create", label, tuple(sorted(payload))))
             continue
         keys = [k for k in payload if k != "id"]
-        entries.append(
-            PlanEntry(
-                item.key,
-                "update",
-                label,
-                tuple(changed_fields(_comparable(current, keys), _comparable(payload, keys))),
-            )
-        )
+        before, after = _comparable(current, keys, payload), _comparable(payload, keys, payload)
+        entries.append(PlanEntry(item.key, "update", label, tuple(changed_fields(before, after))))
     entries += [PlanEntry(m.source_key, removal_action, m.target_id) for m in removals]
     return entries
+
+
+# --- media --------------------------------------------------------------------------------------------------
+
+
+class MediaWriter:
+    """Uploads image files into their media entities (which the products' sync units created), one request
+    per file as Shopware takes them, until ``deadline`` (``time.monotonic()``); the rest waits for the next
+    run. A file Shopware cannot take (an unreachable URL, a name in use) is a failure of that file."""
+
+    def __init__(
+        self,
+        client: Shopware6Client,
+        deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.deadline = deadline
+        self.clock = clock
+
+    def upsert(self, items: Sequence[PublishItem]) -> WriteOutcome:
+        outcome = WriteOutcome()
+        for item in items:
+            if self.deadline is not None and self.clock() >= self.deadline:
+                break
+            file = MediaFile.model_validate(item.payload)
+            try:
+                self.client.upload_media_from_url(file.key, file.url, file.file_name, file.extension)
+            except TransientError:
+                raise
+            except ApiError as exc:
+                outcome.failed.append(RecordFailure(item.key, str(exc), {"url": file.url}))
+                continue
+            outcome.confirmed.append(MappingRow(item.key, file.key, item.content_hash))
+        return outcome
+
+    def remove(self, mappings: Sequence[MappingRow]) -> WriteOutcome:
+        # Their product links went with the products' stale links (or go with them: links cascade).
+        self.client.delete("media", [m.target_id for m in mappings])
+        return WriteOutcome(confirmed=list(mappings))
+
+    def plan(self, items: Sequence[PublishItem], removals: Sequence[MappingRow]) -> list[PlanEntry]:
+        entries = [
+            PlanEntry(item.key, item.action, f"{file.file_name}.{file.extension}")
+            for item in items
+            for file in [MediaFile.model_validate(item.payload)]
+        ]
+        return entries + [PlanEntry(m.source_key, "delete", m.target_id) for m in removals]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -989,3 +990,68 @@ def test_no_secret_in_repr_errors_or_logs(caplog: pytest.LogCaptureFixture) -> N
             assert secret not in text
     assert "***" in str(errors[0])
     assert repr(client) == "PlentymarketsClient(https://p12345.my.plentysystems.com)"
+
+
+class SlidingWindowPlenty:
+    """Plenty's short window as the emulator keeps it: ``limit`` units per ``period`` seconds, sliding, the
+    decay rounded up to whole seconds; each call takes ``latency`` seconds of the fake clock. Without
+    ``with_limit`` it leaves out the Limit header (a client then cannot count the window's calls)."""
+
+    def __init__(
+        self, clock: FakeClock, *, limit: int = 10, period: float = 20.0, with_limit: bool = True
+    ) -> None:
+        self.clock, self.limit, self.period, self.with_limit = clock, limit, period, with_limit
+        self.latency = 0.1
+        self.calls: list[tuple[float, int]] = []
+        self.rejected = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.clock.now += self.latency
+        now = self.clock.now
+        live = [(t, c) for t, c in self.calls if now - t < self.period]
+        cost = 2 if request.url.path.endswith("/variations") else 1
+        if sum(c for _, c in live) + cost > self.limit:
+            self.rejected += 1
+            return json_response(429, {"error": {"code": 429, "message": "short period read limit reached"}})
+        self.calls.append((now, cost))
+        live.append((now, cost))
+        page = int(request.url.params["page"])
+        headers = {
+            "X-Plenty-Global-Short-Period-Calls-Left": str(self.limit - sum(c for _, c in live)),
+            "X-Plenty-Global-Short-Period-Decay": str(math.ceil(self.period - (now - live[0][0]))),
+        }
+        if self.with_limit:
+            headers["X-Plenty-Global-Short-Period-Limit"] = str(self.limit)
+        return json_response(200, envelope([{"id": page, "itemId": page}], page, 40), headers)
+
+
+def _read_through_the_window(*, with_limit: bool = True) -> tuple[float, list[float], SlidingWindowPlenty]:
+    fake = FakePlenty()
+    client, sleeps, clock = make_client(fake)
+    plenty = SlidingWindowPlenty(clock, with_limit=with_limit)
+    fake.routes["/rest/items/variations"] = plenty
+    started = clock.now
+    assert len(list(client.iter_variations(with_=()))) == 40
+    return clock.now - started, sleeps, plenty
+
+
+def test_pacing_by_its_own_calls_waits_no_longer_than_the_window_needs() -> None:
+    """Waiting Plenty's rounded-up decay is up to a second late per window, and each window repeats the pace
+    of the one before; a client counting its own calls frees the next one when its oldest leaves. 40 calls of
+    2 units through a window of 10 (8 of them, with the default margin of 2) take 9 windows of 20 s."""
+    counted, _, plenty = _read_through_the_window()
+    assert plenty.rejected == 0
+    assert 9 * 20.0 <= counted <= 9 * 20.0 + 2.0, "a call's latency per window, no more"
+    decayed, sleeps, plenty = _read_through_the_window(with_limit=False)
+    assert plenty.rejected == 0 and all(s == int(s) for s in sleeps), "Plenty's whole seconds"
+    assert decayed >= counted + 2.0
+
+
+def test_pacing_falls_back_to_plentys_decay_when_another_client_spends_the_budget() -> None:
+    fake = FakePlenty()
+    client, sleeps, clock = make_client(fake)
+    plenty = SlidingWindowPlenty(clock)
+    plenty.calls.append((clock.now, 3))  # someone else's call in our window: the count does not add up
+    fake.routes["/rest/items/variations"] = plenty
+    assert len(list(client.iter_variations(with_=()))) == 40
+    assert plenty.rejected == 0 and sleeps[0] == int(sleeps[0]), "Plenty's decay, in whole seconds"

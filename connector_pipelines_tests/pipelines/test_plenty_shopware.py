@@ -8,16 +8,31 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from connector_pipelines.errors import TransientError
+from connector_pipelines.pipelines.plenty_shopware.recipe import DEALER_RULE
 from connector_pipelines.sandbox.hub import SandboxHub
 from connector_pipelines.sandbox.server import FaultConfig
+from connector_pipelines.sandbox.shopware6_schema import (
+    DEFAULT_CURRENCY_ID,
+    GERMAN_LANGUAGE_ID,
+    STOREFRONT_SALES_CHANNEL_ID,
+    SYSTEM_LANGUAGE_ID,
+)
+from connector_pipelines.sources.plentymarkets import Page, PlentyReader
+from connector_pipelines.sync.publish import PublishItem, WriteOutcome
 from connector_pipelines.sync.runtime import SyncMode
+from connector_pipelines.targets.shopware6 import ProductWriter
 from connector_pipelines.tenants.registry import TenantRegistry
 from connector_pipelines_tests.pipelines.conftest import PlentyShopwareTenant, make_tenant
+
+DEALER_PRICE = 7  # the sandbox catalog's sales price of its dealer class
 
 
 def _onboard(tenant: PlentyShopwareTenant) -> None:
@@ -239,3 +254,159 @@ def test_no_secret_reaches_logs_metadata_or_errors(
     for text in texts:
         for secret in secrets:
             assert secret not in text
+
+
+def test_products_are_published_while_plenty_is_still_read(
+    hub: SandboxHub, sqlite_registry: TenantRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = make_tenant(hub, sqlite_registry, shopware={"batch_size": 2})
+    tenant.registry.update(tenant.slug, settings={"plentymarkets": {"page_size": 4}})
+    published = threading.Event()
+    upsert, pages = ProductWriter.upsert, PlentyReader._pages
+
+    def noting_upsert(writer: ProductWriter, items: Sequence[PublishItem]) -> WriteOutcome:
+        outcome = upsert(writer, items)
+        published.set()
+        return outcome
+
+    def pages_waiting_for_shopware(reader: PlentyReader, item_ids: Sequence[int] | None) -> Iterator[Page]:
+        for number, page in enumerate(pages(reader, item_ids)):
+            # Plenty's second page only comes once Shopware got products of the first.
+            assert number == 0 or published.wait(30), "nothing was published while Plenty was read"
+            yield page
+
+    monkeypatch.setattr(ProductWriter, "upsert", noting_upsert)
+    monkeypatch.setattr(PlentyReader, "_pages", pages_waiting_for_shopware)
+    full = tenant.sync(SyncMode.FULL)
+    assert full.success, full.error
+    assert full.counts("plenty_products")["published_while_reading"] == 12
+    products = full.counts("shopware_products")
+    assert (products["created"], products["unchanged"], products["failed"]) == (12, 0, 0), "the run's"
+    assert tenant.convergence().converged, tenant.convergence().describe()
+
+
+def test_a_failing_publication_leaves_the_read_whole_and_the_rest_to_shopware_products(
+    tenant: PlentyShopwareTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upsert = ProductWriter.upsert
+    calls = 0
+
+    def fails_at_first(writer: ProductWriter, items: Sequence[PublishItem]) -> WriteOutcome:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise TransientError("Shopware is restarting")
+        return upsert(writer, items)
+
+    monkeypatch.setattr(ProductWriter, "upsert", fails_at_first)
+    full = tenant.sync(SyncMode.FULL)
+    assert full.success, full.error
+    snapshot = full.counts("plenty_products")
+    assert snapshot["fetched"] == 12 and "Shopware is restarting" in snapshot["publishing_stopped"]
+    assert full.counts("shopware_products")["created"] == 12
+    assert tenant.convergence().converged, tenant.convergence().describe()
+
+
+def _add_french(tenant: PlentyShopwareTenant) -> str:
+    """French in the shop's storefront, as an admin installs it; returns its language id."""
+    french, locale = "f" * 32, "e" * 32
+    operations = {
+        "locale": {
+            "entity": "locale",
+            "action": "upsert",
+            "payload": [{"id": locale, "code": "fr-FR", "name": "French", "territory": "France"}],
+        },
+        "language": {
+            "entity": "language",
+            "action": "upsert",
+            "payload": [{"id": french, "name": "Français", "localeId": locale}],
+        },
+        "channel": {
+            "entity": "sales_channel_language",
+            "action": "upsert",
+            "payload": [{"salesChannelId": STOREFRONT_SALES_CHANNEL_ID, "languageId": french}],
+        },
+    }
+    tenant.shopware.emulator.writer.sync(operations, SYSTEM_LANGUAGE_ID)
+    return french
+
+
+def test_texts_in_every_language_of_the_sales_channel(tenant: PlentyShopwareTenant) -> None:
+    _onboard(tenant)
+    parent = tenant.shopware.emulator.products_by_number()["P-100"]
+    item = tenant.plenty.emulator.catalog.items[100]
+    english, german = (tenant.plenty.emulator.catalog.item_texts(item, lang) for lang in ("en", "de"))
+    assert english is not None and german is not None
+    assert parent["name"] == english["name1"], "the system language's own text"
+    assert parent["translations"][GERMAN_LANGUAGE_ID] == german["name1"]
+
+    french = _add_french(tenant)
+    tenant.plenty.emulator.update_item(100, texts={"fr": {"name1": "Sac Krakau"}})
+    full = tenant.sync(SyncMode.FULL)
+    assert full.success, full.error
+    assert full.counts("shopware_products")["updated"] == 12, "a new language publishes every product"
+    translations = tenant.shopware.emulator.products_by_number()["P-100"]["translations"]
+    assert translations[french] == "Sac Krakau"
+    assert tenant.convergence().converged, tenant.convergence().describe()
+
+
+def test_tier_and_dealer_prices_become_advanced_prices(tenant: PlentyShopwareTenant) -> None:
+    _onboard(tenant)
+    catalog = tenant.plenty.emulator.catalog
+    rules = {r["name"]: r["id"] for r in tenant.shopware.emulator.entities("rule")}
+    products = tenant.shopware.emulator.products_by_number()
+    dealer_priced = [v for v in catalog.variations.values() if DEALER_PRICE in dict(catalog.prices(v))]
+    assert dealer_priced, "the sandbox catalog has dealer prices"
+    for variation in dealer_priced:
+        rows = [p for p in products[variation.number]["prices"] if p["ruleId"] == rules[DEALER_RULE]]
+        assert rows and rows[0]["quantityStart"] == 1, variation.number
+    variation = dealer_priced[0]
+    tenant.plenty.emulator.set_price(variation.id, 1.99, sales_price_id=DEALER_PRICE)
+    assert tenant.sync(SyncMode.DELTA).success
+    (first, *_) = (
+        p
+        for p in tenant.shopware.emulator.products_by_number()[variation.number]["prices"]
+        if p["ruleId"] == rules[DEALER_RULE]
+    )
+    assert next(p["gross"] for p in first["price"] if p["currencyId"] == DEFAULT_CURRENCY_ID) == 1.99
+    assert tenant.convergence().converged, tenant.convergence().describe()
+
+
+def test_images_are_uploaded_once_per_content_in_order_and_removed_with_their_last_link(
+    tenant: PlentyShopwareTenant,
+) -> None:
+    _onboard(tenant)
+    report = tenant.convergence()
+    assert report.converged and not report.media_pending, report.describe()
+    plenty, shop = tenant.plenty.emulator, tenant.shopware.emulator
+    uploads, media = shop.stats().media_uploads, shop.count("media")
+    assert uploads == media == len(plenty.catalog.images)
+
+    items = list(plenty.catalog.items.values())
+    copied = items[0].image_ids[0]
+    plenty.add_image(items[1].id, file_of=copied)  # the same file on another item
+    gone = items[2].image_ids[-1]
+    plenty.delete_image(gone)
+    delta = tenant.sync(SyncMode.DELTA)
+    assert delta.success, delta.error
+    assert delta.counts("shopware_media")["deleted"] == 1
+    assert shop.stats().media_uploads == uploads, "the copy's content is in Shopware already"
+    assert shop.count("media") == media - 1
+    report = tenant.convergence()
+    assert report.converged and not report.media_pending, report.describe()
+
+
+def test_images_wait_in_their_queue_beyond_the_budget(
+    hub: SandboxHub, sqlite_registry: TenantRegistry
+) -> None:
+    tenant = make_tenant(hub, sqlite_registry, shopware={"media_budget_s": 0})
+    _onboard(tenant)
+    images = len(tenant.plenty.emulator.catalog.images)
+    assert tenant.convergence().media_pending, "linked, not uploaded"
+    assert tenant.shopware.emulator.stats().media_uploads == 0
+    tenant.registry.update(tenant.slug, settings={"shopware6": {"media_budget_s": 600}})
+    delta = tenant.sync(SyncMode.DELTA)
+    media = delta.counts("shopware_media")
+    assert (media["created"], media["queued"]) == (images, 0)
+    assert delta.counts("shopware_products")["updated"] == 0, "the products did not wait for them"
+    assert not tenant.convergence().media_pending

@@ -583,3 +583,38 @@ def test_images_are_served_under_a_mount_prefix() -> None:
         assert httpx.get(image["url"].replace("/full/", "/huge/")).status_code == 404
         logo = c.get("/rest/items/manufacturers").json()["entries"][0]["logo"]
         assert httpx.get(logo).headers["content-type"] == "image/png"
+
+
+def test_images_uploaded_and_deleted_are_related_changes_of_the_variations(
+    fresh: tuple[PlentyEmulator, httpx.Client],
+) -> None:
+    emu, c = fresh
+    item = emu.catalog.items[101]
+    since = int(time.time())
+    first = item.image_ids[0]
+    added = emu.add_image(101, file_of=first)
+    related = c.get("/rest/items/variations", params={"relatedUpdatedBetween": since}).json()["entries"]
+    assert {e["itemId"] for e in related} == {101}, "images are related information"
+    images = {
+        i["id"]: i
+        for i in c.get("/rest/items", params={"id": 101, "with": "itemImages"}).json()["entries"][0][
+            "itemImages"
+        ]
+    }
+    copy, original = images[added.image_id or 0], images[first]
+    assert copy["md5Checksum"] == original["md5Checksum"] and copy["url"] != original["url"]
+    assert httpx.get(copy["url"]).content == httpx.get(original["url"]).content
+    assert copy["position"] == max(i["position"] for i in images.values())
+
+    linked = next(v for v in item.variation_ids if first in emu.catalog.variations[v].image_ids)
+    emu.delete_image(first)
+    assert first not in {
+        i["id"]
+        for i in c.get("/rest/items", params={"id": 101, "with": "itemImages"}).json()["entries"][0][
+            "itemImages"
+        ]
+    }
+    assert get_variation(c, linked, "images")["images"] == []
+    assert httpx.get(original["url"]).status_code == 404
+    with pytest.raises(KeyError):
+        emu.delete_image(first)

@@ -142,6 +142,7 @@ FIELDS: dict[str, set[str]] = {
     "product_category": _names("productId productVersionId categoryId categoryVersionId product category"),
     "product_property": _names("productId productVersionId optionId product option"),
     "product_option": _names("productId productVersionId optionId product option"),
+    "sales_channel_language": _names("salesChannelId languageId salesChannel language"),
 }
 VERSION_FIELDS = {
     "product": ["versionId", "parentVersionId", "productManufacturerVersionId", "cmsPageVersionId"],
@@ -454,3 +455,32 @@ def test_translations_and_unstored_associations_when_loaded(api: httpx.Client) -
     unknown = api.post("/api/search/product", json={"associations": {"nonsense": {}}})
     assert unknown.status_code == 400
     assert unknown.json()["errors"][0]["code"] == "FRAMEWORK__ASSOCIATION_NOT_FOUND"
+
+
+def test_sales_channel_languages_and_rules(
+    api: httpx.Client, served: tuple[Shopware6Emulator, EmulatorServer]
+) -> None:
+    criteria = {
+        "ids": [STOREFRONT_SALES_CHANNEL_ID],
+        "associations": {"languages": {"associations": {"locale": {}}}},
+    }
+    (channel,) = search(api, "sales-channel", criteria)["data"]
+    assert {(language["id"], language["locale"]["code"]) for language in channel["languages"]} == {
+        (SYSTEM_LANGUAGE_ID, "en-GB"),
+        (GERMAN_LANGUAGE_ID, "de-DE"),
+    }, "an install's storefront: English and German"
+    unlink = {
+        "entity": "sales_channel_language",
+        "action": "delete",
+        "payload": [{"salesChannelId": STOREFRONT_SALES_CHANNEL_ID, "languageId": GERMAN_LANGUAGE_ID}],
+    }
+    assert sync(api, {"unlink": unlink}).status_code == 200
+    (channel,) = search(api, "sales-channel", {"associations": {"languages": {}}})["data"]
+    assert [language["id"] for language in channel["languages"]] == [SYSTEM_LANGUAGE_ID]
+
+    emulator, _ = served
+    rule = emulator.add_rule("Dealer customers", priority=20)
+    found = search(
+        api, "rule", {"filter": [{"type": "equals", "field": "name", "value": "Dealer customers"}]}
+    )
+    assert [(r["id"], r["priority"]) for r in found["data"]] == [(rule, 20)]

@@ -7,11 +7,14 @@ from typing import Any
 
 import pytest
 
-from connector_pipelines.catalog.models import PriceList
+from connector_pipelines.catalog.hashing import content_hash
+from connector_pipelines.catalog.models import Media, Price, PriceList, Product, Texts, Variant
 from connector_pipelines.clients import plentymarkets_models as plenty
 from connector_pipelines.sources.plentymarkets import (
     ProductContext,
     TranslationError,
+    iso_language,
+    plenty_language,
     to_category,
     to_option,
     to_price_list,
@@ -201,3 +204,135 @@ def test_special_offers_replace_and_tier_dealer_and_foreign_client_prices_are_ig
     assert [p.currency for p in variant.prices] == ["EUR"], "CHF belongs to another client"
     (eur,) = variant.prices
     assert (eur.gross, eur.list_gross) == (Decimal("99.00"), Decimal("149.00"))
+    assert variant.tier_prices == (
+        Price(currency="EUR", gross=Decimal("50.00"), net=Decimal("42.02"), min_quantity=10),
+    ), "the tier price becomes an advanced price; the dealer list has no customer class to name"
+
+
+def test_tier_and_customer_class_prices_become_tier_prices() -> None:
+    lists = {
+        **CTX.price_lists,
+        5: PriceList(key="plentymarkets:sales_price:5", kind="default", currencies=("EUR",), min_quantity=10),
+        6: PriceList(key="plentymarkets:sales_price:6", kind="default", currencies=(), min_quantity=50),
+        7: PriceList(
+            key="plentymarkets:sales_price:7",
+            kind="default",
+            currencies=("EUR", "CHF"),
+            all_customers=False,
+            customer_classes=(2, 3),
+        ),
+        8: PriceList(
+            key="plentymarkets:sales_price:8", kind="special_offer", currencies=("EUR",), min_quantity=10
+        ),
+        9: PriceList(key="plentymarkets:sales_price:9", kind="rrp", currencies=("EUR",), min_quantity=10),
+        10: PriceList(
+            key="plentymarkets:sales_price:10",
+            kind="default",
+            currencies=("EUR",),
+            min_quantity=5,
+            clients=(7,),
+        ),
+    }
+    ctx = CTX.model_copy(update={"price_lists": lists, "plenty_id": 8})
+    prices = [
+        {"variationId": 1, "salesPriceId": 1, "price": "119.00"},
+        {"variationId": 1, "salesPriceId": 5, "price": "110.00"},
+        {"variationId": 1, "salesPriceId": 6, "price": "100.00"},
+        {"variationId": 1, "salesPriceId": 7, "price": "90.00"},
+        {"variationId": 1, "salesPriceId": 8, "price": "105.00"},
+        {"variationId": 1, "salesPriceId": 9, "price": "10.00"},
+        {"variationId": 1, "salesPriceId": 10, "price": "1.00"},
+    ]
+    (variant,) = to_product(_item(), [_variation(1, main=True, variationSalesPrices=prices)], ctx).variants
+    assert [p.gross for p in variant.prices] == [Decimal("119.00")], "the shop price is the plain one"
+    tiers = {(p.customer_group, p.currency, p.min_quantity): (p.gross, p.net) for p in variant.tier_prices}
+    assert tiers == {
+        # the lower of the default and special-offer lists from 10; an all-currency list is the default's
+        (None, "EUR", 10): (Decimal("105.00"), Decimal("88.24")),
+        (None, "EUR", 50): (Decimal("100.00"), Decimal("84.03")),
+        ("2", "CHF", 1): (Decimal("90.00"), Decimal("75.63")),
+        ("2", "EUR", 1): (Decimal("90.00"), Decimal("75.63")),
+        ("3", "CHF", 1): (Decimal("90.00"), Decimal("75.63")),
+        ("3", "EUR", 1): (Decimal("90.00"), Decimal("75.63")),
+    }, "no rrp tiers, nothing of another client's list"
+
+
+def test_customer_classes_of_a_sales_price() -> None:
+    dealer = to_price_list(
+        plenty.SalesPrice.model_validate(
+            {"id": 7, "customerClasses": [{"customerClassId": 3}, {"customerClassId": 2}]}
+        )
+    )
+    assert (dealer.all_customers, dealer.customer_classes) == (False, (2, 3))
+    everyone = to_price_list(
+        plenty.SalesPrice.model_validate(
+            {"id": 1, "customerClasses": [{"customerClassId": -1}, {"customerClassId": 2}]}
+        )
+    )
+    assert (everyone.all_customers, everyone.customer_classes) == (True, ())
+
+
+def test_images_with_checksums_for_the_tenants_client_and_variant_images() -> None:
+    def image(image_id: int, position: int, clients: tuple[int, ...] = ()) -> dict[str, Any]:
+        return {
+            "id": image_id,
+            "url": f"https://cdn/item/images/102/full/{image_id}-sessel.jpg",
+            "position": position,
+            "md5Checksum": f"{image_id:032x}",
+            "names": [{"lang": "de", "name": f"Bild {image_id}", "alternate": f"Alt {image_id}"}],
+            "availabilities": [{"type": "mandant", "value": c} for c in clients],
+        }
+
+    item = _item(itemImages=[image(19, 1), image(18, 0, clients=(8, 9)), image(17, 2, clients=(7,))])
+    variation = _variation(1000, main=True, images=[{"id": 17}, {"id": 18}])
+    product = to_product(item, [variation], CTX.model_copy(update={"plenty_id": 8}))
+    assert [(m.key, m.position, m.alt, m.checksum) for m in product.media] == [
+        ("plentymarkets:image:18", 0, "Alt 18", f"{18:032x}"),
+        ("plentymarkets:image:19", 1, "Alt 19", f"{19:032x}"),
+    ], "ordered by position; image 17 belongs to another client"
+    assert product.variants[0].media_keys == ("plentymarkets:image:18",)
+
+
+def test_texts_are_keyed_by_iso_language_codes() -> None:
+    item = _item(texts=[{"lang": "cz", "name1": "Křeslo"}, {"lang": "de", "name1": "Sessel"}])
+    product = to_product(item, [_variation(1000, main=True)], CTX)
+    assert set(product.texts) == {"cs", "de"}
+    assert (iso_language("cz"), plenty_language("cs"), plenty_language("fr")) == ("cs", "cz", "fr")
+
+
+def test_new_fields_leave_the_hashes_of_records_without_them_as_they_were() -> None:
+    """Hashes taken with the models before tier prices, customer classes and image checksums existed."""
+    product = Product(
+        key="plentymarkets:item:102",
+        texts={"de": Texts(name="Sessel", description="<p>Leder</p>"), "en": Texts(name="Armchair")},
+        manufacturer_key="plentymarkets:manufacturer:2",
+        category_keys=("plentymarkets:category:17",),
+        media=(Media(key="plentymarkets:image:19", url="https://img/19.jpg", alt="alt", position=0),),
+        variants=(
+            Variant(
+                key="plentymarkets:variation:1000",
+                sku="S-1000",
+                prices=(
+                    Price(
+                        currency="EUR",
+                        gross=Decimal("119.00"),
+                        net=Decimal("100.00"),
+                        list_gross=Decimal("149.00"),
+                    ),
+                ),
+                stock=7,
+                media_keys=("plentymarkets:image:19",),
+            ),
+        ),
+    )
+    dealer = PriceList(
+        key="plentymarkets:sales_price:7", kind="default", currencies=("EUR",), all_customers=False
+    )
+    assert content_hash(product) == "afb765250b3694ee8c24ca9fffaec8c203712cc04fb1d60f70581dde47c19bb6"
+    assert content_hash(dealer) == "2dc9cef2f025437b7be83653c75a3ade7156c9acf4300607ee3b76c244b8f558"
+    stored = Product.model_validate(product.model_dump(mode="json"))
+    assert stored == product and content_hash(stored) == content_hash(product)
+    tiered = product.variants[0].model_copy(
+        update={"tier_prices": (Price(currency="EUR", gross=Decimal(1), customer_group="2"),)}
+    )
+    assert Variant.model_validate(tiered.model_dump(mode="json")) == tiered, "new fields round-trip"

@@ -1,4 +1,5 @@
-"""Plentymarkets -> Shopware 6: cached config, product snapshot, reference data and products published."""
+"""Plentymarkets -> Shopware 6: cached config, reference data, products published while Plenty is read,
+images queued."""
 
 from __future__ import annotations
 
@@ -38,8 +39,10 @@ SPEC = PipelineSpec(
             "plenty_products",
             steps.products_step,
             PLENTYMARKETS,
-            "Canonical product snapshot (items with variations, prices, stock) with content hashes.",
-            deps=("plenty_attributes", "plenty_sales_prices"),
+            "Canonical product snapshot (items with variations, prices, texts, images, stock) with content "
+            "hashes; each batch it writes goes to Shopware while Plenty is still read (shopware_products "
+            "reports the publication).",
+            deps=("plenty_attributes", "plenty_sales_prices", "shopware_reference"),
         ),
         StepSpec(
             "shopware_reference",
@@ -52,8 +55,17 @@ SPEC = PipelineSpec(
             "shopware_products",
             steps.shopware_products_step,
             SHOPWARE6,
-            "Products with variants published to Shopware: created, updated, deleted by content hash.",
+            "Products with variants published to Shopware: created, updated, deleted by content hash "
+            "(the run's publication, with what plenty_products sent while reading).",
             deps=("plenty_products", "shopware_reference"),
+        ),
+        StepSpec(
+            "shopware_media",
+            steps.media_step,
+            SHOPWARE6,
+            "Product images uploaded by URL, one request each, within the run's media budget; the rest "
+            "stays queued; images no product links any more are deleted.",
+            deps=("shopware_products",),
         ),
     ),
     checks=(
@@ -91,7 +103,7 @@ SPEC = PipelineSpec(
     jobs=(
         JobSpec(
             "sync",
-            (*CONFIG_STEPS, "plenty_products", "shopware_reference", "shopware_products"),
+            (*CONFIG_STEPS, "plenty_products", "shopware_reference", "shopware_products", "shopware_media"),
             "Config caches, product snapshot and Shopware publication; the mode (delta, full, plan) comes "
             "from the sync_run resource config.",
         ),
