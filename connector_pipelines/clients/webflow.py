@@ -430,14 +430,23 @@ class WebflowClient(ApiClient):
             answer = self._get(path, {"offset": offset, "limit": PAGE_SIZE})
             items = answer.get("items") or []
             yield from items
-            total = (answer.get("pagination") or {}).get("total")
+            pagination = answer.get("pagination")
+            if pagination is not None and not isinstance(pagination, dict):
+                raise ApiError(self.system, "GET", path, 200, "pagination is not an object")
+            total = (pagination or {}).get("total")
             offset += len(items)
             if not items or not isinstance(total, int) or offset >= total:
                 return
 
     def _items_answer(self, path: str, method: str, body: JsonValue) -> list[CollectionItem]:
         response = self.request(method, path, json=body)
-        answer = _object(orjson.loads(response.content or b"{}"), self.system, method, path)
+        try:
+            decoded = orjson.loads(response.content or b"{}")
+        except orjson.JSONDecodeError as exc:
+            kind = response.headers.get("content-type", "?")
+            detail = f"response is not JSON ({kind}, {len(response.content)} bytes): {exc}"
+            raise ApiError(self.system, method, path, response.status_code, detail) from None
+        answer = _object(decoded, self.system, method, path)
         # One item comes back as the item itself, several as {"items": [...]} (spec: both shapes).
         entries = answer["items"] if isinstance(answer.get("items"), list) else [answer]
         return [self._validate(CollectionItem, e, method, path) for e in entries]

@@ -23,7 +23,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
 from connector_pipelines.catalog.diff import changed_fields
@@ -68,9 +68,13 @@ GONE = "gone"  # hash of a confirmed removal whose product Webflow no longer has
 
 
 def minor_units(amount: Decimal, currency: str) -> int:
-    """A price in the currency's minor unit, as Webflow takes it (``24.99`` USD -> ``2499``)."""
+    """A price in the currency's minor unit, as Webflow takes it (``24.99`` USD -> ``2499``); a
+    :class:`PayloadError` for an amount no price can be (past the decimal context's precision)."""
     exponent = _MINOR_UNITS.get(currency, 2)
-    return int((amount * (Decimal(10) ** exponent)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    try:
+        return int((amount * (Decimal(10) ** exponent)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    except InvalidOperation:
+        raise PayloadError(f"price {amount} {currency} is out of range") from None
 
 
 def slugify(text: str, limit: int = 96) -> str:

@@ -286,3 +286,17 @@ def test_a_variant_gone_from_plytix_is_retired_out_of_stock_and_reconciliation_h
     )
     passed, counts = reconcile(tenant)["sku_reconciliation"]
     assert not passed and counts["unexpected"] == 1
+
+
+def test_an_unpriced_variant_fails_the_price_check_and_is_named(tenant: Tenant) -> None:
+    parent = tenant.parents()[0]
+    unpriced = tenant.variants_of(parent)[1]
+    tenant.plytix.clear_attribute(str(unpriced["sku"]), "price")
+    full = _ok(tenant.sync(SyncMode.FULL))
+    assert full.checks["plytix_products:every_sku_priced"] is False
+    (error,) = tenant.store().open_errors(READ_STAGE)
+    assert str(unpriced["sku"]) in error.reason and "no price" in error.reason
+    tenant.plytix.set_attribute(str(unpriced["sku"]), "price", 12.5)
+    again = _ok(tenant.sync(SyncMode.DELTA))
+    assert again.checks["plytix_products:every_sku_priced"] is True
+    converged(tenant)
