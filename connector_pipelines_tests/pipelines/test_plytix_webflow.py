@@ -111,7 +111,7 @@ def test_a_delta_sends_only_the_changed_skus_and_nothing_when_nothing_changed(te
     assert quiet.counts(PRODUCTS)["unchanged"] == 12
 
 
-def test_a_product_gone_from_plytix_is_archived_by_a_full_sync_and_comes_back(tenant: Tenant) -> None:
+def test_a_product_gone_from_plytix_is_archived_by_a_full_sync(tenant: Tenant) -> None:
     _ok(tenant.sync(SyncMode.FULL))
     parent = tenant.parents()[0]
     skus = [str(v["sku"]) for v in tenant.variants_of(parent)]
