@@ -58,7 +58,7 @@ from connector_pipelines.sync.runtime import (
     StepReport,
     SyncMode,
 )
-from connector_pipelines.sync.snapshot import SnapshotResult, snapshot_from, update_snapshot
+from connector_pipelines.sync.snapshot import SnapshotResult, read_progress, snapshot_from, update_snapshot
 from connector_pipelines.targets.shopware6 import (
     MediaFile,
     MediaWriter,
@@ -235,7 +235,7 @@ def snapshot_products(
             retry = {i for i in map(item_id_of, open_keys) if i is not None}
             ids = sorted(reader.changed_item_ids(since, started_at) | retry)
             report.extra["delta_since"] = since.isoformat()
-        progress = _progress_logger("products read")
+        progress = read_progress("products", log)
         read = ProductRead(store, reader, ctx, errors, ids)
         media = MediaQueueKeeper(store) if stream is not None else None
         publisher = (
@@ -291,16 +291,6 @@ def snapshot_products(
         report.extra["full_read"] = full
         report.preview = _changed_preview(result, "product")
     return report
-
-
-def _progress_logger(what: str) -> Callable[[int], None]:
-    started = time.monotonic()
-
-    def progress(count: int) -> None:
-        rate = count / max(time.monotonic() - started, 1e-6)
-        log.info("%s: %d records (%.0f/s)", what, count, rate)
-
-    return progress
 
 
 # --- Shopware side -----------------------------------------------------------------------------------------
