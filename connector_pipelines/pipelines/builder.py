@@ -12,7 +12,11 @@ import dagster as dg
 
 from connector_pipelines.pipelines.resources import ConnectorDatabase, SyncRun
 from connector_pipelines.pipelines.runtime import retry_policy, step_boundary, tenant_of, to_metadata
-from connector_pipelines.pipelines.triggers import per_tenant_polling_sensor, per_tenant_schedule
+from connector_pipelines.pipelines.triggers import (
+    per_tenant_inbox_sensor,
+    per_tenant_polling_sensor,
+    per_tenant_schedule,
+)
 from connector_pipelines.sync.preflight import preflight
 from connector_pipelines.sync.runtime import StepContext, SyncMode
 from connector_pipelines.sync.spec import CheckSpec, PipelineSpec, StepSpec
@@ -155,6 +159,7 @@ def build_pipeline(spec: PipelineSpec) -> BuiltPipeline:
     }
     schedules = [per_tenant_schedule(spec, s, jobs[s.job], partitions) for s in spec.schedules]
     sensors = [per_tenant_polling_sensor(spec, p, jobs[p.job], partitions) for p in spec.sensors]
+    sensors += [per_tenant_inbox_sensor(spec, i, jobs[i.job], partitions) for i in spec.inboxes]
     definitions = dg.Definitions(
         assets=assets, asset_checks=checks, jobs=list(jobs.values()), schedules=schedules, sensors=sensors
     )

@@ -32,8 +32,8 @@ class ConnectorDatabase(dg.ConfigurableResource):  # type: ignore[type-arg]
 class SyncRun(dg.ConfigurableResource):  # type: ignore[type-arg]
     """What this run should do; set per run by schedules, sensors, the CLI or the launchpad."""
 
-    mode: Literal["config", "delta", "full", "plan"] = Field(
-        "delta", description="config | delta | full | plan"
+    mode: Literal["config", "delta", "full", "plan", "webhook"] = Field(
+        "delta", description="config | delta | full | plan | webhook (apply the webhook inbox)"
     )
     product_ids: list[str] = Field(
         default_factory=list,

@@ -1,6 +1,7 @@
 """Per-tenant triggers, built from a pipeline's spec: the run request of one tenant, a per-tenant schedule
-(one run per tenant partition at each tick) and a per-tenant polling sensor (a fingerprint per tenant, ticks
-within a time budget, tenants rotated between ticks, the fingerprints kept in the cursor)."""
+(one run per tenant partition at each tick), a per-tenant polling sensor (a fingerprint per tenant, ticks
+within a time budget, tenants rotated between ticks, the fingerprints kept in the cursor) and a per-tenant
+inbox sensor (webhooks waiting in the connector service's inbox start a prioritised run)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector_pipelines.pipelines.resources import ConnectorDatabase
 from connector_pipelines.pipelines.runs import run_tags, sync_run_config
 from connector_pipelines.redaction import redact
+from connector_pipelines.store.repositories import WebhookInboxRepository
 from connector_pipelines.sync.runtime import SyncMode
-from connector_pipelines.sync.spec import PipelineSpec, PollSpec, ScheduleSpec
+from connector_pipelines.sync.spec import InboxSpec, PipelineSpec, PollSpec, ScheduleSpec
 from connector_pipelines.tenants.registry import TenantRegistry
+
+PRIORITY_TAG = "dagster/priority"
 
 
 def tenant_run_request(
@@ -27,14 +31,19 @@ def tenant_run_request(
     run_key: str | None,
     trigger: str,
     sync_type: str = "",
+    priority: int | None = None,
 ) -> dg.RunRequest:
-    """One run of ``job`` for ``tenant``: its partition, its tags, and the mode in the run config."""
+    """One run of ``job`` for ``tenant``: its partition, its tags, and the mode in the run config;
+    ``priority`` (Dagster's run queue: higher starts first) for work that must not wait behind bulk runs."""
+    tags = run_tags(tenant, mode.value if mode is not None else sync_type, trigger)
+    if priority is not None:
+        tags[PRIORITY_TAG] = str(priority)
     return dg.RunRequest(
         run_key=run_key,
         job_name=job.name,
         partition_key=tenant,
         run_config=sync_run_config(mode) if mode is not None else {},
-        tags=run_tags(tenant, mode.value if mode is not None else sync_type, trigger),
+        tags=tags,
     )
 
 
@@ -153,3 +162,59 @@ def per_tenant_polling_sensor(
         )
 
     return polling_sensor
+
+
+class InboxCursor(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    requested: dict[str, int] = Field(
+        default_factory=dict, description="tenant -> newest delivery id requested"
+    )
+    at: dict[str, float] = Field(
+        default_factory=dict, description="tenant -> when (epoch s) it was requested"
+    )
+
+
+def per_tenant_inbox_sensor(
+    spec: PipelineSpec,
+    inbox: InboxSpec,
+    job: dg.UnresolvedAssetJobDefinition,
+    partitions: dg.DynamicPartitionsDefinition,
+    *,
+    retry_after_s: float = 600.0,
+) -> dg.SensorDefinition:
+    """A run per tenant with new deliveries waiting; deliveries still waiting ``retry_after_s`` after their
+    run was requested (the run failed) are requested again. One grouped query per tick for every tenant."""
+
+    @dg.sensor(
+        name=spec.job_name(inbox.name),
+        job=job,
+        minimum_interval_seconds=inbox.interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=inbox.description,
+    )
+    def inbox_sensor(context: dg.SensorEvaluationContext, connector_db: ConnectorDatabase) -> dg.SensorResult:
+        cursor = InboxCursor.model_validate_json(context.cursor) if context.cursor else InboxCursor()
+        tenants = set(partitions.get_partition_keys(dynamic_partitions_store=context.instance))
+        waiting = WebhookInboxRepository(connector_db.database()).waiting_for(inbox.source, inbox.topics)
+        now = time.time()
+        requested = {t: i for t, i in cursor.requested.items() if t in waiting}
+        at = {t: a for t, a in cursor.at.items() if t in requested}
+        requests: list[dg.RunRequest] = []
+        for tenant, (count, newest) in sorted(waiting.items()):
+            if tenant not in tenants:
+                continue  # a disabled or removed tenant's deliveries wait; its runs would be refused
+            stale = now - at.get(tenant, now) > retry_after_s
+            if newest <= requested.get(tenant, 0) and not stale:
+                continue
+            run_key = f"{inbox.name}:{tenant}:{newest}:{int(now) if stale else 0}"
+            requests.append(
+                tenant_run_request(job, tenant, inbox.mode, run_key, "webhook", priority=inbox.priority)
+            )
+            context.log.info(f"{tenant}: {count} {inbox.source} webhook(s) waiting; run requested")
+            requested[tenant], at[tenant] = newest, now
+        return dg.SensorResult(
+            run_requests=requests, cursor=InboxCursor(requested=requested, at=at).model_dump_json()
+        )
+
+    return inbox_sensor

@@ -6,7 +6,7 @@ tenant's id, so code running for tenant A has no way to name tenant B's rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -529,10 +529,24 @@ class InboxDelivery:
         return (self.source, self.tenant_id, self.delivery_id)
 
 
+@dataclass(frozen=True)
+class InboxRow:
+    """A waiting delivery as a consuming step reads it."""
+
+    id: int
+    topic: str
+    delivery_id: str
+    event_id: str | None
+    triggered_at: datetime | None
+    payload: Any
+    received_at: datetime
+
+
 class WebhookInboxRepository:
     """The durable inbox of verified webhooks (every tenant: the service writes for whoever sent)."""
 
     WAITING = "waiting"
+    PROCESSED = "processed"
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -582,6 +596,63 @@ class WebhookInboxRepository:
     def count_waiting(self) -> int:
         with self.db.session() as s:
             return int(s.scalar(select(func.count()).where(WebhookInbox.status == self.WAITING)) or 0)
+
+    def waiting_for(self, source: str, topics: Collection[str]) -> dict[str, tuple[int, int]]:
+        """Tenant slug -> (deliveries of ``topics`` waiting, the newest one's id): what an inbox sensor asks
+        at each tick, in one grouped query."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Tenant.slug, func.count(), func.max(WebhookInbox.id))
+                .join(Tenant, Tenant.id == WebhookInbox.tenant_id)
+                .where(
+                    WebhookInbox.status == self.WAITING,
+                    WebhookInbox.source == source,
+                    WebhookInbox.topic.in_(list(topics)),
+                )
+                .group_by(Tenant.slug)
+            ).all()
+        return {slug: (int(count), int(newest)) for slug, count, newest in rows}
+
+    def take(
+        self, tenant: str, source: str, topics: Collection[str], *, after_id: int = 0, limit: int = 1000
+    ) -> list[InboxRow]:
+        """The tenant's waiting deliveries of ``topics`` after ``after_id``, oldest first (page with the
+        last id). Reading does not settle them: a run killed before :meth:`settle` reads them again."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(
+                    WebhookInbox.id,
+                    WebhookInbox.topic,
+                    WebhookInbox.delivery_id,
+                    WebhookInbox.event_id,
+                    WebhookInbox.triggered_at,
+                    WebhookInbox.payload,
+                    WebhookInbox.received_at,
+                )
+                .join(Tenant, Tenant.id == WebhookInbox.tenant_id)
+                .where(
+                    Tenant.slug == tenant,
+                    WebhookInbox.status == self.WAITING,
+                    WebhookInbox.source == source,
+                    WebhookInbox.topic.in_(list(topics)),
+                    WebhookInbox.id > after_id,
+                )
+                .order_by(WebhookInbox.id)
+                .limit(limit)
+            ).all()
+        return [InboxRow(*row) for row in rows]
+
+    def settle(self, ids: Collection[int]) -> int:
+        """Mark deliveries processed (applied, or recorded as record errors by the step that read them)."""
+        if not ids:
+            return 0
+        with self.db.session() as s:
+            result = s.execute(
+                update(WebhookInbox)
+                .where(WebhookInbox.id.in_(list(ids)), WebhookInbox.status == self.WAITING)
+                .values(status=self.PROCESSED, processed_at=utcnow())
+            )
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def delivery_ids(self, source: str) -> set[str]:
         with self.db.session() as s:

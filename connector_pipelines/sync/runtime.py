@@ -34,6 +34,8 @@ class SyncMode(StrEnum):
     DELTA = "delta"
     FULL = "full"
     PLAN = "plan"
+    # Apply what the webhook inbox holds for the tenant (launched by an inbox sensor, ahead of bulk work).
+    WEBHOOK = "webhook"
 
 
 @dataclass

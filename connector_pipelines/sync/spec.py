@@ -1,6 +1,6 @@
 """The declaration of a pipeline, in plain Python: its systems, steps, checks, jobs, modes, schedules,
-polling sensors and onboarding. One builder (``pipelines/builder.py``) turns a spec into Dagster definitions;
-the CLI, the run-failure sensor, the demo and the benchmarks read the same spec."""
+polling and inbox sensors and onboarding. One builder (``pipelines/builder.py``) turns a spec into Dagster
+definitions; the CLI, the run-failure sensor, the demo and the benchmarks read the same spec."""
 
 from __future__ import annotations
 
@@ -82,6 +82,23 @@ class PollSpec:
 
 
 @dataclass(frozen=True)
+class InboxSpec:
+    """A per-tenant inbox sensor: verified webhooks of ``source`` with one of ``topics`` waiting in the
+    connector service's inbox request a run of ``job`` in ``mode`` for their tenant, with ``priority`` so the
+    queue starts it ahead of bulk work. The run's steps read and settle the deliveries
+    (``WebhookInboxRepository.take`` / ``settle``)."""
+
+    name: str
+    job: str
+    source: str  # shopify | erp, as the service stores it
+    topics: tuple[str, ...]
+    description: str
+    mode: SyncMode = SyncMode.WEBHOOK
+    priority: int = 10
+    interval_s: int = 15
+
+
+@dataclass(frozen=True)
 class PipelineSpec:
     name: str
     description: str
@@ -94,6 +111,7 @@ class PipelineSpec:
     checks: tuple[CheckSpec, ...] = ()
     schedules: tuple[ScheduleSpec, ...] = ()
     sensors: tuple[PollSpec, ...] = field(default=())
+    inboxes: tuple[InboxSpec, ...] = ()
     # Checks the source product ids that narrow a run (`sync --product`), raising PermanentError for an id
     # the source cannot have; None: the pipeline cannot narrow a run to single products.
     product_ids: Callable[[Sequence[str]], object] | None = None
