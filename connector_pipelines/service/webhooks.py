@@ -37,6 +37,7 @@ from connector_pipelines.service.inbox import InboxUnavailableError
 from connector_pipelines.service.problems import ApiError, problem_response, request_id
 from connector_pipelines.service.webhook_tenants import ERP, SHOPIFY, WebhookTenant
 from connector_pipelines.store.repositories import InboxDelivery
+from connector_pipelines.sync.inbox import seal_payload
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
@@ -172,7 +173,7 @@ async def receive_shopify(request: Request, services: Services) -> Response:
             tenant=tenant.slug,
         )
     _limit(services, SHOPIFY, tenant)
-    payload = _json_object(services, SHOPIFY, body, tenant.slug)
+    _json_object(services, SHOPIFY, body, tenant.slug)
     event_id = headers.get("x-shopify-event-id")
     delivery = InboxDelivery(
         tenant_id=tenant.tenant_id,
@@ -181,7 +182,7 @@ async def receive_shopify(request: Request, services: Services) -> Response:
         delivery_id=delivery_id,
         event_id=event_id[:_ID_MAX] if event_id else None,
         triggered_at=_triggered_at(headers.get("x-shopify-triggered-at")),
-        payload=payload,
+        payload=seal_payload(services.keyring, tenant.slug, SHOPIFY, delivery_id, body),
         received_at=datetime.now(UTC),
     )
     if await _store(services, delivery, tenant.slug):
@@ -238,7 +239,7 @@ async def receive_erp(request: Request, services: Services, tenant: str) -> Resp
         delivery_id=expected,
         event_id=str(event_id)[:_ID_MAX] if isinstance(event_id, str | int) else None,
         triggered_at=datetime.fromtimestamp(timestamp, UTC),
-        payload=payload,
+        payload=seal_payload(services.keyring, tenant, ERP, expected, body),
         received_at=datetime.now(UTC),
     )
     if not await _store(services, delivery, tenant):

@@ -4,6 +4,7 @@ it reaches the inbox. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -13,6 +14,9 @@ from sqlalchemy import select
 
 from connector_pipelines.service.ratelimit import TenantLimiter
 from connector_pipelines.store.models import WebhookInbox
+from connector_pipelines.store.repositories import InboxRow
+from connector_pipelines.sync.inbox import open_payload
+from connector_pipelines.tenants.crypto import DecryptionError
 from connector_pipelines_tests.service.conftest import (
     Service,
     TenantSecrets,
@@ -49,7 +53,15 @@ def test_a_shopify_webhook_is_stored_once_and_a_retry_is_acknowledged_again(
         "delivery-1",
         "event-delivery-1",
     )
-    assert row.payload == orjson.loads(body)
+    # Sealed at rest (a customer's webhook carries PII), opened only for its own tenant and delivery.
+    assert b"T-Shirt" not in orjson.dumps(row.payload)
+    keyring = any_service.services.keyring
+    inbox_row = InboxRow(row.id, row.topic, row.delivery_id, None, None, row.payload, row.received_at)
+    assert open_payload(keyring, "acme", "shopify", inbox_row) == orjson.loads(body)
+    with pytest.raises(DecryptionError, match="cannot be opened"):
+        open_payload(keyring, "globex", "shopify", inbox_row)
+    with pytest.raises(DecryptionError, match="cannot be opened"):
+        open_payload(keyring, "acme", "shopify", dataclasses.replace(inbox_row, delivery_id="delivery-2"))
     assert row.tenant_id == any_service.registry.tenant_id("acme")
     assert row.status == "waiting" and row.triggered_at is not None
 
