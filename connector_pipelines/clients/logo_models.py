@@ -1,7 +1,8 @@
 """Pydantic models of Logo Objects REST answers and requests (``contracts/logo_netsis.md`` §1).
 
 Field names on the wire are Logo Objects' XML tags (``INTERNAL_REFERENCE``, ``MASTER_CODE``); the models
-read them by alias and expose Python names. Unknown fields are ignored. Nested collections come as
+read them by alias and expose Python names. Unknown fields are ignored, except on the rows the gateway
+maps (items, stock and price rows), which keep them. Nested collections come as
 ``{"Meta": …, "items": [...]}`` (only with ``expandLevel=full``) and are read as lists.
 """
 
@@ -35,6 +36,12 @@ OptionalDate = Annotated[datetime | None, BeforeValidator(_no_empty_date)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class _Row(BaseModel):
+    """A record the gateway maps field by field: every field the answer has is kept (``model_extra``)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
 
 
 class LogoToken(_Model):
@@ -80,7 +87,7 @@ class LogoUnit(_Model):
     barcode: str | None = Field(None, alias="BARCODE")
 
 
-class LogoItem(_Model):
+class LogoItem(_Row):
     internal_reference: int = Field(alias="INTERNAL_REFERENCE")
     code: str = Field(alias="CODE")
     name: str = Field("", alias="NAME")
@@ -238,7 +245,7 @@ class LogoSalesOrderInput(_Model):
         return body
 
 
-class LogoStockRow(_Model):
+class LogoStockRow(_Row):
     """On hand of one item in one warehouse, summed over STINVTOT's daily rows."""
 
     stockref: int = Field(alias="STOCKREF")
@@ -251,7 +258,7 @@ class LogoStockRow(_Model):
         return self.stockref
 
 
-class LogoPriceRow(_Model):
+class LogoPriceRow(_Row):
     """A sales price (``LG_{firm}_PRCLIST``, ``PTYPE = 2``) of one item in one trading group."""
 
     ref: int = Field(alias="LOGICALREF")

@@ -28,6 +28,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
 
+class _Row(BaseModel):
+    """A record the gateway maps field by field: every field the answer has is kept (``model_extra``)."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+
+
 class NetsisToken(_Model):
     access_token: str
     expires_in: float | None = None
@@ -61,7 +67,7 @@ class NetsisOne(NetsisResult, Generic[R]):
     data: R | None = Field(None, alias="Data")
 
 
-class NetsisItem(_Model):
+class NetsisItem(_Row):
     """``StokTemelBilgi`` (and ``StokEkBilgi``) of one stock card, flattened."""
 
     raw_code: str = Field(alias="Stok_Kodu")
@@ -255,7 +261,7 @@ class NetsisSlipInput(_Model):
         }
 
 
-class NetsisStockRow(_Model):
+class NetsisStockRow(_Row):
     raw_code: str = Field(alias="STOK_KODU")
     balance: Decimal = Field(Decimal(0), alias="BAKIYE")
 
@@ -264,7 +270,7 @@ class NetsisStockRow(_Model):
         return self.raw_code.strip(TRIM)
 
 
-class NetsisPriceRow(_Model):
+class NetsisPriceRow(_Row):
     raw_code: str = Field(alias="STOKKODU")
     price: Decimal = Field(alias="FIYAT1")
     currency_type: int = Field(0, alias="FIYATDOVIZTIPI")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -137,6 +138,8 @@ class RecordError(Base):
     payload: Mapped[Any] = mapped_column(JsonDoc, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     resolved: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # A dead letter: failed so often that runs no longer retry it; only an operator's retry re-arms it.
+    dead: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     first_seen: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -145,6 +148,23 @@ class RecordError(Base):
         UniqueConstraint("tenant_id", "pipeline", "stage", "record_key", name="uq_record_errors_key"),
         Index("ix_record_errors_open", "tenant_id", "pipeline", "resolved"),
     )
+
+
+class SystemBreaker(Base):
+    """The circuit breaker of one tenant's external system: ``closed`` (in use; ``failures`` counts the
+    consecutive connection failures), ``open`` (skipped until ``retry_at``, then one probe may run) or
+    ``half_open`` (a probe is running; another may take over after ``retry_at``)."""
+
+    __tablename__ = "circuit_breakers"
+
+    tenant_id: Mapped[int] = mapped_column(tenant_fk(), primary_key=True)
+    system: Mapped[str] = mapped_column(String(40), primary_key=True)
+    state: Mapped[str] = mapped_column(String(12), nullable=False, default="closed")
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    opened_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    retry_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False, default=utcnow)
 
 
 class Mapping(Base):

@@ -6,12 +6,27 @@ tenant's id, so code running for tenant A has no way to name tenant B's rows.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, and_, case, cast, delete, func, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -87,6 +102,7 @@ class OpenError:
     attempts: int
     payload: Any
     last_seen: datetime
+    dead: bool = False
 
 
 class TenantNotRegisteredError(errors.PermanentError, LookupError):
@@ -100,13 +116,33 @@ class TenantNotRegisteredError(errors.PermanentError, LookupError):
         )
 
 
+DEAD_LETTER_VAR = "CONNECTOR_DEAD_LETTER_ATTEMPTS"
+DEAD_LETTER_ATTEMPTS = 5
+
+
+def dead_letter_attempts() -> int:
+    """After how many failed attempts a record error is a dead letter: ``CONNECTOR_DEAD_LETTER_ATTEMPTS``
+    (the service reads the same variable), 5 when unset."""
+    raw = os.environ.get(DEAD_LETTER_VAR, "").strip()
+    if not raw:
+        return DEAD_LETTER_ATTEMPTS
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{DEAD_LETTER_VAR} must be a whole number of at least 1, not {raw!r}")
+    return int(raw)
+
+
 class TenantStore:
     """Everything one pipeline keeps for one tenant."""
 
-    def __init__(self, db: Database, tenant_slug: str, pipeline: str) -> None:
+    def __init__(
+        self, db: Database, tenant_slug: str, pipeline: str, *, dead_after: int | None = None
+    ) -> None:
         self.db = db
         self.tenant = tenant_slug
         self.pipeline = pipeline
+        self.dead_after = dead_after if dead_after is not None else dead_letter_attempts()
+        if self.dead_after < 1:
+            raise ValueError("dead_after must be at least 1")
         with db.session() as s:
             tenant_id = s.scalars(select(Tenant.id).where(Tenant.slug == tenant_slug)).one_or_none()
         if tenant_id is None:
@@ -168,7 +204,9 @@ class TenantStore:
     # --- record errors ------------------------------------------------------------------------------------
 
     def record_errors(self, stage: str, errors: Iterable[tuple[str, str, Any]], run_id: str | None) -> int:
-        """Record (key, reason, payload) failures; a key failing again counts another attempt."""
+        """Record (key, reason, payload) failures; a key failing again counts another attempt (from 1 again
+        after it went through). At ``dead_after`` attempts the error becomes a dead letter: runs leave the
+        record alone until an operator re-arms it (:meth:`rearm_errors`)."""
         rows = [
             {**self._scope(), "stage": stage, "record_key": key, "reason": reason, "payload": payload}
             for key, reason, payload in errors
@@ -176,13 +214,24 @@ class TenantStore:
         if not rows:
             return 0
         now = utcnow()
+        attempts = case((RecordError.resolved.is_(True), 1), else_=RecordError.attempts + 1)
+        dead = or_(
+            and_(RecordError.dead.is_(True), RecordError.resolved.is_(False)), attempts >= self.dead_after
+        )
         with self.db.session() as s:
             for chunk in _chunks(rows):
                 dialect = s.get_bind().dialect.name
                 insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
                 stmt = insert(RecordError).values(
                     [
-                        {**r, "run_id": run_id, "first_seen": now, "last_seen": now, "attempts": 1}
+                        {
+                            **r,
+                            "run_id": run_id,
+                            "first_seen": now,
+                            "last_seen": now,
+                            "attempts": 1,
+                            "dead": self.dead_after <= 1,
+                        }
                         for r in chunk
                     ]
                 )
@@ -195,14 +244,15 @@ class TenantStore:
                         "last_seen": now,
                         "resolved": False,
                         "resolved_at": None,
-                        "attempts": RecordError.attempts + 1,
+                        "attempts": attempts,
+                        "dead": dead,
                     },
                 )
                 s.execute(stmt)
         return len(rows)
 
     def resolve_errors(self, stage: str, keys: Iterable[str]) -> int:
-        """Close the open errors of records that have now gone through."""
+        """Close the open errors (dead letters too) of records that have now gone through."""
         keys = list(keys)
         resolved = 0
         with self.db.session() as s:
@@ -216,48 +266,80 @@ class TenantStore:
                         RecordError.resolved.is_(False),
                         RecordError.record_key.in_(chunk),
                     )
-                    .values(resolved=True, resolved_at=utcnow())
+                    .values(resolved=True, resolved_at=utcnow(), dead=False)
                 )
                 resolved += result.rowcount or 0  # type: ignore[attr-defined]
         return resolved
 
+    def _open(self, stage: str | None, run_id: str | None, dead: bool | None) -> list[ColumnElement[bool]]:
+        where = [
+            RecordError.tenant_id == self.tenant_id,
+            RecordError.pipeline == self.pipeline,
+            RecordError.resolved.is_(False),
+        ]
+        if stage is not None:
+            where.append(RecordError.stage == stage)
+        if run_id is not None:
+            where.append(RecordError.run_id == run_id)
+        if dead is not None:
+            where.append(RecordError.dead.is_(dead))
+        return where
+
     def open_errors(
-        self, stage: str | None = None, limit: int | None = None, *, run_id: str | None = None
+        self,
+        stage: str | None = None,
+        limit: int | None = None,
+        *,
+        run_id: str | None = None,
+        dead: bool | None = None,
     ) -> list[OpenError]:
-        """The records waiting with an error, newest first; ``run_id``: only those that run recorded."""
+        """The records waiting with an error, newest first; ``run_id``: only those that run recorded;
+        ``dead``: only dead letters (True) or only those runs still retry (False)."""
         with self.db.session() as s:
             query = (
                 select(RecordError)
-                .where(
-                    RecordError.tenant_id == self.tenant_id,
-                    RecordError.pipeline == self.pipeline,
-                    RecordError.resolved.is_(False),
-                )
+                .where(*self._open(stage, run_id, dead))
                 .order_by(RecordError.last_seen.desc(), RecordError.id)
             )
-            if stage is not None:
-                query = query.where(RecordError.stage == stage)
-            if run_id is not None:
-                query = query.where(RecordError.run_id == run_id)
             if limit is not None:
                 query = query.limit(limit)
             return [
-                OpenError(e.stage, e.record_key, e.reason, e.attempts, e.payload, e.last_seen)
+                OpenError(e.stage, e.record_key, e.reason, e.attempts, e.payload, e.last_seen, e.dead)
                 for e in s.scalars(query)
             ]
 
-    def count_open_errors(self, stage: str | None = None, *, run_id: str | None = None) -> int:
+    def count_open_errors(
+        self, stage: str | None = None, *, run_id: str | None = None, dead: bool | None = None
+    ) -> int:
         with self.db.session() as s:
-            query = select(func.count()).where(
-                RecordError.tenant_id == self.tenant_id,
-                RecordError.pipeline == self.pipeline,
-                RecordError.resolved.is_(False),
+            return int(s.scalar(select(func.count()).where(*self._open(stage, run_id, dead))) or 0)
+
+    def dead_letters(self, stage: str | None = None) -> set[tuple[str, str]]:
+        """(stage, record key) of the dead letters: records runs must not send again on their own."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(RecordError.stage, RecordError.record_key).where(*self._open(stage, None, True))
             )
-            if stage is not None:
-                query = query.where(RecordError.stage == stage)
-            if run_id is not None:
-                query = query.where(RecordError.run_id == run_id)
-            return int(s.scalar(query) or 0)
+            return {(row_stage, key) for row_stage, key in rows}
+
+    def dead_letter_keys(self, stage: str) -> set[str]:
+        """The keys of one stage's dead letters (what a step excludes from its automatic retries)."""
+        return {key for _, key in self.dead_letters(stage)}
+
+    def rearm_errors(self, keys: Iterable[str], stage: str | None = None) -> int:
+        """Dead letters among these records become ordinary open errors again, their attempts counted
+        afresh: runs retry them (``dead_after`` more times). Returns how many were re-armed."""
+        keys = list(dict.fromkeys(keys))
+        rearmed = 0
+        with self.db.session() as s:
+            for chunk in _chunks(keys):
+                result = s.execute(
+                    update(RecordError)
+                    .where(*self._open(stage, None, True), RecordError.record_key.in_(chunk))
+                    .values(dead=False, attempts=0)
+                )
+                rearmed += result.rowcount or 0  # type: ignore[attr-defined]
+        return rearmed
 
     # --- mappings -----------------------------------------------------------------------------------------
 

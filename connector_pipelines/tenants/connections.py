@@ -12,8 +12,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from connector_pipelines.tenants.systems import (
+    ErpCsvSettings,
     ErpFilesCredentials,
     ErpFilesSettings,
+    LogoCredentials,
+    LogoSettings,
+    NetsisCredentials,
+    NetsisSettings,
     PlentymarketsCredentials,
     PlentymarketsSettings,
     PlytixCredentials,
@@ -34,6 +39,9 @@ if TYPE_CHECKING:
     from connector_pipelines.clients.shopware6 import Shopware6Client
     from connector_pipelines.clients.webflow import WebflowClient
     from connector_pipelines.sources.erp_files import FileSource
+    from connector_pipelines.sources.erp_gateway.csv import CsvConnector
+    from connector_pipelines.sources.erp_gateway.logo import LogoConnector
+    from connector_pipelines.sources.erp_gateway.netsis import NetsisConnector
 
 S = TypeVar("S", bound=BaseModel)
 C = TypeVar("C", bound=BaseModel)
@@ -188,6 +196,44 @@ def _probe_erp_files(source: FileSource) -> str:
     return f"logged in to {source.location}; newest file {found.path}{size}"
 
 
+# The ERPs of the gateway open as connectors (sources/erp_gateway), each with its client inside; the probe is
+# the connector's test connection.
+
+
+def _logo(settings: LogoSettings, creds: LogoCredentials | None, cap_s: float | None) -> LogoConnector:
+    from connector_pipelines.sources.erp_gateway.logo import open_logo
+
+    return open_logo(settings, creds, cap_s)
+
+
+def _netsis(
+    settings: NetsisSettings, creds: NetsisCredentials | None, cap_s: float | None
+) -> NetsisConnector:
+    from connector_pipelines.sources.erp_gateway.netsis import open_netsis
+
+    return open_netsis(settings, creds, cap_s)
+
+
+def _erp_csv(
+    settings: ErpCsvSettings, creds: ErpFilesCredentials | None, cap_s: float | None
+) -> CsvConnector:
+    from connector_pipelines.sources.erp_gateway.csv import open_csv
+
+    return open_csv(settings, creds, cap_s)
+
+
+def _probe_logo(connector: LogoConnector) -> str:
+    return connector.test_connection()
+
+
+def _probe_netsis(connector: NetsisConnector) -> str:
+    return connector.test_connection()
+
+
+def _probe_erp_csv(connector: CsvConnector) -> str:
+    return connector.test_connection()
+
+
 PLENTYMARKETS = System(
     "plentymarkets",
     "plentymarkets",
@@ -229,6 +275,23 @@ WEBFLOW = System(
     "webflow", "webflow", "webflow_api", WebflowSettings, WebflowCredentials, _webflow, probe=_probe_webflow
 )
 
+LOGO = System("logo", "logo", "logo_api", LogoSettings, LogoCredentials, _logo, probe=_probe_logo)
+NETSIS = System(
+    "netsis", "netsis", "netsis_api", NetsisSettings, NetsisCredentials, _netsis, probe=_probe_netsis
+)
+# Files in a folder or on anonymous FTP need no credentials.
+ERP_CSV = System(
+    "erp_csv",
+    "csv",
+    "erp_files",
+    ErpCsvSettings,
+    ErpFilesCredentials,
+    _erp_csv,
+    credentials_optional=True,
+    probe=_probe_erp_csv,
+)
+ERP_SYSTEMS = (LOGO, NETSIS, ERP_CSV)  # the ERPs of the gateway: sources/erp_gateway/registry.py opens them
+
 SYSTEMS: dict[str, System[Any, Any, Any]] = {
-    s.name: s for s in (PLENTYMARKETS, SHOPWARE6, SHOPIFY, ERP_FILES, PLYTIX, WEBFLOW)
+    s.name: s for s in (PLENTYMARKETS, SHOPWARE6, SHOPIFY, ERP_FILES, PLYTIX, WEBFLOW, *ERP_SYSTEMS)
 }

@@ -472,6 +472,182 @@ class WebflowCredentials(_Model):
     token: SecretStr = Field(description="site API token or OAuth token (ecommerce, CMS, sites scopes)")
 
 
+# --- ERPs of the gateway (Logo, Netsis, CSV files) -------------------------------------------------------
+
+ErpItemField = Literal["sku", "name", "vat_rate", "barcode", "unit", "active"]
+ErpStockField = Literal["sku", "on_hand", "reserved", "warehouse_code"]
+ErpPriceField = Literal[
+    "sku", "price", "currency", "includes_vat", "valid_from", "valid_to", "price_list_code"
+]
+# The transformation names of the gateway's original specification, spelled as the ERP file mapping does.
+SEED_TRANSFORMS = {"parseFloat": "decimal", "parseInt": "integer", "defaultValue": "default"}
+
+
+def _seed_op(op: object) -> object:
+    if isinstance(op, str):
+        return SEED_TRANSFORMS.get(op, op)
+    if isinstance(op, dict) and isinstance(op.get("op"), str):
+        return {**op, "op": SEED_TRANSFORMS.get(op["op"], op["op"])}
+    if isinstance(op, dict) and len(op) == 1:
+        ((name, argument),) = op.items()
+        return {SEED_TRANSFORMS.get(name, name): argument}
+    return op
+
+
+def _erp_rule(value: object) -> object:
+    if isinstance(value, str):
+        return {"source": value}
+    if isinstance(value, dict) and isinstance(value.get("transforms"), list):
+        return {**value, "transforms": [_seed_op(op) for op in value["transforms"]]}
+    return value
+
+
+ErpRule = Annotated[FieldRule, BeforeValidator(_erp_rule)]
+
+
+class ErpFieldMapping(_Model):
+    """Which ERP field feeds each gateway field, through the ERP file mapping's transformations (``trim``,
+    ``decimal`` / ``parseFloat``, ``integer`` / ``parseInt``, ``default`` / ``defaultValue``, ``required``,
+    ``map``, ``template``, ...). A rule given here replaces the connector's own rule for that field; fields
+    not named keep theirs. Sources are the ERP's field names: Logo's item fields (``CODE``, ``NAME2``,
+    ``AUXIL_CODE``, ``UNITS[0].UNIT_CODE``) and the columns of its stock (``CODE``, ``ONHAND``, ``RESERVED``)
+    and price queries (``CODE``, ``PRICE``, ``CURRENCY``, ``INCVAT``, ``BEGDATE``, ``ENDDATE``); Netsis'
+    stock card fields (``Stok_Kodu``, ``Satis_Fiat2``, ``Grup_Kodu``), ``STOK_KODU``/``BAKIYE`` and
+    ``STOKKODU``/``FIYAT1``/``FIYATDOVIZTIPI``/``BASTAR``/``BITTAR``; a CSV file's column names."""
+
+    decimal_separator: Literal[".", ","] | None = Field(
+        None, description="of numbers given as text; default: the connector's ('.')"
+    )
+    items: dict[ErpItemField, ErpRule] = Field(default_factory=dict)
+    stock: dict[ErpStockField, ErpRule] = Field(default_factory=dict)
+    prices: dict[ErpPriceField, ErpRule] = Field(default_factory=dict)
+
+
+def _code_prefix(value: str) -> str:
+    if len(value) > 7:
+        raise ValueError("at most 7 characters: the codes the gateway makes have 15")
+    return value
+
+
+CodePrefix = Annotated[str, AfterValidator(_code_prefix)]
+
+
+class ErpGatewaySettings(_Model):
+    """What every ERP of the gateway is told: which stock and prices go to the shop, how often, the circuit
+    breaker's cool-down, and the field mapping."""
+
+    warehouse_code: str = Field(
+        min_length=1,
+        description="the warehouse whose stock goes to the shop (Logo INVENNO, Netsis DEPO_KODU)",
+    )
+    price_list_code: str = Field(
+        min_length=1, description="the price list of the shop price (Logo trading group, Netsis FIYATGRUBU)"
+    )
+    poll_interval_minutes: int = Field(5, ge=1, le=1440, description="stock and prices are polled this often")
+    breaker_cooldown_s: float = Field(
+        300.0, gt=0, le=86_400, description="an open circuit breaker waits this long before one probe"
+    )
+    mapping: ErpFieldMapping = Field(default_factory=ErpFieldMapping)
+
+
+class LogoSettings(ErpGatewaySettings):
+    base_url: HttpUrl = Field(description="http(s)://<host>:32001 of the Logo REST service (without /api/v1)")
+    api_path: str = Field("/api/v1", pattern=r"^/[A-Za-z0-9/_-]*$")
+    firm: int = Field(ge=1, le=999, description="the Logo firm number (firmno)")
+    period: int | None = Field(None, ge=1, le=99, description="the period; default: the active one")
+    client_id: str = Field("LOGO", min_length=1, description="the REST client id of the Basic header")
+    send_client_basic: bool = Field(True, description="send the client id and secret as a Basic header")
+    page_size: int = Field(100, ge=1, le=1000)
+    sql_page_size: int = Field(5000, ge=1, le=50_000)
+    requests_per_second: int | None = Field(None, ge=1, description="pace the calls (the ERP's own server)")
+    customer_prefix: CodePrefix = Field("120.W", description="start of the account codes the gateway creates")
+    order_status: int = Field(
+        1, ge=1, le=4, description="ORDER_STATUS of a new order (1 proposal, 4 shippable)"
+    )
+    local_currency: str = Field("TRY", pattern=r"^[A-Z]{3}$")
+    default_warehouse: int | None = Field(None, ge=0, description="SOURCE_WH of orders without a warehouse")
+    tls: TlsOptions = Field(default_factory=TlsOptions)
+
+
+class LogoCredentials(_Model):
+    username: str = Field(min_length=1)
+    password: SecretStr
+    client_secret: SecretStr = Field(SecretStr(""), description="the REST client's secret (Basic header)")
+
+
+class NetsisSettings(ErpGatewaySettings):
+    base_url: HttpUrl = Field(description="http(s)://<host>:7070 of NetOpenX REST (without /api/v2)")
+    api_path: str = Field("/api/v2", pattern=r"^/[A-Za-z0-9/_-]*$")
+    dbname: str = Field(min_length=1, description="the company database")
+    dbuser: str = Field("TEMELSET", min_length=1)
+    branch_code: int = Field(0, ge=0)
+    dbtype: int | None = Field(
+        None, ge=0, description="sent only when set (one server version crashed on it)"
+    )
+    page_size: int = Field(500, ge=1, le=5000)
+    sql_page_size: int = Field(5000, ge=1, le=50_000)
+    requests_per_second: int | None = Field(None, ge=1)
+    customer_prefix: CodePrefix = Field("120.W")
+    document_prefix: CodePrefix = Field("WEB", description="start of the 15-character order numbers")
+    default_warehouse: int | None = Field(None, ge=0, description="DEPO_KODU of order lines")
+    prices_include_vat: bool = Field(True, description="whether the price group's prices include VAT")
+    local_currency: str = Field("TRY", pattern=r"^[A-Z]{3}$")
+    tipi: int = Field(2, ge=0, description="the order header's TIPI (2 or 7: agree it with accounting)")
+    shop_number_field: str = Field("EKACK1", pattern=r"^EKACK([1-9]|1[0-6])$")
+    tracking_field: str = Field("EKACK2", pattern=r"^EKACK([1-9]|1[0-6])$")
+    carrier_field: str = Field("EKACK3", pattern=r"^EKACK([1-9]|1[0-6])$")
+    tls: TlsOptions = Field(default_factory=TlsOptions)
+
+
+class NetsisCredentials(_Model):
+    username: str = Field(min_length=1)
+    password: SecretStr
+    dbpassword: SecretStr = Field(SecretStr(""), description="the database user's password")
+
+
+class ErpCsvSettings(ErpGatewaySettings):
+    """Stock and price files of an ERP without an API, in a folder or on FTP, FTPS or SFTP."""
+
+    stock: ErpFilesSettings = Field(
+        description="the stock file: where it lives and how it is written (path or pattern names it)"
+    )
+    prices_file: str | None = Field(
+        None,
+        description="path or glob of the price file below stock.root, same server and format; "
+        "none: the stock file's rows carry the prices",
+    )
+    items_file: str | None = Field(
+        None, description="path or glob of an item file (names, VAT, barcodes); none: the stock file's rows"
+    )
+    currency: str = Field("TRY", pattern=r"^[A-Z]{3}$", description="of prices without a mapped currency")
+    prices_include_vat: bool = Field(True, description="of prices without a mapped includes_vat")
+
+    @field_validator("prices_file", "items_file")
+    @classmethod
+    def _file(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = relative_file_path(value)
+        if any(c in _GLOB_CHARS for c in path.rpartition("/")[0]):
+            raise ValueError("wildcards only in the file name, not in directories")
+        return path
+
+    @model_validator(mode="after")
+    def _gateway_mapping(self) -> ErpCsvSettings:
+        if self.stock.mapping_file is not None:
+            raise ValueError("stock.mapping_file does not apply: the columns are mapped by `mapping`")
+        return self
+
+    def file_settings(self, which: Literal["stock", "prices", "items"]) -> ErpFilesSettings:
+        """The file settings of one of the files (the price and item files live beside the stock file)."""
+        name = {"stock": None, "prices": self.prices_file, "items": self.items_file}[which]
+        if name is None:
+            return self.stock
+        glob = any(c in _GLOB_CHARS for c in name)
+        located = {"path": None, "pattern": name} if glob else {"path": name, "pattern": None}
+        return self.stock.model_copy(update=located)
+
+
 def secret_values(credentials: BaseModel) -> list[str]:
     """Every secret string inside a credentials model (for redaction)."""
     return [v.get_secret_value() for v in credentials.__dict__.values() if isinstance(v, SecretStr)]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from connector_pipelines.store.db import Database
@@ -141,3 +143,98 @@ def test_product_counts_and_gaps_are_counted_in_the_database(stores: tuple[Tenan
     assert acme.mapping_hashes("product") == {}
     acme.put_mappings("product", [MappingRow("multi", "t", "h1", {"variants": {"a": "b"}})])
     assert acme.mapping_hashes("product") == {"multi": "h1"} and globex.mapping_hashes("product") == {}
+
+
+def fail_times(store: TenantStore, key: str, times: int, stage: str = "products") -> None:
+    for attempt in range(1, times + 1):
+        store.record_errors(stage, [(key, f"no price ({attempt})", {"sku": key})], f"run-{attempt}")
+
+
+def test_a_record_failing_five_attempts_becomes_a_dead_letter(
+    stores: tuple[TenantStore, TenantStore],
+) -> None:
+    acme, globex = stores
+    fail_times(acme, "p1", 4)
+    fail_times(acme, "p2", 1)
+    assert acme.dead_letters() == set() and not any(e.dead for e in acme.open_errors())
+    fail_times(acme, "p1", 1)
+    (dead,) = acme.open_errors(dead=True)
+    assert (dead.record_key, dead.attempts, dead.dead) == ("p1", 5, True)
+    assert dead.reason == "no price (1)" and dead.payload == {"sku": "p1"}, "the latest failure's"
+    assert [e.record_key for e in acme.open_errors(dead=False)] == ["p2"]
+    assert acme.count_open_errors() == 2 and acme.count_open_errors(dead=True) == 1
+    assert acme.dead_letters() == {("products", "p1")} and acme.dead_letter_keys("products") == {"p1"}
+    assert acme.dead_letter_keys("images") == set() and globex.dead_letters() == set()
+    fail_times(acme, "p1", 2)
+    assert acme.open_errors(dead=True)[0].attempts == 7, "a dead letter sent anyway stays dead"
+
+
+def test_retry_rearms_a_dead_letter_for_five_more_attempts(stores: tuple[TenantStore, TenantStore]) -> None:
+    acme, _ = stores
+    fail_times(acme, "p1", 5)
+    fail_times(acme, "p2", 2)
+    assert acme.rearm_errors(["p1", "p2", "p9"]) == 1, "only dead letters are re-armed"
+    (p1,) = [e for e in acme.open_errors() if e.record_key == "p1"]
+    assert (p1.dead, p1.attempts) == (False, 0)
+    fail_times(acme, "p1", 4)
+    assert acme.dead_letters() == set()
+    fail_times(acme, "p1", 1)
+    assert acme.dead_letters() == {("products", "p1")}
+    assert acme.rearm_errors(["p1"], stage="images") == 0
+
+
+def test_a_dead_letter_that_goes_through_is_closed_and_counts_afresh(
+    stores: tuple[TenantStore, TenantStore],
+) -> None:
+    acme, _ = stores
+    fail_times(acme, "p1", 5)
+    assert acme.resolve_errors("products", ["p1"]) == 1
+    assert acme.open_errors() == [] and acme.dead_letters() == set()
+    fail_times(acme, "p1", 1)
+    (again,) = acme.open_errors()
+    assert (again.attempts, again.dead) == (1, False)
+
+
+def test_the_dead_letter_threshold_is_configurable(
+    stores: tuple[TenantStore, TenantStore], db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONNECTOR_DEAD_LETTER_ATTEMPTS", "2")
+    store = TenantStore(db, "acme", PIPELINE)
+    assert store.dead_after == 2
+    fail_times(store, "p1", 2)
+    assert store.dead_letter_keys("products") == {"p1"}
+    assert TenantStore(db, "acme", PIPELINE, dead_after=1).dead_after == 1
+    monkeypatch.setenv("CONNECTOR_DEAD_LETTER_ATTEMPTS", "zero")
+    with pytest.raises(ValueError, match="CONNECTOR_DEAD_LETTER_ATTEMPTS must be a whole number"):
+        TenantStore(db, "acme", PIPELINE)
+
+
+def test_migration_0003_marks_the_records_that_failed_five_times_dead(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from connector_pipelines.store.db import alembic_config
+
+    old = Database(f"sqlite:///{tmp_path / 'old.db'}", upgrade=False)
+    command.upgrade(alembic_config(old.engine), "0002")
+    with old.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tenants (slug, display_name, enabled, pipelines, created_at, updated_at, "
+                "enabled_at) VALUES ('acme', '', 1, '[]', '2026-01-01', '2026-01-01', '2026-01-01')"
+            )
+        )
+        for key, attempts, resolved in (("a", 5, 0), ("b", 4, 0), ("c", 9, 1)):
+            conn.execute(
+                text(
+                    "INSERT INTO record_errors (tenant_id, pipeline, stage, record_key, reason, attempts, "
+                    "resolved, first_seen, last_seen) VALUES (1, 'p', 's', :key, 'r', :attempts, :resolved, "
+                    "'2026-01-01', '2026-01-01')"
+                ),
+                {"key": key, "attempts": attempts, "resolved": resolved},
+            )
+    old.upgrade()
+    assert TenantStore(old, "acme", "p").dead_letters() == {("s", "a")}
+    command.downgrade(alembic_config(old.engine), "0002")
+    old.upgrade()
+    old.dispose()

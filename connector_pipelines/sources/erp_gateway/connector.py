@@ -2,13 +2,16 @@
 
 Reads: items, stock per warehouse, prices per price list (``since``: only what changed, where the ERP can
 filter, at the ERP's granularity, often a day; otherwise everything, and the caller keeps what differs).
-Writes: a customer account found or created by a stable key, and sales orders created exactly once: the
-shop's order number is stored in the ERP document and looked up before any create, so a run killed after
-the ERP accepted an order finds it instead of creating it again. Shipments: orders the ERP shipped, with
-their tracking number.
+Every read goes through the tenant's field mapping and yields, per source row, the record or an
+:class:`ErpRowError` naming SKU, field and row: a bad row is recorded and skipped, the rest goes through.
 
-Every implementation takes its client ready-made (the registry opens clients per tenant) and does not close
-it. Errors: :class:`ErpFeatureUnavailableError` when the ERP cannot serve a read at all (Logo without its SQL
+Orders (:class:`ErpOrders`, ``connector.orders``; ``None`` for an ERP that cannot take orders, which
+``capabilities`` and :meth:`ErpConnector.lacks` say with the reason): a customer account found or created by a
+stable key, and sales orders created exactly once: the shop's order number is stored in the ERP document and
+looked up before any create, so a run killed after the ERP accepted an order finds it instead of creating it
+again. Shipments: orders the ERP shipped, with their tracking number.
+
+Errors: :class:`ErpFeatureUnavailableError` when the ERP cannot serve a read at all (Logo without its SQL
 route), :class:`ErpOrderRejectedError` when the ERP refused an order (a record error, not a run failure).
 """
 
@@ -18,23 +21,28 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
+from enum import StrEnum
+from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from connector_pipelines import errors
 
 __all__ = [
     "CSV_FALLBACK",
+    "Capability",
     "CustomerInput",
     "ErpConnector",
     "ErpFeatureUnavailableError",
     "ErpItem",
     "ErpOrderRef",
     "ErpOrderRejectedError",
+    "ErpOrders",
+    "ErpRowError",
     "OrderInput",
     "OrderLine",
     "PriceEntry",
+    "RecordKind",
     "Shipment",
     "StockLevel",
     "current_prices",
@@ -44,6 +52,17 @@ __all__ = [
 CSV_FALLBACK = (
     "read stock and prices from CSV files instead (the generic CSV connector: stock and price files)"
 )
+
+
+class Capability(StrEnum):
+    ITEMS = "items"
+    STOCK = "stock"
+    PRICES = "prices"
+    ORDERS = "orders"
+    SHIPMENTS = "shipments"
+
+
+RecordKind = Literal["item", "stock", "price"]
 
 
 class _Record(BaseModel):
@@ -79,6 +98,26 @@ class PriceEntry(_Record):
     includes_vat: bool
     valid_from: date | None = None
     valid_to: date | None = None
+
+
+class ErpRowError(_Record):
+    """A source row that could not be mapped: which record (SKU when known), which field, where, why."""
+
+    kind: RecordKind
+    sku: str | None = Field(description="the row's SKU, when it could be read")
+    field: str = Field(description="the gateway field (and the source field it reads, when it has one)")
+    row: str = Field(description="where the row is: 'stock.csv:12', 'Logo items ref 17'")
+    reason: str
+    payload: dict[str, JsonValue] | None = Field(None, description="the row as read")
+
+    @property
+    def key(self) -> str:
+        """The record key of its record error: by SKU, so the next run's success closes it."""
+        return f"{self.kind}:{self.sku}" if self.sku else f"{self.kind}@{self.row}"
+
+    def __str__(self) -> str:
+        what = f"{self.kind} {self.sku!r}" if self.sku else self.kind
+        return f"{self.row}: {what}: {self.field}: {self.reason}"
 
 
 class CustomerInput(_Record):
@@ -137,20 +176,8 @@ class Shipment(_Record):
     shipped_at: datetime | None = None
 
 
-class ErpConnector(Protocol):
-    """One ERP of one tenant. ``system`` names it (``logo``, ``netsis``)."""
-
-    system: str
-
-    def test_connection(self) -> str:
-        """A one-line report of what works (and what does not, and what to do about it)."""
-        ...
-
-    def items(self) -> Iterator[ErpItem]: ...
-
-    def stock(self, warehouse_code: str, since: datetime | None = None) -> Iterator[StockLevel]: ...
-
-    def prices(self, price_list_code: str, since: datetime | None = None) -> Iterator[PriceEntry]: ...
+class ErpOrders(Protocol):
+    """The order side of an ERP that takes orders."""
 
     def find_or_create_customer(self, customer: CustomerInput) -> str:
         """The ERP account code of the customer, created when missing."""
@@ -163,6 +190,42 @@ class ErpConnector(Protocol):
         ...
 
     def shipped_orders(self, since: datetime) -> Iterator[Shipment]: ...
+
+
+class ErpConnector(Protocol):
+    """One ERP of one tenant. ``system`` names it (``logo``, ``netsis``, ``erp_csv``); closing it releases its
+    client (and, for Netsis, the session's licence seat once no other connector of the tenant uses it)."""
+
+    @property
+    def system(self) -> str: ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
+
+    def lacks(self, capability: Capability) -> str | None:
+        """Why this ERP cannot do ``capability`` (a sentence for run metadata), or None when it can."""
+        ...
+
+    @property
+    def orders(self) -> ErpOrders | None:
+        """The order side; None when the ERP cannot take orders (:meth:`lacks` says why)."""
+        ...
+
+    def test_connection(self) -> str:
+        """A one-line report of what works (and what does not, and what to do about it)."""
+        ...
+
+    def items(self) -> Iterator[ErpItem | ErpRowError]: ...
+
+    def stock(
+        self, warehouse_code: str, since: datetime | None = None
+    ) -> Iterator[StockLevel | ErpRowError]: ...
+
+    def prices(
+        self, price_list_code: str, since: datetime | None = None
+    ) -> Iterator[PriceEntry | ErpRowError]: ...
+
+    def close(self) -> None: ...
 
 
 class ErpFeatureUnavailableError(errors.PermanentError):

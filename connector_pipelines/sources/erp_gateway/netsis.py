@@ -7,6 +7,9 @@ derived from the shop's order number (``prefix`` + the number, or a digest of it
 so a second POST of the same order is recognised as "already there". Shipments are dispatch notes (ftSIrs)
 whose lines name the order (``STra_SIPNUM``); the tracking number is in a header field (``EKACK2`` by
 default: UNVERIFIED where a merchant keeps it).
+
+A Netsis login holds a licence seat and a second login of the same user is refused: every connector of a
+tenant in a process shares one session (the client's), and the last one closed revokes the token.
 """
 
 from __future__ import annotations
@@ -15,31 +18,36 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
+from typing import ClassVar
 
-from connector_pipelines import errors
 from connector_pipelines.clients.netsis import (
     NetsisArpInput,
     NetsisBusinessError,
     NetsisClient,
     NetsisDuplicateDocumentError,
-    NetsisSlip,
     NetsisSlipInput,
 )
 from connector_pipelines.clients.netsis_models import NetsisSlipLineInput
+from connector_pipelines.sources.erp_gateway.base import (
+    DispatchNote,
+    MappedConnector,
+    OrderDesk,
+    http_options,
+    number_code,
+    raw_row,
+)
 from connector_pipelines.sources.erp_gateway.connector import (
     CustomerInput,
-    ErpItem,
     ErpOrderRef,
     ErpOrderRejectedError,
+    ErpRowError,
     OrderInput,
-    PriceEntry,
-    Shipment,
-    StockLevel,
-    current_prices,
     customer_code,
 )
+from connector_pipelines.sources.erp_gateway.fields import RawRow
+from connector_pipelines.tenants.systems import ErpFieldMapping, NetsisCredentials, NetsisSettings
 
-__all__ = ["NetsisConnector", "document_number"]
+__all__ = ["NetsisConnector", "default_mapping", "document_number", "open_netsis"]
 
 SYSTEM = "netsis"
 SALES_ORDER = 7  # ftSSip
@@ -47,6 +55,7 @@ SALES_DISPATCH = 2  # ftSIrs
 DOC_LENGTH = 15
 # FIYATDOVIZTIPI / DOVIZTIP: 0 is the local currency (UNVERIFIED beyond that; Netsis' currency table varies).
 CURRENCIES = {1: "USD", 2: "EUR"}
+WAREHOUSE = "warehouse code (Netsis DEPO_KODU)"
 
 
 def document_number(shop_order_number: str, prefix: str) -> str:
@@ -61,16 +70,51 @@ def document_number(shop_order_number: str, prefix: str) -> str:
     return prefix + plain.rjust(room, "0")
 
 
-class NetsisConnector:
+def default_mapping(local_currency: str, prices_include_vat: bool) -> ErpFieldMapping:
+    """Netsis' own field names: stock cards (``StokTemelBilgi`` flattened), TBLSTOKPH and TBLSTOKFIAT."""
+    currencies = {"0": local_currency} | {str(n): c for n, c in CURRENCIES.items()}
+    code = {"transforms": ["trim"]}  # codes can carry stray blanks and TABs
+    return ErpFieldMapping.model_validate(
+        {
+            "items": {
+                "sku": {"source": "Stok_Kodu", **code},
+                "name": "Stok_Adi",
+                "vat_rate": "KDV_Orani",
+                "barcode": "Barkod1",
+                "unit": "Olcu_Br1",
+                "active": {
+                    "source": "Kilit",
+                    "transforms": ["trim", "upper", {"default": "H"}, {"map": {"E": "false", "H": "true"}}],
+                },
+            },
+            "stock": {"sku": {"source": "STOK_KODU", **code}, "on_hand": "BAKIYE"},
+            "prices": {
+                "sku": {"source": "STOKKODU", **code},
+                "price": "FIYAT1",
+                "currency": {
+                    "source": "FIYATDOVIZTIPI",
+                    "transforms": [{"default": "0"}, {"map": currencies}],
+                },
+                "includes_vat": {"transforms": [{"default": str(prices_include_vat).lower()}]},
+                "valid_from": "BASTAR",
+                "valid_to": "BITTAR",
+            },
+        }
+    )
+
+
+class NetsisConnector(OrderDesk, MappedConnector):
     """The ERP connector of one Netsis company. ``document_prefix`` starts every order number the gateway
     creates (agree it with accounting); ``tipi`` is the header's TIPI (UNVERIFIED: 2 or 7)."""
 
     system = SYSTEM
+    rejected: ClassVar[tuple[type[Exception], ...]] = (NetsisBusinessError,)
 
     def __init__(
         self,
         client: NetsisClient,
         *,
+        mapping: ErpFieldMapping | None = None,
         customer_prefix: str = "120.W",
         document_prefix: str = "WEB",
         default_warehouse: int | None = None,
@@ -84,83 +128,64 @@ class NetsisConnector:
     ) -> None:
         customer_code("probe", customer_prefix)
         document_number("probe", document_prefix)
+        super().__init__(default_mapping(local_currency, prices_include_vat), mapping, today=today)
         self.client = client
         self.customer_prefix = customer_prefix
         self.document_prefix = document_prefix
         self.default_warehouse = default_warehouse
-        self.prices_include_vat = prices_include_vat
         self.local_currency = local_currency
         self.tipi = tipi
         self.shop_number_field = shop_number_field
         self.tracking_field = tracking_field
         self.carrier_field = carrier_field
-        self.today = today
+
+    def close(self) -> None:
+        """Leave the tenant's shared session; the last connector to leave frees the licence seat."""
+        self.client.close()
 
     def test_connection(self) -> str:
         version = self.client.version()
         self.client.query("SELECT TOP 1 STOK_KODU FROM TBLSTSABIT")  # logs in (takes the seat) and reads
         return f"Netsis NetOpenX {version}: connected; login, items and the SQL route work"
 
-    def items(self) -> Iterator[ErpItem]:
+    # --- reads ---------------------------------------------------------------------------------------------
+
+    def item_rows(self) -> Iterator[RawRow | ErpRowError]:
         for item in self.client.items():
-            yield ErpItem(
-                sku=item.code,
-                name=item.name,
-                vat_rate=item.vat_rate,
-                barcode=item.barcode or None,
-                unit=item.unit or None,
-                active=(item.locked or "H") != "E",
-                modified_at=item.modified,
-            )
+            yield raw_row(f"Netsis Items {item.code!r}", item, item.modified)
 
-    def stock(self, warehouse_code: str, since: datetime | None = None) -> Iterator[StockLevel]:
+    def stock_rows(self, warehouse_code: str, since: datetime | None) -> Iterator[RawRow | ErpRowError]:
         """Balance per SKU. TBLSTOKPH has no change date, so ``since`` cannot filter: every read is whole."""
-        warehouse = _number(warehouse_code)
+        warehouse = number_code(warehouse_code, WAREHOUSE)
         for row in self.client.stock_balances(warehouse):
-            yield StockLevel(sku=row.code, warehouse_code=warehouse_code, on_hand=row.balance)
+            yield raw_row(f"Netsis TBLSTOKPH {row.code!r}", row)
 
-    def prices(self, price_list_code: str, since: datetime | None = None) -> Iterator[PriceEntry]:
+    def price_rows(self, price_list_code: str, since: datetime | None) -> Iterator[RawRow | ErpRowError]:
         changed = since.date() if since is not None else None
-        rows = [
-            PriceEntry(
-                sku=row.code,
-                price_list_code=price_list_code,
-                price=row.price,
-                currency=self.local_currency
-                if row.currency_type == 0
-                else CURRENCIES.get(row.currency_type, f"NETSIS{row.currency_type}"),
-                includes_vat=self.prices_include_vat,
-                valid_from=row.valid_from.date() if row.valid_from else None,
-                valid_to=row.valid_to.date() if row.valid_to else None,
-            )
-            for row in self.client.price_rows(price_list_code, changed_since=changed)
-        ]
-        yield from current_prices(rows, self.today())
+        for row in self.client.price_rows(price_list_code, changed_since=changed):
+            yield raw_row(f"Netsis TBLSTOKFIAT {row.code!r}", row)
 
-    def find_or_create_customer(self, customer: CustomerInput) -> str:
-        code = customer_code(customer.key, self.customer_prefix)
-        if self.client.find_arp(code) is not None:
-            return code
+    # --- orders --------------------------------------------------------------------------------------------
+
+    def customer_exists(self, code: str) -> bool:
+        return self.client.find_arp(code) is not None
+
+    def create_customer(self, code: str, customer: CustomerInput) -> None:
         address = " ".join(p for p in (customer.address_line1, customer.address_line2) if p)
-        arp = NetsisArpInput(
-            code=code,
-            name=(customer.company or customer.name)[:100],
-            tax_number=customer.tax_id or "",
-            tax_office=customer.tax_office or "",
-            city=customer.city or "",
-            district=customer.district or "",
-            phone=customer.phone or "",
-            address=address[:200],
-            postal_code=customer.postal_code or "",
-            country_code=customer.country_code or "",
+        self.client.create_arp(
+            NetsisArpInput(
+                code=code,
+                name=(customer.company or customer.name)[:100],
+                tax_number=customer.tax_id or "",
+                tax_office=customer.tax_office or "",
+                city=customer.city or "",
+                district=customer.district or "",
+                phone=customer.phone or "",
+                address=address[:200],
+                postal_code=customer.postal_code or "",
+                country_code=customer.country_code or "",
+            )
         )
-        try:
-            self.client.create_arp(arp)
-        except NetsisBusinessError:
-            if self.client.find_arp(code) is not None:  # created meanwhile by a concurrent run
-                return code
-            raise
-        return code
 
     def find_order(self, shop_order_number: str) -> ErpOrderRef | None:
         number = document_number(shop_order_number, self.document_prefix)
@@ -176,18 +201,11 @@ class NetsisConnector:
             )
         return ErpOrderRef(shop_order_number=shop_order_number, erp_id=number, document_number=number)
 
-    def create_order(self, order: OrderInput) -> ErpOrderRef:
+    def post_order(self, order: OrderInput) -> ErpOrderRef:
         shop_number = order.shop_order_number
-        existing = self.find_order(shop_number)
-        if existing is not None:
-            return existing
-        if order.currency.upper() != self.local_currency:
-            raise ErpOrderRejectedError(
-                SYSTEM,
-                shop_number,
-                f"currency {order.currency} (the connector posts {self.local_currency} orders)",
-            )
-        warehouse = _number(order.warehouse_code) if order.warehouse_code else self.default_warehouse
+        warehouse = (
+            number_code(order.warehouse_code, WAREHOUSE) if order.warehouse_code else self.default_warehouse
+        )
         if warehouse is None:
             raise ErpOrderRejectedError(SYSTEM, shop_number, "no warehouse: set the order's or a default one")
         number = document_number(shop_number, self.document_prefix)
@@ -222,34 +240,56 @@ class NetsisConnector:
             return created.model_copy(update={"created": False})
         except NetsisBusinessError as exc:
             raise ErpOrderRejectedError(SYSTEM, shop_number, f"[{exc.code}] {exc.desc}") from exc
-        except errors.TransientError:
-            if self.find_order(shop_number) is None:
-                raise
         return created
 
-    def shipped_orders(self, since: datetime) -> Iterator[Shipment]:
-        """Dispatch notes recorded on or after ``since``'s day, one shipment per order they ship."""
-        orders: dict[str, NetsisSlip | None] = {}
+    def dispatches(self, since: datetime) -> Iterator[DispatchNote]:
         for dispatch in self.client.item_slips(SALES_DISPATCH, q=f"KAYITTARIHI >= '{since:%Y-%m-%d}'"):
-            for number in sorted({line.order_number for line in dispatch.lines if line.order_number}):
-                if number not in orders:
-                    orders[number] = self.client.get_item_slip(SALES_ORDER, number)
-                order = orders[number]
-                shop_number = order.header.field(self.shop_number_field) if order is not None else ""
-                if not shop_number:
-                    continue  # not an order of the gateway
-                yield Shipment(
-                    shop_order_number=shop_number,
-                    erp_order_number=number,
-                    dispatch_number=dispatch.header.number,
-                    tracking_number=dispatch.header.field(self.tracking_field) or None,
-                    carrier=dispatch.header.field(self.carrier_field) or None,
-                    shipped_at=dispatch.header.date,
-                )
+            header = dispatch.header
+            yield DispatchNote(
+                number=header.number,
+                shipped_at=header.date,
+                tracking_number=header.field(self.tracking_field) or None,
+                carrier=header.field(self.carrier_field) or None,
+                order_refs=tuple(sorted({line.order_number for line in dispatch.lines if line.order_number})),
+            )
+
+    def shop_order_of(self, order_ref: str) -> tuple[str, str] | None:
+        order = self.client.get_item_slip(SALES_ORDER, order_ref)
+        shop_number = order.header.field(self.shop_number_field) if order is not None else ""
+        return (shop_number, order_ref) if shop_number else None
 
 
-def _number(code: str) -> int:
-    try:
-        return int(code.strip())
-    except ValueError:
-        raise ValueError(f"a Netsis warehouse code (DEPO_KODU) is a number, not {code!r}") from None
+def open_netsis(
+    settings: NetsisSettings, credentials: NetsisCredentials | None, cap_s: float | None
+) -> NetsisConnector:
+    """The connector of a tenant's Netsis company. Its client joins the tenant's session in this process
+    (one login, one licence seat) and leaves it when the connector closes."""
+    assert credentials is not None  # Netsis' credentials are not optional: the registry always passes them
+    client = NetsisClient(
+        settings.base_url,
+        credentials.username,
+        credentials.password,
+        dbname=settings.dbname,
+        dbuser=settings.dbuser,
+        dbpassword=credentials.dbpassword,
+        branch_code=settings.branch_code,
+        dbtype=settings.dbtype,
+        api_path=settings.api_path,
+        page_size=settings.page_size,
+        sql_page_size=settings.sql_page_size,
+        requests_per_second=settings.requests_per_second,
+        **http_options(settings.tls, cap_s),
+    )
+    return NetsisConnector(
+        client,
+        mapping=settings.mapping,
+        customer_prefix=settings.customer_prefix,
+        document_prefix=settings.document_prefix,
+        default_warehouse=settings.default_warehouse,
+        prices_include_vat=settings.prices_include_vat,
+        local_currency=settings.local_currency,
+        tipi=settings.tipi,
+        shop_number_field=settings.shop_number_field,
+        tracking_field=settings.tracking_field,
+        carrier_field=settings.carrier_field,
+    )

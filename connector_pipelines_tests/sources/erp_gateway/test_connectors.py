@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -25,18 +25,24 @@ from connector_pipelines.sandbox.logo import LogoEmulator, LogoSettings
 from connector_pipelines.sandbox.netsis import NetsisEmulator, NetsisSettings
 from connector_pipelines.sandbox.server import EmulatorServer, FaultConfig
 from connector_pipelines.sources.erp_gateway.connector import (
+    Capability,
     CustomerInput,
     ErpConnector,
     ErpFeatureUnavailableError,
+    ErpItem,
     ErpOrderRejectedError,
+    ErpRowError,
     OrderInput,
     OrderLine,
     PriceEntry,
+    StockLevel,
     current_prices,
     customer_code,
 )
 from connector_pipelines.sources.erp_gateway.logo import LogoConnector
 from connector_pipelines.sources.erp_gateway.netsis import NetsisConnector, document_number
+
+R = TypeVar("R", ErpItem, StockLevel, PriceEntry)
 
 START = 1_785_000_000.0  # 2026-07-25 17:20 UTC
 TODAY = date(2026, 7, 25)
@@ -156,6 +162,13 @@ def make() -> Iterator[Factory]:
 ERPS = ["logo", "netsis"]
 
 
+def records(found: Iterable[R | ErpRowError], model: type[R]) -> list[R]:
+    """The records of a read that must have no row error."""
+    rows = list(found)
+    assert [r for r in rows if isinstance(r, ErpRowError)] == []
+    return [r for r in rows if isinstance(r, model)]
+
+
 def sku_of(erp: Erp, index: int = 2) -> str:
     return erp.emulator.skus()[index]
 
@@ -184,6 +197,8 @@ def order_for(erp: Erp, number: str = "#1001", **changes: Any) -> OrderInput:
 def test_both_connectors_satisfy_the_interface(make: Factory, name: str) -> None:
     connector: ErpConnector = make(name).connector
     assert connector.system == name
+    assert connector.capabilities == frozenset(Capability) and connector.lacks(Capability.ORDERS) is None
+    assert connector.orders is not None
 
 
 @pytest.mark.parametrize("name", ERPS)
@@ -191,13 +206,13 @@ def test_connection_items_stock_and_prices(make: Factory, name: str) -> None:
     erp = make(name)
     connector = erp.connector
     assert "connected" in connector.test_connection()
-    items = list(connector.items())
+    items = records(connector.items(), ErpItem)
     assert sorted(i.sku for i in items) == erp.emulator.skus()
     assert all(i.vat_rate in (1, 10, 20) for i in items)
-    stock = list(connector.stock(erp.warehouse))
+    stock = records(connector.stock(erp.warehouse), StockLevel)
     assert {s.sku: s.on_hand for s in stock} == erp.emulator.stock_levels(erp.warehouse)
     assert {s.warehouse_code for s in stock} == {erp.warehouse}
-    prices = list(connector.prices(erp.price_list))
+    prices = records(connector.prices(erp.price_list), PriceEntry)
     assert {p.sku: p.price for p in prices} == erp.emulator.price_levels(erp.price_list)
     assert {(p.currency, p.includes_vat, p.price_list_code) for p in prices} == {("TRY", True, "WEB")}
 
