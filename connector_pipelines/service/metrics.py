@@ -3,7 +3,7 @@
 Counted in this process: webhooks received, duplicated and rejected, and API calls. Read from the connector
 database at each scrape, so every process's work shows (the runs execute elsewhere): runs by tenant, pipeline
 and status; the records the steps counted, by action; API calls and rate-limit waits the steps recorded;
-open record errors and dead letters; webhooks waiting in the inbox.
+open record errors and dead letters; webhooks waiting in the inbox; the circuit breakers' states.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
+from connector_pipelines.store.breakers import BreakerRepository
 from connector_pipelines.store.db import ConnectionLostError, Database
 from connector_pipelines.store.repositories import OperationsReport, WebhookInboxRepository
 
 log = logging.getLogger(__name__)
 
 RECORD_ACTIONS = ("fetched", "created", "updated", "unchanged", "deleted", "failed")
+BREAKER_STATES = (BreakerRepository.CLOSED, BreakerRepository.OPEN, BreakerRepository.HALF_OPEN)
 
 
 class DatabaseCollector(Collector):
@@ -30,6 +32,7 @@ class DatabaseCollector(Collector):
     def __init__(self, db: Database, systems: Sequence[str], dead_letter_attempts: int) -> None:
         self._report = OperationsReport(db)
         self._inbox = WebhookInboxRepository(db)
+        self._breakers = BreakerRepository(db)
         self._systems = list(systems)
         self._dead_after = dead_letter_attempts
 
@@ -120,6 +123,23 @@ class DatabaseCollector(Collector):
         for (source, tenant), count in sorted(self._inbox.waiting().items()):
             waiting.add_metric([source, tenant], count)
         yield waiting
+
+        # An enum as Prometheus has it: one series per state, 1 for the breaker's current one.
+        breakers = GaugeMetricFamily(
+            "connector_circuit_breaker_state",
+            "Circuit breaker per tenant and system (1 on the current state).",
+            labels=["tenant", "system", "state"],
+        )
+        failures = GaugeMetricFamily(
+            "connector_circuit_breaker_failures",
+            "Consecutive connection failures counted by the breaker.",
+            labels=["tenant", "system"],
+        )
+        for row in self._breakers.states():
+            for state in BREAKER_STATES:
+                breakers.add_metric([row.tenant, row.system, state], 1 if row.state == state else 0)
+            failures.add_metric([row.tenant, row.system], row.failures)
+        yield from (breakers, failures)
 
 
 class ServiceMetrics:

@@ -1,5 +1,5 @@
 """/metrics reads what every process recorded in the connector database: runs by status, records by action,
-API calls and rate-limit waits, open record errors and dead letters, webhooks waiting."""
+API calls and rate-limit waits, open record errors and dead letters, webhooks waiting, circuit breakers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from prometheus_client.parser import text_string_to_metric_families
 
 from connector_pipelines.store.repositories import TenantStore
+from connector_pipelines.sync.breaker import CircuitBreaker
 from connector_pipelines_tests.service.conftest import PIPELINE, Service
 
 
@@ -46,6 +47,24 @@ def test_metrics_follow_the_connector_database(any_service: Service) -> None:
     assert value("connector_rate_limit_wait_seconds_total", ("step", "shopify_products")) == 3.0
     assert value("connector_open_record_errors") == 2
     assert value("connector_dead_letters") == 1
+
+
+def test_metrics_show_each_circuit_breaker_state(any_service: Service) -> None:
+    any_service.add_tenant("acme")
+    breaker = CircuitBreaker(TenantStore(any_service.services.db, "acme", PIPELINE), "logo", threshold=2)
+    breaker.failed(ConnectionError("connection refused"))
+
+    def states() -> dict[str, float]:
+        samples = _samples(any_service.client.get("/metrics").text)
+        base = (("system", "logo"), ("tenant", "acme"))
+        return {
+            state: samples[("connector_circuit_breaker_state", tuple(sorted((*base, ("state", state)))))]
+            for state in ("closed", "open", "half_open")
+        } | {"failures": samples[("connector_circuit_breaker_failures", base)]}
+
+    assert states() == {"closed": 1, "open": 0, "half_open": 0, "failures": 1}
+    breaker.failed(ConnectionError("connection refused"))
+    assert states() == {"closed": 0, "open": 1, "half_open": 0, "failures": 2}
 
 
 def test_api_calls_are_counted_by_route_not_path(service: Service) -> None:
