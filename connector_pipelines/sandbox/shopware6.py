@@ -22,6 +22,7 @@ import mimetypes
 import secrets
 import threading
 import time
+import uuid
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -58,6 +59,7 @@ from connector_pipelines.sandbox.shopware6_errors import (
     resource_not_found,
     route_not_found,
 )
+from connector_pipelines.sandbox.shopware6_orders import SandboxOrder, StateMachines, backdate, order_payload
 from connector_pipelines.sandbox.shopware6_schema import (
     BY_ALIAS,
     SCHEMA,
@@ -78,7 +80,7 @@ from connector_pipelines.sandbox.shopware6_settings import RejectRule, ShopwareS
 from connector_pipelines.sandbox.shopware6_store import Row, Store, now_iso, primary_key, tr_key, unpack
 from connector_pipelines.sandbox.shopware6_write import Writer
 
-__all__ = ["RejectRule", "Shopware6Emulator", "ShopwareSettings", "ShopwareStats"]
+__all__ = ["RejectRule", "SandboxOrder", "Shopware6Emulator", "ShopwareSettings", "ShopwareStats"]
 
 JSON = "application/json"
 JSON_API = "application/vnd.api+json"
@@ -89,6 +91,8 @@ _INVALID_REQUEST = (
 )
 _TIME_BACKOFF = ((20, 60.0), (15, 30.0), (10, 10.0))
 _SYNC_HEADERS = ("indexing-behavior", "indexing-skip", "sw-skip-trigger-flow")
+_ORDER_READ = ("orderCustomer", "addresses", "lineItems", "stateMachineState")
+_STATEFUL = ("deliveries", "transactions")
 
 
 class ShopwareStats(BaseModel):
@@ -191,6 +195,7 @@ class Shopware6Emulator:
         self.store = Store()
         self.searcher = Searcher(self.store)
         self.writer = Writer(self.store, self.searcher, self.settings)
+        self.state_machines = StateMachines(self.store)
         self.faults = Faults()
         self._tokens: dict[str, _Token] = {}
         self._refresh_tokens: dict[str, _RefreshToken] = {}
@@ -284,6 +289,37 @@ class Shopware6Emulator:
         """The bytes of an uploaded file (``media.path``), when the emulator keeps them."""
         found = self.store.files.get(path)
         return found[0] if found is not None else None
+
+    def add_order(self, spec: SandboxOrder) -> str:
+        """Place an order as the storefront checkout would (validated like any sync write); returns its id."""
+        order_id = seed_id(f"order:{spec.order_number}") if spec.order_number else uuid.uuid4().hex
+        with self.store.lock:
+            payload = order_payload(spec, self.store, order_id)
+            self.writer.sync(
+                {"order": {"entity": "order", "action": "upsert", "payload": [payload]}}, SYSTEM_LANGUAGE_ID
+            )
+            if spec.ordered_at is not None:
+                backdate(self.store, order_id, spec.ordered_at)
+        return order_id
+
+    def order(self, order_number: str) -> dict[str, Any] | None:
+        """The order with that number: customer, addresses, lines, deliveries and payments, with states."""
+        with self.store.lock:
+            rows = self.store.rows["order"]
+            key = next((k for k, row in rows.items() if row.get("orderNumber") == order_number), None)
+            if key is None:
+                return None
+            state = {"stateMachineState": Criteria()}
+            associations = {
+                **{name: Criteria() for name in _ORDER_READ},
+                **{name: Criteria(associations=dict(state)) for name in _STATEFUL},
+            }
+            renderer = Renderer(self.store, ReadContext(SYSTEM_LANGUAGE_ID))
+            return renderer.entity(SCHEMA["order"], key, rows[key], associations)
+
+    def transition(self, entity: str, entity_id: str, action: str) -> dict[str, Any]:
+        """A state transition of an order, delivery or payment, as the ``_action`` routes make it."""
+        return self.state_machines.transition(entity, entity_id, action)
 
     def expire_tokens(self) -> None:
         """Make every issued access token expired, as if ``token_ttl_s`` had passed."""
@@ -447,6 +483,13 @@ class Shopware6Emulator:
             route("/api/_info/version", self._version, "GET"),
             route("/api/_action/sync", self._sync, "POST"),
             route("/api/_action/media/{media_id}/upload", self._upload, "POST"),
+            route("/api/_action/order/{id}/state/{transition}", self._order_transition, "POST"),
+            route("/api/_action/order_delivery/{id}/state/{transition}", self._order_transition, "POST"),
+            route("/api/_action/order_transaction/{id}/state/{transition}", self._order_transition, "POST"),
+            route(
+                "/api/_action/state-machine/{entity}/{id}/state/{transition}", self._state_transition, "POST"
+            ),
+            route("/api/_action/state-machine/{entity}/{id}/state", self._state_transitions, "GET"),
             route("/api/_action/index", self._index, "POST"),
             route("/api/_action/indexing", self._index, "POST"),
             route("/api/_action/indexing/{indexer}", self._index, "POST"),
@@ -962,6 +1005,45 @@ class Shopware6Emulator:
         if found is None:
             raise route_not_found(request.method, str(request.url))
         return Response(found[0], media_type=found[1])
+
+    # -- state transitions --------------------------------------------------------------------------------
+
+    async def _order_transition(self, request: Request) -> Response:
+        """``OrderActionController``: ``{"stateFieldName"}`` in the body picks the field (``stateId``)."""
+        self._authenticate(request)
+        body = _decode(await request.body())
+        field_name = body.get("stateFieldName") if isinstance(body, dict) else None
+        entity = request.url.path.split("/")[3]
+        state = await run_in_threadpool(
+            self.state_machines.transition,
+            entity,
+            str(request.path_params["id"]),
+            str(request.path_params["transition"]),
+            str(field_name or "stateId"),
+        )
+        return _json(state)
+
+    async def _state_transition(self, request: Request) -> Response:
+        """``StateMachineActionController::transitionState``: the state reached, rendered as a detail."""
+        self._authenticate(request)
+        kind = self._response_type(request)
+        state = self.state_machines.transition(
+            str(request.path_params["entity"]),
+            str(request.path_params["id"]),
+            str(request.path_params["transition"]),
+            request.query_params.get("stateFieldName", "stateId"),
+        )
+        ent = SCHEMA["state_machine_state"]
+        return self._detail_response(request, ent, str(state["id"]), Criteria(), kind)
+
+    async def _state_transitions(self, request: Request) -> Response:
+        self._authenticate(request)
+        transitions = self.state_machines.available(
+            str(request.path_params["entity"]),
+            str(request.path_params["id"]),
+            request.query_params.get("stateFieldName", "stateId"),
+        )
+        return _json({"transitions": transitions})
 
     # -- misc ---------------------------------------------------------------------------------------------
 

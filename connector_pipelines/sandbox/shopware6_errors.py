@@ -194,6 +194,20 @@ def write_protected(pointer: str) -> ErrorDoc:
     )
 
 
+def state_change_forbidden(pointer: str, value: Any) -> ErrorDoc:
+    """``StateMachineStateFieldSerializer``: an existing entity's state changes only by a state transition."""
+    template = (
+        "Changing the state-machine-state of this entity is not allowed for scope {{ scope }}. "
+        "Either change the state-machine-state via a state-transition or use a different scope."
+    )
+    return violation(
+        pointer,
+        template.replace("{{ scope }}", "user"),
+        template=template,
+        parameters={"{{ scope }}": "user", "{{ value }}": format_value(value)},
+    )
+
+
 def resource_not_found(entity: str, key: str) -> ShopwareError:
     return fail(
         404,

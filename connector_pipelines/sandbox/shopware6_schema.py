@@ -13,25 +13,45 @@ Defaults are ``getDefaults()`` plus the column defaults of the migrations.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
-from typing import Literal
+from connector_pipelines.sandbox.shopware6_fields import (
+    DEFAULT_CURRENCY_ID,
+    LIVE_VERSION_ID,
+    STRING_MAX_LENGTH,
+    SYSTEM_LANGUAGE_ID,
+    AssocDef,
+    AssocKind,
+    EntityDef,
+    FieldDef,
+    Kind,
+    OnDelete,
+    seed_id,
+)
+from connector_pipelines.sandbox.shopware6_fields import entity as _entity
+from connector_pipelines.sandbox.shopware6_fields import fk as _fk
+from connector_pipelines.sandbox.shopware6_fields import m2m as _m2m
+from connector_pipelines.sandbox.shopware6_fields import m2o as _m2o
+from connector_pipelines.sandbox.shopware6_fields import o2m as _o2m
+from connector_pipelines.sandbox.shopware6_fields import plain as _f
+from connector_pipelines.sandbox.shopware6_fields import ro as _ro
+from connector_pipelines.sandbox.shopware6_fields import tr as _tr
+from connector_pipelines.sandbox.shopware6_fields import version as _version
+from connector_pipelines.sandbox.shopware6_order_schema import ORDER_ENTITIES
 
-Kind = Literal[
-    "id", "fk", "uuid", "str", "text", "int", "float", "bool", "price", "json", "list", "date", "version"
+__all__ = [
+    "BY_ALIAS",
+    "DEFAULT_CURRENCY_ID",
+    "LIVE_VERSION_ID",
+    "SCHEMA",
+    "STRING_MAX_LENGTH",
+    "SYSTEM_LANGUAGE_ID",
+    "AssocDef",
+    "AssocKind",
+    "EntityDef",
+    "FieldDef",
+    "Kind",
+    "OnDelete",
+    "seed_id",
 ]
-OnDelete = Literal["cascade", "set_null", "restrict"]
-AssocKind = Literal["one_to_many", "many_to_many", "many_to_one"]
-
-DEFAULT_CURRENCY_ID = "b7d2554b0ce847cd82f3ac9bd1c0dfca"
-SYSTEM_LANGUAGE_ID = "2fbb5fe2e29a4d70aa5854ce7ce3e20b"
-LIVE_VERSION_ID = "0fa91ce3e96a4bc2be4bd9ce752c3425"
-STRING_MAX_LENGTH = 255
-
-
-def seed_id(name: str) -> str:
-    """Deterministic id of a seeded record, the way ``Uuid::fromStringToHex`` derives one."""
-    return hashlib.md5(f"shopware-sandbox:{name}".encode(), usedforsecurity=False).hexdigest()
 
 
 GERMAN_LANGUAGE_ID = seed_id("language:de-DE")
@@ -53,165 +73,6 @@ DELIVERY_TIME_IDS = {
     "2-5 days": seed_id("delivery-time:2-5d"),
     "1-2 weeks": seed_id("delivery-time:1-2w"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class FieldDef:
-    name: str
-    kind: Kind
-    ref: str | None = None
-    required: bool = False
-    translated: bool = False
-    inherited: bool = False
-    write_protected: bool = False
-    on_delete: OnDelete = "restrict"
-    max_length: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AssocDef:
-    """``fk``: one_to_many -> column on ``ref`` pointing back; many_to_one -> local column;
-    many_to_many -> the mapping column pointing back, with ``mapping_ref`` pointing at ``ref``."""
-
-    name: str
-    kind: AssocKind
-    ref: str
-    fk: str
-    mapping: str | None = None
-    mapping_ref: str | None = None
-    inherited: bool = False
-
-
-@dataclass(slots=True)
-class EntityDef:
-    name: str
-    fields: dict[str, FieldDef]
-    assocs: dict[str, AssocDef]
-    defaults: dict[str, object]
-    pk: tuple[str, ...] = ("id",)
-    versioned: bool = False
-    inheritance: bool = False
-    unique: tuple[tuple[str, ...], ...] = ()
-    translated: frozenset[str] = frozenset()
-    required_translated: frozenset[str] = frozenset()
-    fks: tuple[FieldDef, ...] = ()
-    indexed: tuple[str, ...] = ()
-    incoming: list[tuple[str, FieldDef]] = field(default_factory=list)
-    # association name -> to-many; associations to entities not stored here (see the module docstring)
-    phantoms: dict[str, bool] = field(default_factory=dict)
-    # defaults of translated fields, written into the translation of the language the record is created in
-    translated_defaults: dict[str, object] = field(default_factory=dict)
-    versions: tuple[str, ...] = ()
-
-    @property
-    def alias(self) -> str:
-        return self.name.replace("_", "-")
-
-    @property
-    def is_mapping(self) -> bool:
-        return len(self.pk) > 1
-
-    @property
-    def id_property(self) -> str:
-        """``productId`` for ``product``: the key translation and mapping rows use to point here."""
-        head, *rest = self.name.split("_")
-        return head + "".join(part.capitalize() for part in rest) + "Id"
-
-
-def _f(
-    name: str,
-    kind: Kind,
-    *,
-    required: bool = False,
-    translated: bool = False,
-    inherited: bool = False,
-    write_protected: bool = False,
-) -> FieldDef:
-    return FieldDef(
-        name,
-        kind,
-        required=required,
-        translated=translated,
-        inherited=inherited,
-        write_protected=write_protected,
-        max_length=STRING_MAX_LENGTH if kind == "str" else None,
-    )
-
-
-def _fk(
-    name: str, ref: str, on_delete: OnDelete, *, required: bool = False, inherited: bool = False
-) -> FieldDef:
-    return FieldDef(name, "fk", ref=ref, on_delete=on_delete, required=required, inherited=inherited)
-
-
-def _ro(name: str, kind: Kind) -> FieldDef:
-    return FieldDef(name, kind, write_protected=True)
-
-
-def _version(name: str = "versionId") -> FieldDef:
-    """``VersionField`` / ``ReferenceVersionField``: the emulator only has the live version."""
-    return FieldDef(name, "version", write_protected=True)
-
-
-def _tr(
-    name: str,
-    kind: Kind = "str",
-    *,
-    required: bool = False,
-    inherited: bool = False,
-    write_protected: bool = False,
-) -> FieldDef:
-    return _f(
-        name, kind, translated=True, required=required, inherited=inherited, write_protected=write_protected
-    )
-
-
-def _o2m(name: str, ref: str, fk: str, *, inherited: bool = False) -> AssocDef:
-    return AssocDef(name, "one_to_many", ref, fk, inherited=inherited)
-
-
-def _m2o(name: str, ref: str, fk: str, *, inherited: bool = False) -> AssocDef:
-    return AssocDef(name, "many_to_one", ref, fk, inherited=inherited)
-
-
-def _m2m(
-    name: str, ref: str, mapping: str, fk: str, mapping_ref: str, *, inherited: bool = False
-) -> AssocDef:
-    return AssocDef(
-        name, "many_to_many", ref, fk, mapping=mapping, mapping_ref=mapping_ref, inherited=inherited
-    )
-
-
-def _entity(
-    name: str,
-    fields: list[FieldDef],
-    assocs: list[AssocDef] | None = None,
-    defaults: dict[str, object] | None = None,
-    *,
-    pk: tuple[str, ...] = ("id",),
-    versioned: bool = False,
-    inheritance: bool = False,
-    unique: tuple[tuple[str, ...], ...] = (),
-    many: tuple[str, ...] = (),
-    one: tuple[str, ...] = (),
-) -> EntityDef:
-    """``many`` / ``one``: phantom to-many / to-one associations (entities the emulator does not store)."""
-    all_fields = [FieldDef("id", "id"), *fields] if pk == ("id",) else fields
-    by_name = {f.name: f for f in all_fields}
-    plain_defaults = {k: v for k, v in (defaults or {}).items() if not by_name[k].translated}
-    return EntityDef(
-        name,
-        by_name,
-        {a.name: a for a in assocs or []},
-        plain_defaults,
-        pk=pk,
-        versioned=versioned,
-        inheritance=inheritance,
-        unique=unique,
-        phantoms={**dict.fromkeys(many, True), **dict.fromkeys(one, False)},
-        translated_defaults={k: v for k, v in (defaults or {}).items() if by_name[k].translated},
-    )
-
 
 _TRANSLATION_ASSOCS = (
     "categoryTranslations",
@@ -897,7 +758,7 @@ def _finish(entities: list[EntityDef]) -> dict[str, EntityDef]:
         if e.translated:
             e.phantoms["translations"] = True  # TranslationsAssociationField; rendered from the rows
         e.required_translated = frozenset(f.name for f in e.fields.values() if f.translated and f.required)
-        e.fks = tuple(f for f in e.fields.values() if f.kind == "fk" and not f.translated)
+        e.fks = tuple(f for f in e.fields.values() if f.kind in ("fk", "state") and not f.translated)
         e.indexed = tuple(f.name for f in e.fks)
         for f in e.fks:
             assert f.ref is not None
@@ -905,5 +766,5 @@ def _finish(entities: list[EntityDef]) -> dict[str, EntityDef]:
     return by_name
 
 
-SCHEMA: dict[str, EntityDef] = _finish(_ENTITIES)
+SCHEMA: dict[str, EntityDef] = _finish([*_ENTITIES, *ORDER_ENTITIES])
 BY_ALIAS: dict[str, EntityDef] = {e.alias: e for e in SCHEMA.values()}

@@ -518,6 +518,10 @@ class Reader:
             hit = target.get(key) if key else None
             return [(key, hit)] if hit is not None else []
         own_key = row.get("id")
+        if assoc.kind == "one_to_one":
+            hits = (k for k in store.referencing(assoc.ref, assoc.fk, own_key) if k in target)
+            first = next(hits, None)
+            return [(first, target[first])] if first is not None else []
         if assoc.kind == "one_to_many":
             out = [(k, target[k]) for k in store.referencing(assoc.ref, assoc.fk, own_key) if k in target]
         else:
@@ -590,6 +594,21 @@ class Reader:
             out["childCount"] = len(store.referencing("media_folder", "parentId", key))
         elif ent.name == "currency":
             out["isSystemDefault"] = key == DEFAULT_CURRENCY_ID
+        elif ent.name == "order":
+            # Generated columns over the price JSON (Migration1536232990Order).
+            price = unpack(row.get("price")) or {}
+            shipping = unpack(row.get("shippingCosts")) or {}
+            ordered = row.get("orderDateTime")
+            out["amountTotal"] = price.get("totalPrice")
+            out["amountNet"] = price.get("netPrice")
+            out["positionPrice"] = price.get("positionPrice")
+            out["taxStatus"] = price.get("taxStatus")
+            out["shippingTotal"] = shipping.get("totalPrice")
+            out["orderDate"] = f"{ordered[:10]}T00:00:00.000+00:00" if isinstance(ordered, str) else None
+        elif ent.name == "order_line_item":
+            price = unpack(row.get("price")) or {}
+            out["unitPrice"] = price.get("unitPrice")
+            out["totalPrice"] = price.get("totalPrice")
         return out
 
     def category_path(self, category_id: str) -> list[str]:
@@ -949,7 +968,7 @@ class Renderer:
             sub = assocs.get(name) if assocs else None
             if sub is None:
                 out[name] = None
-            elif assoc.kind == "many_to_one":
+            elif assoc.kind == "many_to_one" or assoc.kind == "one_to_one":
                 hits = reader.related(ent, row, assoc)
                 out[name] = (
                     self.entity(SCHEMA[assoc.ref], hits[0][0], hits[0][1], sub.associations) if hits else None
@@ -1065,7 +1084,7 @@ class Renderer:
         self_link = f"{self.ctx.base_url}/api/{ent.alias}/{key}"
         relationships: dict[str, Any] = {}
         for name, assoc in ent.assocs.items():
-            single = assoc.kind == "many_to_one"
+            single = assoc.kind == "many_to_one" or assoc.kind == "one_to_one"
             rel: dict[str, Any] = {
                 "data": None if single else [],
                 "links": {"related": f"{self_link}/{kebab(name)}"},

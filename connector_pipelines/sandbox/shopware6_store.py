@@ -18,6 +18,12 @@ from typing import Any
 
 import orjson
 
+from connector_pipelines.sandbox.shopware6_order_schema import (
+    COUNTRIES,
+    MACHINES,
+    country_id,
+    transition_id,
+)
 from connector_pipelines.sandbox.shopware6_schema import (
     CHF_CURRENCY_ID,
     DEFAULT_CURRENCY_ID,
@@ -101,6 +107,7 @@ class Store:
         self.uniques: dict[str, dict[tuple[str, ...], dict[str, str]]] = {}
         self.seq: dict[str, dict[str, int]] = {}
         self.files: dict[str, tuple[bytes, str]] = {}
+        self.number_ranges: dict[str, int] = {}
         self.generation = 0
         self._counter = itertools.count()
         self._undo: list[tuple[str, str, Row | None, int | None]] | None = None
@@ -115,6 +122,7 @@ class Store:
         self.uniques = {name: {cols: {} for cols in ent.unique} for name, ent in SCHEMA.items()}
         self.seq = {name: {} for name in SCHEMA}
         self.files = {}
+        self.number_ranges = {}
         self.generation += 1
         _seed(self)
 
@@ -199,6 +207,12 @@ class Store:
     def referencing(self, entity: str, field: str, target: Any) -> Bucket:
         """Keys of rows whose ``field`` equals ``target``, in insertion order (NULLs: see NULL_INDEXED)."""
         return self.refs[entity][field].get(target) or {}
+
+    def next_number(self, entity: str) -> str:
+        """The next number of an entity's number range (Shopware's default pattern ``{n}``, from 10000)."""
+        number = self.number_ranges.get(entity, 10000)
+        self.number_ranges[entity] = number + 1
+        return str(number)
 
     def product_id_by_number(self, number: str) -> str | None:
         return self.uniques["product"][("productNumber",)].get(number.casefold())
@@ -339,3 +353,50 @@ def _seed(store: Store) -> None:
             {"min": int(low), "max": int(high), "unit": unit.rstrip("s")},
             {en: {"name": name}},
         )
+    for position, (iso, iso3, name, eu) in enumerate(COUNTRIES, start=1):
+        put(
+            "country",
+            country_id(iso),
+            {
+                "iso": iso,
+                "iso3": iso3,
+                "position": position,
+                "active": True,
+                "shippingAvailable": True,
+                "displayStateInRegistration": False,
+                "forceStateInRegistration": False,
+                "checkVatIdPattern": False,
+                "isEu": eu,
+            },
+            {en: {"name": name}},
+        )
+    for machine in MACHINES.values():
+        put(
+            "state_machine",
+            machine.id,
+            {"technicalName": machine.technical_name},
+            {en: {"name": machine.name}},
+        )
+        for technical, name in machine.states.items():
+            put(
+                "state_machine_state",
+                machine.state_id(technical),
+                {"technicalName": technical, "stateMachineId": machine.id},
+                {en: {"name": name}},
+            )
+        store.put(
+            "state_machine",
+            machine.id,
+            {**store.rows["state_machine"][machine.id], "initialStateId": machine.state_id(machine.initial)},
+        )
+        for action, source, target in machine.transitions:
+            put(
+                "state_machine_transition",
+                transition_id(machine, action, source, target),
+                {
+                    "actionName": action,
+                    "stateMachineId": machine.id,
+                    "fromStateId": machine.state_id(source),
+                    "toStateId": machine.state_id(target),
+                },
+            )

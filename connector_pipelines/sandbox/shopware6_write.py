@@ -30,10 +30,12 @@ from connector_pipelines.sandbox.shopware6_errors import (
     not_blank,
     resource_not_found,
     sql_error,
+    state_change_forbidden,
     too_long,
     violation,
     write_protected,
 )
+from connector_pipelines.sandbox.shopware6_fields import JSON_PRICE_MEMBERS
 from connector_pipelines.sandbox.shopware6_schema import (
     DEFAULT_CURRENCY_ID,
     SCHEMA,
@@ -52,6 +54,8 @@ _COMMAND_NS = "Shopware\\Core\\Framework\\DataAbstractionLayer\\Write\\Command\\
 _ON_DELETE_SQL = {"cascade": "CASCADE", "set_null": "SET NULL", "restrict": "RESTRICT"}
 _PRICE_ITEM = ("currencyId", "gross", "net", "linked")
 _PRICE_NESTED = ("gross", "net", "linked")
+# NumberRangeField: generated from the entity's number range when a new record leaves it out
+_NUMBER_RANGES = {"order": "orderNumber"}
 PK = str | dict[str, Any]
 
 
@@ -313,9 +317,9 @@ class Writer:
                 assoc = ent.assocs.get(name)
                 if assoc is None:
                     continue
-                if assoc.kind == "many_to_one" and isinstance(value, dict):
+                if assoc.kind in ("many_to_one", "one_to_one") and isinstance(value, dict):
                     self._resolve(SCHEMA[assoc.ref], [value], f"{current}/{name}", unresolved)
-                elif assoc.kind != "many_to_one" and isinstance(value, list):
+                elif assoc.kind not in ("many_to_one", "one_to_one") and isinstance(value, list):
                     self._resolve(SCHEMA[assoc.ref], value, f"{current}/{name}", unresolved)
 
     # -- upsert -------------------------------------------------------------------------------------------
@@ -363,6 +367,8 @@ class Writer:
                 continue  # the emulator has only the live version
             if fd.write_protected:
                 violations.append(write_protected(f"{path}/{name}"))
+            elif fd.kind == "state" and old is not None:
+                violations.append(state_change_forbidden(f"{path}/{name}", value))
             elif fd.translated:
                 if plain_tr is None:
                     plain_tr = {}
@@ -375,6 +381,9 @@ class Writer:
                     new[name] = normalized
         if forced:
             new.update(forced)
+        number_field = _NUMBER_RANGES.get(ent.name)
+        if old is None and number_field is not None and new.get(number_field) is None:
+            new[number_field] = self.store.next_number(ent.name)
         child_ctx = {**ctx_ids, ent.name: key} if nested else ctx_ids
         for assoc, value in nested:
             if assoc.kind != "many_to_one" or value is None:
@@ -400,7 +409,8 @@ class Writer:
                 value = new[name]
                 if value is None or value == "":
                     violations.append(not_blank(f"{path}/{name}", value))
-            elif old is None and name not in rec:
+            elif old is None and name not in rec and name not in ent.defaults:
+                # getDefaults() fill a new record before it is validated
                 violations.append(not_blank(f"{path}/{name}"))
         translations: dict[str, dict[str, Any]] = {}
         if plain_tr is not None or raw_translations is not None:
@@ -415,6 +425,12 @@ class Writer:
             if assoc.kind == "many_to_one" or value is None:
                 continue
             sub_path = f"{path}/{assoc.name}"
+            if assoc.kind == "one_to_one":
+                if isinstance(value, dict):
+                    self._upsert(SCHEMA[assoc.ref], value, sub_path, tx, child_ctx, {assoc.fk: key})
+                else:
+                    violations.append(_malformed(sub_path))
+                continue
             items = (
                 value
                 if isinstance(value, list)
@@ -588,13 +604,13 @@ class Writer:
                 tx.violations.append(too_long(f"{path}/{fd.name}", value, fd.max_length))
                 return False, None
             return True, value
-        if kind == "fk" or kind == "uuid":
+        if kind == "fk" or kind == "uuid" or kind == "state":
             if cls is not str or _UUID.fullmatch(value) is None:
                 tx.violations.append(invalid_uuid(f"{path}/{fd.name}", value))
                 return False, None
             # A target that exists now satisfies the constraint (a later delete in the same request cascades,
             # nulls or is restricted); only targets still missing wait for the end of the request.
-            if kind == "fk" and value not in self.store.rows[fd.ref or ""]:
+            if kind != "uuid" and value not in self.store.rows[fd.ref or ""]:
                 tx.fk_checks.append((ent.name, key, fd.name, fd.ref or "", value, fd.on_delete))
             return True, value
         if kind == "int":
@@ -614,6 +630,8 @@ class Writer:
             return True, value
         if kind == "price":
             return self._validate_price(ent, key, value, path, tx)
+        if kind == "calculated_price" or kind == "cart_price":
+            return _validate_json_price(JSON_PRICE_MEMBERS[kind], fd, value, path, tx)
         if kind == "json" or kind == "list":
             if cls is not dict and cls is not list:
                 tx.violations.append(invalid_type(f"{path}/{fd.name}", value, "array"))
@@ -967,6 +985,36 @@ class Writer:
             raise resource_not_found(ent.name, key)
         tx = _Tx(SYSTEM_LANGUAGE_ID, now_iso())
         self._transaction(tx, lambda: self._delete_keys(ent, [key], tx))
+
+
+def _validate_json_price(
+    members: tuple[tuple[str, str, bool], ...], fd: FieldDef, value: Any, path: str, tx: _Tx
+) -> tuple[bool, Any]:
+    """``JsonFieldSerializer`` over the price's property mapping: required members NotBlank, types checked;
+    ``extensions`` dropped as ``CalculatedPriceFieldSerializer`` / ``CartPriceFieldSerializer`` do."""
+    pointer = f"{path}/{fd.name}"
+    if not isinstance(value, dict):
+        tx.violations.append(invalid_type(pointer, value, "array"))
+        return False, None
+    before = len(tx.violations)
+    for name, type_name, required in members:
+        member = value.get(name)
+        at = f"{pointer}/{name}"
+        if member is None or member == "":
+            if required:
+                tx.violations.append(not_blank(at, member))
+            continue
+        ok = {
+            "float": _numeric(member),
+            "int": member.__class__ is int,
+            "array": isinstance(member, list | dict),
+            "string": isinstance(member, str),
+        }[type_name]
+        if not ok:
+            tx.violations.append(invalid_type(at, member, type_name))
+    if len(tx.violations) != before:
+        return False, None
+    return True, orjson.dumps({k: v for k, v in value.items() if k != "extensions"})
 
 
 def _plain_price(item: Any) -> bool:
