@@ -6,9 +6,14 @@ Routes (relative to wherever the app is mounted; URLs handed out are derived fro
   vendored 2026-07 schema; ``extensions.cost`` on every answer; cost throttling when enabled.
 * ``POST /__staged-uploads/`` (multipart form, file last) and ``PUT /__staged-uploads/{key}`` — staged upload
   targets handed out by ``stagedUploadsCreate``.
-* ``GET /__bulk-results/{shop}/{id}.jsonl?sig=…`` — bulk operation results.
+* ``GET /__bulk-results/{shop}/{id}.jsonl?…&sig=…`` — bulk operation results (signed, named downloads).
+* REST Admin (``shopify_rest``): ``/admin/api/{version}/shop.json``, ``/admin/oauth/access_scopes.json``,
+  ``customers.json``, ``orders.json``, ``products.json`` with counts and single records.
 * ``/__sandbox/state`` (GET), ``/__sandbox/faults`` (GET, PUT), ``/__sandbox/faults/bulk`` (PUT, DELETE),
-  ``/__sandbox/stats`` (GET), ``/__sandbox/stats/reset`` (POST), ``/__sandbox/reset`` (POST).
+  ``/__sandbox/stats`` (GET), ``/__sandbox/stats/reset`` (POST), ``/__sandbox/reset`` (POST),
+  ``/__sandbox/seed`` (POST, :class:`SeedRequest`).
+
+Webhooks of every change go to the subscribed addresses from background threads (``shopify_webhooks``).
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from graphql import GraphQLSchema
 from graphql.language import FieldNode, OperationDefinitionNode, OperationType
 from pydantic import BaseModel, Field
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from connector_pipelines.sandbox.server import (
@@ -49,6 +55,8 @@ from connector_pipelines.sandbox.shopify_bulk import (
     _FailNext,
     line_predicate,
 )
+from connector_pipelines.sandbox.shopify_bulk_query import BulkExports
+from connector_pipelines.sandbox.shopify_controls import CommerceControls, SeedRequest
 from connector_pipelines.sandbox.shopify_gql import (
     CostCalculator,
     DocumentCache,
@@ -56,10 +64,12 @@ from connector_pipelines.sandbox.shopify_gql import (
     InputCoercion,
     Json,
     coerce_variables,
+    literal_value,
 )
 from connector_pipelines.sandbox.shopify_gql_errors import ErrorDict
 from connector_pipelines.sandbox.shopify_products import ProductSet
 from connector_pipelines.sandbox.shopify_resolvers import build_resolvers, type_name_of
+from connector_pipelines.sandbox.shopify_rest import RestApi
 from connector_pipelines.sandbox.shopify_settings import ShopifySettings
 from connector_pipelines.sandbox.shopify_store import (
     BulkOperationRecord,
@@ -68,7 +78,10 @@ from connector_pipelines.sandbox.shopify_store import (
     ShopState,
     Variant,
     gid,
+    next_id,
+    parse_gid,
 )
+from connector_pipelines.sandbox.shopify_webhooks import Attempt, Subscription, WebhookService, topic_enum
 from connector_pipelines.schemas import shopify_schema
 
 __all__ = ["ShopifyEmulator", "ShopifySettings"]
@@ -129,6 +142,8 @@ class ShopifyStats:
     rejected_documents: int = 0
     requested_cost: int = 0
     actual_cost: int = 0
+    rest_calls: int = 0
+    rest_throttled: int = 0
     root_fields: dict[str, int] = field(default_factory=dict)
 
     def count(self, root_fields: Iterable[str]) -> None:
@@ -136,8 +151,11 @@ class ShopifyStats:
             self.root_fields[name] = self.root_fields.get(name, 0) + 1
 
 
-class ShopifyEmulator:
-    """One emulated Shopify (one or more shops). ``app`` is the ASGI app wrapped in :class:`FaultInjector`."""
+class ShopifyEmulator(CommerceControls):
+    """One emulated Shopify (one or more shops). ``app`` is the ASGI app wrapped in :class:`FaultInjector`.
+
+    Test controls (seeding, customer and order changes) come from :class:`CommerceControls`.
+    """
 
     def __init__(self, settings: ShopifySettings | None = None) -> None:
         self.settings = settings or ShopifySettings()
@@ -152,6 +170,10 @@ class ShopifyEmulator:
         self.bulk = BulkService(
             self.settings, self.schema, self.docs, self.coercion, self.executor, self.bulk_faults
         )
+        self.exports = BulkExports(
+            self.settings, self.schema, self.docs, self.executor, type_name_of, self.bulk_faults
+        )
+        self.webhooks = WebhookService(self.settings)
         self.faults = Faults()
         self.stats = ShopifyStats()
         self._stats_lock = threading.Lock()
@@ -169,6 +191,8 @@ class ShopifyEmulator:
             Route("/__sandbox/stats", self._admin_stats, methods=["GET"]),
             Route("/__sandbox/stats/reset", self._admin_stats_reset, methods=["POST"]),
             Route("/__sandbox/reset", self._admin_reset, methods=["POST"]),
+            Route("/__sandbox/seed", self._admin_seed, methods=["POST"]),
+            *RestApi(self.settings, self._authenticated, self._served_version, self._count_rest).routes(),
         ]
         inner = Starlette(routes=routes, exception_handlers={404: self._not_found, 405: self._not_allowed})
         self.app = FaultInjector(inner, self.faults, _render_fault)
@@ -179,13 +203,14 @@ class ShopifyEmulator:
         """Start serving on a background thread; call ``stop()`` on the result when done."""
         return EmulatorServer(self.app, host=host, port=port, name="shopify").start()
 
-    def shop(self, name: str | None = None) -> ShopState:
-        return self.shops[name] if name is not None else next(iter(self.shops.values()))
-
     def reset(self) -> None:
         """Forget all shop data (products, bulk operations, uploads) and faults."""
+        for state in getattr(self, "shops", {}).values():
+            self.exports.forget(list(state.bulk_operations.values()))
         self.shops = {name: ShopState(name, self.settings) for name in self.settings.shops}
         self._by_token = {token: self.shops[name] for name, token in self.settings.shops.items()}
+        for state in self.shops.values():
+            self.webhooks.attach(state)
         self.bulk.forget_uploads()
         self.bulk_faults.clear()
         self.faults.clear()
@@ -246,12 +271,53 @@ class ShopifyEmulator:
         """Lines (0-based numbers, or ``predicate(number, variables)``) fail with an internal error."""
         self.bulk_faults.fail_lines = line_predicate(lines)
 
+    # --- webhooks -------------------------------------------------------------------------------------------
+
+    def subscribe_webhook(self, topic: str, uri: str, *, shop: str | None = None) -> str:
+        """Subscribe ``uri`` to ``topic`` (``ORDERS_CREATE`` or ``orders/create``) as
+        webhookSubscriptionCreate would; returns the subscription's GID."""
+        state = self.shop(shop)
+        with state.lock:
+            subscription = Subscription(next_id(), topic_enum(topic), uri, time.time())
+            state.webhooks[subscription.id] = subscription
+            return gid("WebhookSubscription", subscription.id)
+
+    def send_compliance_webhook(
+        self, topic: str, uri: str, *, customer: str | None = None, shop: str | None = None
+    ) -> str:
+        """Send ``customers/data_request``, ``customers/redact`` (of ``customer``) or ``shop/redact`` to
+        ``uri``; returns the delivery's X-Shopify-Webhook-Id."""
+        state = self.shop(shop)
+        parsed = parse_gid(customer, "Customer") if customer else None
+        with state.lock:
+            return self.webhooks.send_compliance(state, topic, uri, parsed[1] if parsed else None)
+
+    def wait_for_webhooks(self, timeout_s: float = 30.0) -> None:
+        """Block until every queued delivery was answered or gave up retrying (no sleeping in tests)."""
+        if not self.webhooks.drain(timeout_s):
+            raise TimeoutError(
+                f"{self.webhooks.pending()} webhook deliveries still pending after {timeout_s} s"
+            )
+
+    def webhook_attempts(self) -> list[Attempt]:
+        """Every delivery attempt so far (the most recent 10,000), oldest first."""
+        return list(self.webhooks.attempts)
+
+    def hold_bulk_operations(self) -> None:
+        """New bulk operations stay CREATED until :meth:`release_bulk_operations` or ``clear_bulk_faults``."""
+        self.bulk_faults.gate.clear()
+
+    def release_bulk_operations(self) -> None:
+        self.bulk_faults.gate.set()
+
     def clear_bulk_faults(self) -> None:
         self.bulk_faults.clear()
 
     def wait_for_bulk(self, timeout_s: float = 10.0) -> None:
-        """Block until running bulk operations have finished."""
+        """Block until running bulk operations (mutations and queries) have finished."""
+        deadline = time.monotonic() + timeout_s
         self.bulk.join(timeout_s)
+        self.exports.join(max(0.0, deadline - time.monotonic()))
 
     def stats_snapshot(self) -> dict[str, Json]:
         with self._stats_lock:
@@ -285,14 +351,23 @@ class ShopifyEmulator:
             return stable[0]
         return None
 
+    def _authenticated(self, request: Request) -> ShopState | None:
+        shop = self._by_token.get(request.headers.get("x-shopify-access-token", ""))
+        host = request.headers.get("host", "").split(":")[0]
+        if shop is not None and host.endswith(".myshopify.com") and host != f"{shop.name}.myshopify.com":
+            return None  # a token only opens its own shop
+        return shop
+
+    def _count_rest(self, throttled: bool) -> None:
+        with self._stats_lock:
+            self.stats.rest_calls += 1
+            self.stats.rest_throttled += int(throttled)
+
     async def _graphql(self, request: Request) -> Response:
         served = self._served_version(request.path_params["version"])
         if served is None:
             return _json({"errors": "Not Found"}, 404)
-        shop = self._by_token.get(request.headers.get("x-shopify-access-token", ""))
-        host = request.headers.get("host", "").split(":")[0]
-        if shop is not None and host.endswith(".myshopify.com") and host != f"{shop.name}.myshopify.com":
-            shop = None  # a token only opens its own shop
+        shop = self._authenticated(request)
         headers = {"X-Request-Id": str(uuid.uuid4()), "X-Shopify-API-Version": served}
         if shop is None:
             with self._stats_lock:
@@ -356,7 +431,15 @@ class ShopifyEmulator:
                 "extensions": {"cost": self._cost(shop, requested, None)},
             }
             return self.settings.throttled_status, throttled
-        ctx = RequestContext(shop, self.settings, self.bulk, base_url, version)
+        ctx = RequestContext(
+            shop,
+            self.settings,
+            self.bulk,
+            base_url,
+            version,
+            exports=self.exports,
+            idempotency_keys=_idempotency_keys(operation, variables),
+        )
         with shop.lock:
             data, field_errors = self.executor.execute(prepared, operation, variables, ctx)
         actual = (
@@ -432,7 +515,15 @@ class ShopifyEmulator:
             body = self.bulk.result(shop, request.path_params["op_id"], request.query_params.get("sig", ""))
         except UploadError as exc:
             return Response(exc.xml(), exc.status, media_type="application/xml")
-        return Response(body, 200, media_type="application/jsonl")
+        # Signed storage URLs name the download and its type in the query (response-content-*).
+        media_type = request.query_params.get("response-content-type", "application/jsonl")
+        headers = {}
+        disposition = request.query_params.get("response-content-disposition")
+        if disposition:
+            headers["Content-Disposition"] = disposition
+        if isinstance(body, str):
+            return FileResponse(body, media_type=media_type, headers=headers)
+        return Response(body, 200, media_type=media_type, headers=headers)
 
     # --- admin --------------------------------------------------------------------------------------------
 
@@ -472,6 +563,11 @@ class ShopifyEmulator:
         self.reset_stats()
         return _json(self.stats_snapshot())
 
+    async def _admin_seed(self, request: Request) -> Response:
+        wanted = SeedRequest.model_validate_json(await request.body())
+        counts = await run_in_threadpool(self.seed, wanted, shop=request.query_params.get("shop"))
+        return _json(counts.model_dump())
+
     async def _admin_reset(self, request: Request) -> Response:
         self.reset()
         return _json({})
@@ -509,6 +605,23 @@ def _newer_root_fields(operation: OperationDefinitionNode, version: str) -> list
                 error["locations"] = [{"line": position.line, "column": position.column}]
             errors.append(error)
     return errors
+
+
+def _idempotency_keys(operation: OperationDefinitionNode, variables: Mapping[str, Json]) -> dict[str, str]:
+    """``@idempotent(key:)`` of the root fields, by response key."""
+    keys: dict[str, str] = {}
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode):
+            continue
+        for directive in selection.directives:
+            if directive.name.value != "idempotent":
+                continue
+            for argument in directive.arguments:
+                if argument.name.value == "key":
+                    value = literal_value(argument.value, variables)
+                    if isinstance(value, str):
+                        keys[(selection.alias or selection.name).value] = value
+    return keys
 
 
 def _base_url(request: Request) -> str:

@@ -17,6 +17,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 import orjson
 from graphql import GraphQLSchema
@@ -40,6 +42,9 @@ from connector_pipelines.sandbox.shopify_store import (
     next_id,
 )
 
+if TYPE_CHECKING:
+    from connector_pipelines.sandbox.shopify_bulk_query import BulkExports
+
 BULK_MUTATIONS = frozenset({"productSet", "productDelete"})
 """Mutations the emulator runs in bulk; Shopify allows more, the emulator implements these."""
 
@@ -61,6 +66,10 @@ class RequestContext:
     now: float = field(default_factory=time.time)
     monotonic: float = field(default_factory=time.monotonic)
     search: list[dict[str, Json]] = field(default_factory=list)
+    exports: BulkExports | None = None  # bulk queries (None inside a bulk mutation's lines)
+    listing: bool = False  # a bulk export: connections list every item, without cursors
+    # @idempotent(key:) of root fields, by response key
+    idempotency_keys: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,11 +80,16 @@ class _FailNext:
 
 @dataclass
 class BulkFaults:
-    """Injected bulk failures: fail the next operation, or fail chosen lines of every operation."""
+    """Injected bulk failures: fail the next operation, or fail chosen lines of every operation; and a gate
+    that holds new operations in CREATED until it opens (tests of concurrency limits and polling)."""
 
     fail_next: _FailNext | None = None
     fail_lines: LinePredicate | None = None
+    gate: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.gate.set()
 
     def take_fail_next(self) -> _FailNext | None:
         with self._lock:
@@ -86,6 +100,7 @@ class BulkFaults:
         with self._lock:
             self.fail_next = None
             self.fail_lines = None
+        self.gate.set()
 
 
 class UploadError(Exception):
@@ -356,6 +371,7 @@ class BulkService:
     ) -> None:
         if self.settings.bulk_start_delay_s:
             time.sleep(self.settings.bulk_start_delay_s)
+        self.faults.gate.wait()
         fail = self.faults.take_fail_next()
         with shop.lock:
             if op.cancel_requested:
@@ -435,30 +451,52 @@ class BulkService:
             op.partial = status != "COMPLETED"
             op.error_code = error_code
             op.completed_at = iso(time.time())
+            op.completed_monotonic = time.monotonic()
             op.status = status
 
     def result_url(
         self, base_url: str, shop: ShopState, op: BulkOperationRecord, *, partial: bool
     ) -> str | None:
-        """``url`` of a completed operation, or ``partialDataUrl`` of a failed or canceled one with lines."""
+        """``url`` of a completed operation, or ``partialDataUrl`` of a failed or canceled one with lines.
+
+        Like Shopify's signed storage URLs it names the file to save as (``response-content-disposition``).
+        """
+        has_data = op.result is not None or op.result_path is not None
         if partial:
-            available = op.partial and op.result is not None
+            available = op.partial and has_data
         else:
             empty_ok = not self.settings.bulk_url_null_when_empty
-            available = op.status == "COMPLETED" and (op.result is not None or empty_ok)
+            available = op.status == "COMPLETED" and (has_data or empty_ok)
         if not available:
             return None
         path = f"{shop.name}/{op.id}"
-        return f"{base_url}/__bulk-results/{path}.jsonl?sig={self.sign(path)}"
+        name = f"bulk-{op.id}.jsonl"
+        query = urlencode(
+            {
+                "X-Goog-Algorithm": "GOOG4-RSA-SHA256",
+                "X-Goog-Expires": str(int(self.settings.bulk_result_ttl_s)),
+                "response-content-disposition": f"attachment; filename=\"{name}\"; filename*=UTF-8''{name}",
+                "response-content-type": "application/jsonl",
+                "sig": self.sign(path),
+            }
+        )
+        return f"{base_url}/__bulk-results/{path}.jsonl?{query}"
 
-    def result(self, shop: ShopState, op_id: int, signature: str) -> bytes:
+    def result(self, shop: ShopState, op_id: int, signature: str) -> bytes | str:
+        """The result of an operation: its bytes, or the path of its file (bulk queries)."""
         if not hmac.compare_digest(self.sign(f"{shop.name}/{op_id}"), signature):
             raise UploadError(403, "AccessDenied", "Invalid or expired signature.")
         op = shop.bulk_operations.get(op_id)
         if op is None or op.status not in TERMINAL:
             raise UploadError(404, "NoSuchKey", "The specified key does not exist.")
+        expired = (
+            op.completed_monotonic is not None
+            and time.monotonic() - op.completed_monotonic > self.settings.bulk_result_ttl_s
+        )
+        if expired:
+            raise UploadError(400, "ExpiredToken", "The provided token has expired.")
         self.counters.downloads += 1
-        return op.result or b""
+        return op.result_path or op.result or b""
 
     def forget_uploads(self) -> None:
         with self._lock:

@@ -674,6 +674,12 @@ class Executor(Generic[C]):
 
     # selection sets -------------------------------------------------------------------------------------
 
+    def collect(
+        self, run: Execution[C], type_: GraphQLObjectType, selection_set: SelectionSetNode
+    ) -> dict[str, list[FieldNode]]:
+        """The fields ``selection_set`` selects on ``type_`` by response key (fragments applied)."""
+        return self._collect(run, type_, selection_set)
+
     def _collect(
         self, run: Execution[C], type_: GraphQLObjectType, selection_set: SelectionSetNode
     ) -> dict[str, list[FieldNode]]:

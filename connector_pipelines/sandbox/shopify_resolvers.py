@@ -15,9 +15,19 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from graphql import GraphQLObjectType, GraphQLSchema
+from graphql import (
+    GraphQLInterfaceType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLSchema,
+    GraphQLUnionType,
+    get_named_type,
+)
 
 from connector_pipelines.sandbox.shopify_bulk import RequestContext
+from connector_pipelines.sandbox.shopify_changes import product_deleted, product_written
+from connector_pipelines.sandbox.shopify_commerce_resolvers import TYPE_NAMES as COMMERCE_TYPES
+from connector_pipelines.sandbox.shopify_commerce_resolvers import commerce_node, commerce_table
 from connector_pipelines.sandbox.shopify_edits import (
     compare_digest,
     metafields_delete,
@@ -28,7 +38,16 @@ from connector_pipelines.sandbox.shopify_edits import (
 from connector_pipelines.sandbox.shopify_gql import FieldError, Json, PathLink, Resolver
 from connector_pipelines.sandbox.shopify_media import image_view, mime_type
 from connector_pipelines.sandbox.shopify_products import ProductSet, parameterize, product_delete
-from connector_pipelines.sandbox.shopify_search import SearchSyntaxError
+from connector_pipelines.sandbox.shopify_resolve import (
+    Args,
+    Table,
+    by_id,
+    connection,
+    count,
+    path_keys,
+    searched,
+)
+from connector_pipelines.sandbox.shopify_shop_resolvers import shop_table, shop_view
 from connector_pipelines.sandbox.shopify_store import (
     BulkOperationRecord,
     Connection,
@@ -46,12 +65,10 @@ from connector_pipelines.sandbox.shopify_store import (
     Variant,
     gid,
     next_id,
-    paginate,
     parse_gid,
 )
-
-Args = dict[str, Json]
-Table = dict[str, dict[str, Resolver[RequestContext]]]
+from connector_pipelines.sandbox.shopify_webhooks import Subscription, webhooks_table
+from connector_pipelines.sandbox.shopify_writes import writes_table
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +81,9 @@ class InventoryLevelView:
 
 
 _TYPE_NAMES: dict[type, str] = {
+    **COMMERCE_TYPES,
     InventoryLevelView: "InventoryLevel",
+    Subscription: "WebhookSubscription",
     Product: "Product",
     Variant: "ProductVariant",
     BulkOperationRecord: "BulkOperation",
@@ -81,20 +100,6 @@ def type_name_of(value: object) -> str:
     if isinstance(value, dict) and "__typename" in value:
         return str(value["__typename"])
     return _TYPE_NAMES[type(value)]
-
-
-def _path_keys(path: PathLink) -> list[str | int]:
-    keys: list[str | int] = []
-    while path is not None:
-        path, key = path
-        keys.append(key)
-    return keys[::-1]
-
-
-def _count(n: int, limit: int | None = None) -> dict[str, Json]:
-    if limit is not None and n > limit:
-        return {"count": limit, "precision": "AT_LEAST"}
-    return {"count": n, "precision": "EXACT"}
 
 
 # --- lookups ----------------------------------------------------------------------------------------------
@@ -122,7 +127,7 @@ def find_node(shop: ShopState, value: str) -> object | None:
     if kind == "MediaImage":
         return shop.files.get(number)
     if kind == "InventoryItem":
-        return next((v.inventory_item for v in shop.variants.values() if v.inventory_item.id == number), None)
+        return shop.inventory_items.get(number)
     if kind == "ProductOption":
         return next(
             (option_view(o, p) for p in shop.products.values() for o in p.options if o.id == number), None
@@ -131,20 +136,9 @@ def find_node(shop: ShopState, value: str) -> object | None:
         product_fields = (m for p in shop.products.values() for m in p.metafields)
         variant_fields = (m for v in shop.variants.values() for m in v.metafields)
         return next((m for m in itertools.chain(product_fields, variant_fields) if m.id == number), None)
-    return None
-
-
-def _query(
-    args: Args, ctx: RequestContext, path: PathLink, search: Callable[[list[dict[str, str]]], list[Any]]
-) -> list[Any]:
-    warnings: list[dict[str, str]] = []
-    try:
-        found = search(warnings)
-    except SearchSyntaxError as exc:
-        raise FieldError(f"Invalid search query: {exc}") from None
-    if warnings:
-        ctx.search.append({"path": _path_keys(path), "query": args.get("query"), "warnings": warnings})
-    return found
+    if kind == "WebhookSubscription":
+        return shop.webhooks.get(number)
+    return commerce_node(shop, kind, number)
 
 
 _PRODUCT_SORT: dict[str, Callable[[Product], SortKey]] = {
@@ -166,48 +160,38 @@ _VARIANT_SORT: dict[str, Callable[[Variant], SortKey]] = {
 }
 
 
-def _by_id(record: Any) -> SortKey:
-    return (0, record.id)
-
-
 def _sorted(
     items: list[Any], sorts: dict[str, Callable[[Any], SortKey]], sort_key: str | None
 ) -> tuple[list[Any], Callable[[Any], SortKey]]:
     key = sorts.get(sort_key or "ID")
     if key is None:
-        return items, _by_id  # insertion order is id order; unmodelled keys (RELEVANCE, ...) sort by id
+        return items, by_id  # insertion order is id order; unmodelled keys (RELEVANCE, ...) sort by id
     return sorted(items, key=key), key
-
-
-def _connection(
-    items: list[Any], args: Args, ctx: RequestContext, key: Callable[[Any], SortKey] = _by_id
-) -> Connection:
-    return paginate(items, key, args, ctx.settings.max_page_size)
 
 
 # --- QueryRoot ----------------------------------------------------------------------------------------------
 
 
 def _products(_: object, args: Args, ctx: RequestContext, path: PathLink) -> Connection:
-    found = _query(args, ctx, path, lambda w: ctx.shop.search_products(args.get("query"), w))
+    found = searched(args, ctx, path, lambda w: ctx.shop.search_products(args.get("query"), w))
     items, key = _sorted(found, _PRODUCT_SORT, args.get("sortKey"))
-    return _connection(items, args, ctx, key)
+    return connection(items, args, ctx, key)
 
 
 def _product_variants(_: object, args: Args, ctx: RequestContext, path: PathLink) -> Connection:
-    found = _query(args, ctx, path, lambda w: ctx.shop.search_variants(args.get("query"), w, ctx.monotonic))
+    found = searched(args, ctx, path, lambda w: ctx.shop.search_variants(args.get("query"), w, ctx.monotonic))
     items, key = _sorted(found, _VARIANT_SORT, args.get("sortKey"))
-    return _connection(items, args, ctx, key)
+    return connection(items, args, ctx, key)
 
 
 def _products_count(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
-    found = _query(args, ctx, path, lambda w: ctx.shop.search_products(args.get("query"), w))
-    return _count(len(found), args.get("limit"))
+    found = searched(args, ctx, path, lambda w: ctx.shop.search_products(args.get("query"), w))
+    return count(len(found), args.get("limit"))
 
 
 def _variants_count(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
-    found = _query(args, ctx, path, lambda w: ctx.shop.search_variants(args.get("query"), w, ctx.monotonic))
-    return _count(len(found), args.get("limit"))
+    found = searched(args, ctx, path, lambda w: ctx.shop.search_variants(args.get("query"), w, ctx.monotonic))
+    return count(len(found), args.get("limit"))
 
 
 def _node(_: object, args: Args, ctx: RequestContext, path: PathLink) -> object | None:
@@ -253,12 +237,12 @@ def _bulk_operations(_: object, args: Args, ctx: RequestContext, path: PathLink)
         else:
             ctx.search.append(
                 {
-                    "path": _path_keys(path),
+                    "path": path_keys(path),
                     "query": query,
                     "warnings": [{"field": name, "message": "Invalid search field for this query."}],
                 }
             )
-    return _connection(ops, args, ctx, lambda op: (op.created_at, op.id))
+    return connection(ops, args, ctx, lambda op: (op.created_at, op.id))
 
 
 def _current_bulk(_: object, args: Args, ctx: RequestContext, path: PathLink) -> BulkOperationRecord | None:
@@ -266,27 +250,17 @@ def _current_bulk(_: object, args: Args, ctx: RequestContext, path: PathLink) ->
     return ops[-1] if ops else None
 
 
-def _shop(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
-    shop = ctx.shop
-    return {
-        "__typename": "Shop",
-        "id": gid("Shop", shop.number),
-        "name": shop.name,
-        "myshopifyDomain": f"{shop.name}.myshopify.com",
-        "currencyCode": "EUR",
-        "ianaTimezone": "UTC",
-    }
-
-
 def _operation(_: object, args: Args, ctx: RequestContext, path: PathLink) -> ProductOperationRecord | None:
     node = find_node(ctx.shop, args["id"])
     return node if isinstance(node, ProductOperationRecord) else None
 
 
-def _kind(kind: str) -> Resolver[RequestContext]:
+def _kind(*kinds: str) -> Resolver[RequestContext]:
+    """A root field that looks one record up by ``id``: null when there is none of that kind."""
+
     def lookup(_: object, args: Args, ctx: RequestContext, path: PathLink) -> object | None:
         node = find_node(ctx.shop, args["id"]) if args.get("id") is not None else None
-        return node if type_name_of(node) == kind else None
+        return node if node is not None and type_name_of(node) in kinds else None
 
     return lookup
 
@@ -306,9 +280,8 @@ QUERY: dict[str, Resolver[RequestContext]] = {
     "bulkOperations": _bulk_operations,
     "currentBulkOperation": _current_bulk,
     "productOperation": _operation,
-    "shop": _shop,
     "location": _kind("Location"),
-    "locations": lambda _, args, ctx, path: _connection(list(ctx.shop.locations), args, ctx),
+    "locations": lambda _, args, ctx, path: connection(list(ctx.shop.locations), args, ctx),
 }
 
 
@@ -317,7 +290,10 @@ QUERY: dict[str, Resolver[RequestContext]] = {
 
 def _product_set(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
     writer = ProductSet(ctx.shop, ctx.now, ctx.monotonic)
+    before = len(ctx.shop.products)
     product = writer.run(args.get("identifier"), args["input"])
+    if product is not None:
+        product_written(ctx.shop, product, len(ctx.shop.products) > before, ctx.now)
     if args.get("synchronous", True):
         return {"product": product, "productSetOperation": None, "userErrors": writer.errors}
     # Asynchronous mode: the work is done already; the operation reports CREATED now, COMPLETE when polled.
@@ -332,13 +308,16 @@ def _product_set(_: object, args: Args, ctx: RequestContext, path: PathLink) -> 
 
 
 def _product_delete(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
+    product = ctx.shop.product(args["input"]["id"])
     deleted, errors = product_delete(ctx.shop, args["input"]["id"])
+    if product is not None and deleted is not None:
+        product_deleted(ctx.shop, product.id, product.title, ctx.now)
     payload: dict[str, Json] = {
         "deletedProductId": deleted,
         "productDeleteOperation": None,
         "userErrors": errors,
     }
-    payload["shop"] = _shop(None, {}, ctx, path)
+    payload["shop"] = shop_view(ctx.shop)
     if not args.get("synchronous", True):
         record = ProductOperationRecord(next_id(), "ProductDeleteOperation", None, errors, deleted)
         ctx.shop.operations[record.id] = record
@@ -373,6 +352,13 @@ def _run_mutation(_: object, args: Args, ctx: RequestContext, path: PathLink) ->
     return {"bulkOperation": op, "userErrors": errors}
 
 
+def _run_query(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
+    if ctx.exports is None:
+        raise FieldError("Bulk mutations cannot run other bulk operations.")
+    op, errors = ctx.exports.start(ctx, args["query"], bool(args.get("groupObjects")))
+    return {"bulkOperation": op, "userErrors": errors}
+
+
 def _cancel(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[str, Json]:
     node = find_node(ctx.shop, args["id"])
     if not isinstance(node, BulkOperationRecord):
@@ -383,16 +369,29 @@ def _cancel(_: object, args: Args, ctx: RequestContext, path: PathLink) -> dict[
     return {"bulkOperation": node, "userErrors": ctx.bulk.cancel(node)}
 
 
+def _tagged(
+    change: Callable[[ShopState, str, list[str], float], dict[str, Json]], args: Args, ctx: RequestContext
+) -> dict[str, Json]:
+    """tagsAdd / tagsRemove; a product whose tags changed is reported as updated."""
+    product = ctx.shop.product(args["id"])
+    before = list(product.tags) if product is not None else None
+    payload = change(ctx.shop, args["id"], args["tags"], ctx.now)
+    if product is not None and not payload["userErrors"] and product.tags != before:
+        product_written(ctx.shop, product, False, ctx.now)
+    return payload
+
+
 MUTATION: dict[str, Resolver[RequestContext]] = {
     "productSet": _product_set,
     "productDelete": _product_delete,
     "stagedUploadsCreate": _staged_uploads,
     "bulkOperationRunMutation": _run_mutation,
+    "bulkOperationRunQuery": _run_query,
     "bulkOperationCancel": _cancel,
     "metafieldsSet": lambda _, args, ctx, path: metafields_set(ctx.shop, args["metafields"], ctx.now),
     "metafieldsDelete": lambda _, args, ctx, path: metafields_delete(ctx.shop, args["metafields"]),
-    "tagsAdd": lambda _, args, ctx, path: tags_add(ctx.shop, args["id"], args["tags"], ctx.now),
-    "tagsRemove": lambda _, args, ctx, path: tags_remove(ctx.shop, args["id"], args["tags"], ctx.now),
+    "tagsAdd": lambda _, args, ctx, path: _tagged(tags_add, args, ctx),
+    "tagsRemove": lambda _, args, ctx, path: _tagged(tags_remove, args, ctx),
 }
 
 
@@ -414,7 +413,7 @@ def _metafields(record: Any, args: Args, ctx: RequestContext, path: PathLink) ->
     if args.get("keys"):
         keys = set(args["keys"])
         items = [m for m in items if f"{m.namespace}.{m.key}" in keys]
-    return _connection(items, args, ctx)
+    return connection(items, args, ctx)
 
 
 def _metafield(record: Any, args: Args, ctx: RequestContext, path: PathLink) -> Metafield | None:
@@ -434,7 +433,7 @@ def _description(product: Product, args: Args, ctx: RequestContext, path: PathLi
 
 def _product_variants_of(product: Product, args: Args, ctx: RequestContext, path: PathLink) -> Connection:
     items, key = _sorted(product.variants, _VARIANT_SORT, args.get("sortKey"))
-    return _connection(items, args, ctx, key)
+    return connection(items, args, ctx, key)
 
 
 def _has_only_default(product: Product, args: Args, ctx: RequestContext, path: PathLink) -> bool:
@@ -503,7 +502,7 @@ def _compare_at_range(
 def _media(record: Product | Variant, args: Args, ctx: RequestContext, path: PathLink) -> Connection:
     """Media in their order (sort key POSITION, the default; the emulator orders every sort key so)."""
     positions = {m.id: i for i, m in enumerate(record.media)}
-    return _connection(list(record.media), args, ctx, lambda m: (positions[m.id], m.id))
+    return connection(list(record.media), args, ctx, lambda m: (positions[m.id], m.id))
 
 
 def _featured_image(record: Product | Variant, args: Args, ctx: RequestContext, path: PathLink) -> Json:
@@ -515,7 +514,7 @@ PRODUCT: dict[str, Resolver[RequestContext]] = {
     "legacyResourceId": _legacy,
     "description": _description,
     "variants": _product_variants_of,
-    "variantsCount": lambda p, args, ctx, path: _count(len(p.variants)),
+    "variantsCount": lambda p, args, ctx, path: count(len(p.variants)),
     "totalVariants": lambda p, args, ctx, path: len(p.variants),
     "totalInventory": lambda p, args, ctx, path: sum(v.inventory_quantity for v in p.variants),
     "tracksInventory": lambda p, args, ctx, path: any(v.inventory_item.tracked for v in p.variants),
@@ -532,7 +531,7 @@ PRODUCT: dict[str, Resolver[RequestContext]] = {
     "compareAtPriceRange": _compare_at_range,
     "media": _media,
     "featuredMedia": lambda p, args, ctx, path: p.media[0] if p.media else None,
-    "mediaCount": lambda p, args, ctx, path: _count(len(p.media)),
+    "mediaCount": lambda p, args, ctx, path: count(len(p.media)),
     "featuredImage": _featured_image,
 }
 
@@ -617,7 +616,7 @@ INVENTORY_LEVEL: dict[str, Resolver[RequestContext]] = {
 
 
 INVENTORY_ITEM: dict[str, Resolver[RequestContext]] = {
-    "inventoryLevels": lambda i, args, ctx, path: _connection(_levels(i, ctx), args, ctx),
+    "inventoryLevels": lambda i, args, ctx, path: connection(_levels(i, ctx), args, ctx),
     "inventoryLevel": _level,
     "id": _id("InventoryItem"),
     "legacyResourceId": _legacy,
@@ -716,10 +715,29 @@ def _edge_node(edge: Edge, args: Args, ctx: RequestContext, path: PathLink) -> o
     return edge.node
 
 
+def _merge(table: Table, more: Table) -> None:
+    for type_name, fields in more.items():
+        table[type_name] = {**table.get(type_name, {}), **fields}
+
+
+def _lookups_by_id(schema: GraphQLSchema, query: dict[str, Resolver[RequestContext]]) -> None:
+    """Every other root field that finds one record by ``id`` answers null for an id it does not know."""
+    root = schema.query_type
+    assert root is not None
+    for name, field_def in root.fields.items():
+        if name in query or "id" not in field_def.args or isinstance(field_def.type, GraphQLNonNull):
+            continue
+        named = get_named_type(field_def.type)
+        if isinstance(named, GraphQLObjectType):
+            query[name] = _kind(named.name)
+        elif isinstance(named, GraphQLInterfaceType | GraphQLUnionType):
+            query[name] = _kind(*(t.name for t in schema.get_possible_types(named)))
+
+
 def build_resolvers(schema: GraphQLSchema) -> Table:
     table: Table = {
-        "QueryRoot": QUERY,
-        "Mutation": MUTATION,
+        "QueryRoot": dict(QUERY),
+        "Mutation": dict(MUTATION),
         "Product": PRODUCT,
         "ProductVariant": VARIANT,
         "InventoryItem": INVENTORY_ITEM,
@@ -735,13 +753,20 @@ def build_resolvers(schema: GraphQLSchema) -> Table:
         },
         "MediaImage": MEDIA_IMAGE,
     }
+    _merge(table, shop_table())
+    _merge(table, commerce_table())
+    _merge(table, writes_table())
+    _merge(table, webhooks_table())
+    for owner in ("Customer", "Order"):
+        _merge(table, {owner: {"metafields": _metafields, "metafield": _metafield}})
+    _lookups_by_id(schema, table["QueryRoot"])
     # Every connection and edge type answers from Connection/Edge records.
-    connection = _connection_fields()
+    connection_fields = _connection_fields()
     for name, type_ in schema.type_map.items():
         if not isinstance(type_, GraphQLObjectType):
             continue
         if name.endswith("Connection") and "pageInfo" in type_.fields:
-            table[name] = connection
+            table[name] = connection_fields
         elif name.endswith("Edge") and "node" in type_.fields:
             table[name] = {"node": _edge_node}
     return table

@@ -13,6 +13,25 @@ OptionErrorCode = Literal[
     "INVALID_VARIANT",
 ]
 
+DEFAULT_SCOPES = (
+    "read_products",
+    "write_products",
+    "read_inventory",
+    "write_inventory",
+    "read_customers",
+    "read_orders",
+    "read_all_orders",
+    "read_fulfillments",
+    "write_fulfillments",
+    "read_merchant_managed_fulfillment_orders",
+    "write_merchant_managed_fulfillment_orders",
+    "read_locations",
+    "write_files",
+)
+# Compressed stand-in for Shopify's "8 retries over 4 hours" (contract §12.5): the same shape, in seconds.
+COMPRESSED_RETRIES = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4)
+REALISTIC_RETRIES = (60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0, 7200.0)
+
 SUPPORTED_VERSIONS = ("2025-10", "2026-01", "2026-04", "2026-07", "2026-10", "unstable")
 
 
@@ -82,7 +101,56 @@ class ShopifySettings(BaseModel):
         "shuffled", description="result lines may come back out of order (contract §7.5)"
     )
     bulk_url_null_when_empty: bool = Field(True, description="url is null when no objects were produced")
+    bulk_query_concurrency: int | None = Field(
+        None, ge=1, description="None: 1 per shop before 2026-01, 5 from 2026-01 (contract §2)"
+    )
+    bulk_children_last: bool = Field(
+        True,
+        description="with groupObjects false (the default from 2026-01) nested lines come after all parents, "
+        "as Shopify does not promise they follow their parent (contract §8); false keeps them grouped",
+    )
+    bulk_result_ttl_s: float = Field(7 * 24 * 3600.0, gt=0, description="result URLs expire (7 days)")
     seed: int = 0
+
+    # the shop as apps read it (shop, shop.json, access_scopes.json)
+    currency_code: str = Field("EUR", pattern=r"^[A-Z]{3}$", description="the shop's currency (2 decimals)")
+    shop_email: str = "owner@example.com"
+    plan_name: str = "Advanced"
+    access_scopes: tuple[str, ...] = Field(DEFAULT_SCOPES, description="what the app's token was granted")
+    seed_start: float = Field(
+        1_767_225_600.0, description="epoch seconds seeded records start from (2026-01-01T00:00:00Z)"
+    )
+    seed_span_days: int = Field(300, gt=0, description="seeded created/updated times spread over these days")
+
+    # idempotency of inventory mutations (2026-04 changelog: the @idempotent directive becomes mandatory)
+    idempotency: Literal["by_version", "optional"] = Field(
+        "by_version",
+        description="inventorySetQuantities / inventoryAdjustQuantities without @idempotent: an error from "
+        "2026-04 (by_version), or accepted (optional)",
+    )
+
+    # webhooks (contract §12)
+    app_secret: str = Field("shpss_sandbox_app_secret", description="signs X-Shopify-Hmac-Sha256")
+    webhook_api_version: str = Field("2026-07", description="the app's webhook API version")
+    webhook_retry_delays_s: tuple[float, ...] = Field(
+        COMPRESSED_RETRIES, description="delays before each retry (Shopify: 8 over 4 hours)"
+    )
+    webhook_timeout_s: float = Field(5.0, gt=0, description="no answer within this counts as a failure")
+    webhook_connect_timeout_s: float = Field(1.0, gt=0)
+    webhook_delete_after_failures: int | None = Field(
+        8, ge=1, description="consecutive failed deliveries after which a subscription is deleted"
+    )
+    webhook_duplicate_rate: float = Field(0.0, ge=0, le=1, description="deliveries sent twice")
+    webhook_reorder: bool = Field(False, description="deliver queued webhooks in shuffled order")
+    webhook_queue_size: int = Field(10_000, gt=0, description="pending deliveries before changes block")
+    webhook_allow_http_loopback: bool = Field(
+        True, description="accept http:// subscription addresses on this machine (Shopify wants https)"
+    )
+
+    # REST Admin (contract §11)
+    rest_bucket_size: int = Field(40, gt=0)
+    rest_leak_rate: float = Field(2.0, gt=0, description="requests per second")
+    rest_throttle_enabled: bool = Field(False, description="the REST leaky bucket (429 + Retry-After)")
 
     @model_validator(mode="after")
     def _distinct_tokens(self) -> ShopifySettings:
@@ -94,5 +162,5 @@ class ShopifySettings(BaseModel):
 
     @classmethod
     def realistic(cls, **overrides: object) -> ShopifySettings:
-        """Throttling on with the contract's default bucket (2000 points, 100/s)."""
-        return cls.model_validate({"throttle_enabled": True, **overrides})
+        """Throttling on with the contract's buckets (GraphQL 2000 points at 100/s, REST 40 at 2/s)."""
+        return cls.model_validate({"throttle_enabled": True, "rest_throttle_enabled": True, **overrides})

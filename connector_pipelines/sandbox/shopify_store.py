@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import base64
 import bisect
-import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import orjson
 
+from connector_pipelines.sandbox.shopify_commerce import Change, Commerce, Event
 from connector_pipelines.sandbox.shopify_gql import FieldError, Json
 from connector_pipelines.sandbox.shopify_search import Search, SearchField, exact_values, parse_query
 from connector_pipelines.sandbox.shopify_settings import ShopifySettings
+
+if TYPE_CHECKING:
+    from connector_pipelines.sandbox.shopify_webhooks import Subscription
 
 T = TypeVar("T")
 GID_PREFIX = "gid://shopify/"
@@ -188,9 +191,11 @@ class BulkOperationRecord:
     root_object_count: int = 0
     file_size: int | None = None
     result: bytes | None = None
+    result_path: str | None = None  # a bulk query's JSONL, written to a file as it is produced
     partial: bool = False
     client_identifier: str | None = None
     cancel_requested: bool = False
+    completed_monotonic: float | None = None  # result URLs expire a while after completion
 
 
 @dataclass(eq=False)
@@ -219,6 +224,19 @@ class PageInfo:
     end_cursor: str | None
 
 
+class PageInfoLike(Protocol):
+    """What ``pageInfo`` answers from: a :class:`PageInfo`, or one that computes a field when asked."""
+
+    @property
+    def has_next_page(self) -> bool: ...
+    @property
+    def has_previous_page(self) -> bool: ...
+    @property
+    def start_cursor(self) -> str | None: ...
+    @property
+    def end_cursor(self) -> str | None: ...
+
+
 @dataclass(slots=True)
 class Edge:
     cursor: str
@@ -229,7 +247,7 @@ class Edge:
 class Connection:
     nodes: list[Any]
     cursors: list[str]
-    page_info: PageInfo
+    page_info: PageInfoLike
 
     @property
     def edges(self) -> list[Edge]:
@@ -377,7 +395,7 @@ def _product_search() -> Search[Product]:
             "vendor": SearchField("text", lambda p: (p.vendor,)),
             "product_type": SearchField("text", lambda p: (p.product_type,), comma_list=True),
             "tag": SearchField("text", lambda p: p.tags),
-            "tag_not": SearchField("text", lambda p: p.tags),
+            "tag_not": SearchField("text", lambda p: p.tags, negated=True),
             "gift_card": SearchField("bool", lambda p: (p.gift_card,)),
             "created_at": SearchField("time", lambda p: (p.created_at,)),
             "updated_at": SearchField("time", lambda p: (p.updated_at,)),
@@ -391,12 +409,31 @@ def _product_search() -> Search[Product]:
 
 PRODUCT_SEARCH = _product_search()
 
-_ids = itertools.count(1_000_001)
+
+class _Ids:
+    def __init__(self, start: int) -> None:
+        self._next = start
+        self._lock = threading.Lock()
+
+    def take(self, count: int) -> int:
+        with self._lock:
+            first = self._next
+            self._next += count
+            return first
+
+
+_ids = _Ids(1_000_001)
 
 
 def next_id() -> int:
     """Ids are unique across every shop and kind of record, like Shopify's."""
-    return next(_ids)
+    return _ids.take(1)
+
+
+def reserve_ids(count: int) -> range:
+    """``count`` consecutive fresh ids (seeding takes them in one step)."""
+    first = _ids.take(count)
+    return range(first, first + count)
 
 
 class ShopState:
@@ -411,12 +448,30 @@ class ShopState:
         self.handles: dict[str, Product] = {}
         self.variants: dict[int, Variant] = {}
         self.sku_index: dict[str, set[int]] = {}
+        self.inventory_items: dict[int, InventoryItem] = {}
         self.operations: dict[int, ProductOperationRecord] = {}
         self.bulk_operations: dict[int, BulkOperationRecord] = {}
         self.staged: dict[str, StagedUpload] = {}
         self.files: dict[int, MediaImage] = {}
         self.locations = [Location(i, n) for i, n in sorted(settings.location_names.items())]
         self.bucket = LeakyBucket(settings.bucket_capacity, settings.restore_rate)
+        self.commerce = Commerce()
+        self.webhooks: dict[int, Subscription] = {}
+        # @idempotent keys of inventory mutations -> (fingerprint of the input, the payload answered)
+        self.idempotency: dict[str, tuple[bytes, dict[str, Json]]] = {}
+        self.created_at = time.time()
+        # Called with every change (under the lock): the webhook service listens here.
+        self.listeners: list[Callable[[ShopState, Change], None]] = []
+
+    def changed(self, change: Change) -> None:
+        """Record ``change`` as an event and tell the listeners (webhooks); call with the lock held."""
+        commerce = self.commerce
+        commerce.touch()
+        commerce.record(
+            Event(next_id(), change.at, change.subject_type, change.subject_id, change.action, change.message)
+        )
+        for listener in self.listeners:
+            listener(self, change)
 
     # products and variants -------------------------------------------------------------------------------
 
@@ -441,6 +496,7 @@ class ShopState:
     def index_variant(self, variant: Variant, old_sku: str | None, is_new: bool, now: float) -> None:
         """Register a written variant; its new SKU becomes searchable ``sku_index_lag_s`` after ``now``."""
         self.variants[variant.id] = variant
+        self.inventory_items[variant.inventory_item.id] = variant.inventory_item
         if is_new:
             variant.previous_sku = None
         elif old_sku != variant.sku:
@@ -453,6 +509,7 @@ class ShopState:
 
     def unindex_variant(self, variant: Variant) -> None:
         self.variants.pop(variant.id, None)
+        self.inventory_items.pop(variant.inventory_item.id, None)
         for sku in (variant.sku, variant.previous_sku):
             if sku:
                 self._unindex_sku(sku, variant.id)

@@ -188,7 +188,7 @@ def test_versions_fall_forward_and_unknown_paths_404(shop: Shop) -> None:
     assert shop.post({"query": "{ shop { name } }"}, version="2099-01").status_code == 404
     recent = shop.gql('{ bulkOperation(id: "gid://shopify/BulkOperation/1") { id } }', version="2025-10")
     assert recent["errors"][0]["message"] == "Field 'bulkOperation' doesn't exist on type 'QueryRoot'"
-    assert shop.http.get("/admin/api/2026-07/products.json").json() == {"errors": "Not Found"}
+    assert shop.http.get("/admin/api/2026-07/no/such/route").json() == {"errors": "Not Found"}
     assert shop.post({"variables": {}}).status_code == 400
 
 
@@ -337,8 +337,8 @@ def test_node_lookups_and_unimplemented_fields(shop: Shop) -> None:
     ]
     invalid = shop.gql('{ node(id: "nope") { id } }')["errors"][0]
     assert invalid["message"] == "Invalid global id 'nope'"
-    orders = shop.gql("{ orders(first: 1) { nodes { id } } }")["errors"][0]
-    assert orders["extensions"]["code"] == "NOT_IMPLEMENTED"
+    collections = shop.gql("{ collections(first: 1) { nodes { id } } }")["errors"][0]
+    assert collections["extensions"]["code"] == "NOT_IMPLEMENTED"
 
 
 def test_cost_limit_and_throttling(make_shop: Callable[..., Shop]) -> None:
