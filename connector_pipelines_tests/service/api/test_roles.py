@@ -28,6 +28,7 @@ class Endpoint:
     status: int  # the answer to an allowed caller in this test's setting
     body: dict[str, Any] | None = None
     repeatable: bool = True  # every allowed role may call it in turn
+    repeated: int = 404  # the answer to a call that cannot be repeated, the second time
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -56,16 +57,18 @@ ENDPOINTS = [
     Endpoint("GET", "/api/tenants/acme/mapping/versions", Role.VIEWER, 200),
     Endpoint("GET", "/api/tenants/acme/mapping/versions/7", Role.VIEWER, 404),
     Endpoint("POST", "/api/tenants/acme/mapping/preview", Role.VIEWER, 200, {"mapping": MAPPING}),
-    # The Shopify emulator does not model webhook subscriptions: Shopify's answer is an error (502).
-    Endpoint("GET", "/api/tenants/acme/webhook-subscriptions", Role.VIEWER, 502),
+    Endpoint("GET", "/api/tenants/acme/webhook-subscriptions", Role.VIEWER, 200),
     Endpoint(
         "POST",
         "/api/tenants/acme/webhook-subscriptions",
         Role.ADMIN,
-        502,
+        201,
         {"topic": "PRODUCTS_UPDATE", "uri": "https://hooks.example.com/webhooks/shopify"},
+        repeatable=False,
+        repeated=422,  # Shopify: this address is already taken for the topic
     ),
-    Endpoint("DELETE", "/api/tenants/acme/webhook-subscriptions/1", Role.ADMIN, 502),
+    # No such subscription: Shopify answers with a user error, the API with 422.
+    Endpoint("DELETE", "/api/tenants/acme/webhook-subscriptions/1", Role.ADMIN, 422),
 ]
 
 
@@ -116,7 +119,7 @@ def test_each_role_on_each_endpoint(matrix: Service, endpoint: Endpoint) -> None
         assert _call(matrix, endpoint, matrix.token(role)) == endpoint.status, role
         calls += 1
     assert _call(matrix, endpoint, matrix.token(endpoint.role, "*")) in (
-        (endpoint.status,) if endpoint.repeatable else (404,)
+        (endpoint.status,) if endpoint.repeatable else (endpoint.repeated,)
     )
     calls += 1
     if endpoint.method != "GET":
