@@ -15,7 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar, Self
 
 from connector_pipelines.sandbox.plentymarkets import PlentyEmulator
-from connector_pipelines.sandbox.plentymarkets_catalog import Item, PlentyCatalog, SalesPrice, Variation
+from connector_pipelines.sandbox.plentymarkets_catalog import PlentyCatalog
+from connector_pipelines.sandbox.plentymarkets_records import Item, SalesPrice, Variation
 from connector_pipelines.sandbox.shopware6 import Shopware6Emulator
 from connector_pipelines.sandbox.shopware6_schema import DEFAULT_CURRENCY_ID, SYSTEM_LANGUAGE_ID
 

@@ -58,7 +58,6 @@ from connector_pipelines.sandbox.shopify_bulk import (
 from connector_pipelines.sandbox.shopify_bulk_query import BulkExports
 from connector_pipelines.sandbox.shopify_controls import CommerceControls, SeedRequest
 from connector_pipelines.sandbox.shopify_gql import (
-    CostCalculator,
     DocumentCache,
     Executor,
     InputCoercion,
@@ -66,6 +65,7 @@ from connector_pipelines.sandbox.shopify_gql import (
     coerce_variables,
     literal_value,
 )
+from connector_pipelines.sandbox.shopify_gql_cost import CostCalculator
 from connector_pipelines.sandbox.shopify_gql_errors import ErrorDict
 from connector_pipelines.sandbox.shopify_products import ProductSet
 from connector_pipelines.sandbox.shopify_resolvers import build_resolvers, type_name_of

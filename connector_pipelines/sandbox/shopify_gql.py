@@ -1,4 +1,4 @@
-"""GraphQL for the Shopify emulator: prepared documents, Shopify-style input coercion, an executor and costs.
+"""GraphQL for the Shopify emulator: prepared documents, Shopify-style input coercion and an executor.
 
 graphql-core parses and validates each document once (cached by text). Execution is our own small executor
 over the validated AST: it coerces inputs with compiled per-type coercers, resolves fields through a resolver
@@ -13,11 +13,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
-import orjson
 from graphql import (
     GraphQLEnumType,
     GraphQLError,
@@ -72,123 +69,11 @@ from connector_pipelines.sandbox.shopify_gql_errors import (
     format_syntax_error,
     format_validation_error,
 )
+from connector_pipelines.sandbox.shopify_gql_scalars import INPUT_SCALARS, ScalarError, any_value, json_text
 from connector_pipelines.schemas import is_one_of
 
 C = TypeVar("C")
 Json = Any  # decoded JSON
-
-# --- scalars ------------------------------------------------------------------------------------------------
-
-_MONEY = re.compile(r"^-?\d+(\.\d+)?$")
-
-
-class ScalarError(ValueError):
-    pass
-
-
-def _string(value: Json) -> str:
-    if not isinstance(value, str):
-        raise ScalarError
-    return value
-
-
-def _int(value: Json) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or not -(2**31) <= value < 2**31:
-        raise ScalarError
-    return value
-
-
-def _float(value: Json) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise ScalarError
-    return float(value)
-
-
-def _boolean(value: Json) -> bool:
-    if not isinstance(value, bool):
-        raise ScalarError
-    return value
-
-
-def _id(value: Json) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ScalarError
-    return str(value)
-
-
-def _decimal(value: Json) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ScalarError
-    text = str(value).strip()
-    if not _MONEY.match(text):
-        raise ScalarError
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise ScalarError from None
-
-
-def _money(value: Json) -> str:
-    amount = _decimal(value)
-    # Shopify answers "20.00" for 20 and "19.90" for 19.9: at least two decimals.
-    exponent = amount.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > -2:
-        amount = amount.quantize(Decimal("0.01"))
-    return str(amount)
-
-
-def _decimal_string(value: Json) -> str:
-    return str(_decimal(value))
-
-
-def _unsigned_int64(value: Json) -> int:
-    if isinstance(value, bool):
-        raise ScalarError
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if not isinstance(value, int) or not 0 <= value < 2**64:
-        raise ScalarError
-    return value
-
-
-def _datetime(value: Json) -> str:
-    text = _string(value)
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        raise ScalarError from None
-    return text
-
-
-def _url(value: Json) -> str:
-    text = _string(value)
-    if any(c.isspace() for c in text):
-        raise ScalarError
-    return text
-
-
-def _any(value: Json) -> Json:
-    return value
-
-
-INPUT_SCALARS: dict[str, Callable[[Json], Json]] = {
-    "String": _string,
-    "Int": _int,
-    "Float": _float,
-    "Boolean": _boolean,
-    "ID": _id,
-    "Money": _money,
-    "Decimal": _decimal_string,
-    "UnsignedInt64": _unsigned_int64,
-    "DateTime": _datetime,
-    "URL": _url,
-    "HTML": _string,
-    "FormattedString": _string,
-    "JSON": _any,
-}
-"""Input coercion per scalar; every other custom scalar is accepted as given (no rules are known for it)."""
 
 
 def _serialize_unsigned(value: Json) -> str:
@@ -206,18 +91,13 @@ OUTPUT_SCALARS: dict[str, Callable[[Json], Json]] = {
     "Decimal": str,
 }
 
-
-def json_text(value: Json) -> str:
-    return orjson.dumps(value).decode()
-
-
 # --- input coercion ----------------------------------------------------------------------------------------
 
 Problem = dict[str, Any]  # {"path": [...], "explanation": "..."}
 PathLink = tuple[Any, str | int] | None  # (parent link, key); materialised only when a problem is recorded
 Coercer = Callable[[Json, PathLink, list[Problem]], Json]
 
-_MISSING: Any = object()
+MISSING: Any = object()
 
 
 def _path_list(link: PathLink) -> list[str | int]:
@@ -364,7 +244,7 @@ class InputCoercion:
         return coerce
 
     def _scalar(self, type_: GraphQLScalarType) -> Coercer:
-        convert = INPUT_SCALARS.get(type_.name, _any)
+        convert = INPUT_SCALARS.get(type_.name, any_value)
         name = type_.name
 
         def coerce(value: Json, path: PathLink, problems: list[Problem]) -> Json:
@@ -385,9 +265,9 @@ class InputCoercion:
 
 
 def literal_value(node: ValueNode, variables: Mapping[str, Json]) -> Json:
-    """A literal as plain JSON-like data; variables that were not given leave their key out (``_MISSING``)."""
+    """A literal as plain JSON-like data; variables that were not given leave their key out (``MISSING``)."""
     if isinstance(node, VariableNode):
-        return variables.get(node.name.value, _MISSING)
+        return variables.get(node.name.value, MISSING)
     if isinstance(node, NullValueNode):
         return None
     if isinstance(node, IntValueNode):
@@ -400,10 +280,10 @@ def literal_value(node: ValueNode, variables: Mapping[str, Json]) -> Json:
         return node.value
     if isinstance(node, ListValueNode):
         items = [literal_value(v, variables) for v in node.values]
-        return [None if v is _MISSING else v for v in items]
+        return [None if v is MISSING else v for v in items]
     if isinstance(node, ObjectValueNode):
         out = {f.name.value: literal_value(f.value, variables) for f in node.fields}
-        return {k: v for k, v in out.items() if v is not _MISSING}
+        return {k: v for k, v in out.items() if v is not MISSING}
     raise TypeError(f"unexpected value node {node.kind}")
 
 
@@ -831,8 +711,8 @@ class Executor(Generic[C]):
             raise FieldError(
                 f"{type_.name}.{name} is not implemented by the Shopify emulator", {"code": "NOT_IMPLEMENTED"}
             )
-        value = getattr(source, snake, _MISSING) if is_leaf_type(get_named_type(field_type)) else _MISSING
-        if value is _MISSING:
+        value = getattr(source, snake, MISSING) if is_leaf_type(get_named_type(field_type)) else MISSING
+        if value is MISSING:
             if isinstance(field_type, GraphQLNonNull):
                 raise FieldError(
                     f"{type_.name}.{name} is not implemented by the Shopify emulator",
@@ -909,156 +789,12 @@ class Executor(Generic[C]):
         return self._object_fields(run, object_type, value, fields, path)
 
 
-# --- query cost -------------------------------------------------------------------------------------------
-
-
-def _free_object(type_name: str) -> bool:
-    # Edges and page info are wrappers: only the nodes inside a connection cost a point each.
-    return type_name == "PageInfo" or type_name.endswith("Edge")
-
-
 def is_connection(type_: GraphQLNamedType) -> bool:
     return (
         type_.name.endswith("Connection")
         and isinstance(type_, GraphQLObjectType)
         and "pageInfo" in type_.fields
     )
-
-
-class CostCalculator:
-    """Shopify's cost rules (contract §9): leaves 0, objects 1, connections ``2 + n x node``, mutations 10.
-
-    Requested cost takes ``n`` from ``first``/``last``; actual cost walks the response and counts what was
-    returned. Fragments on abstract types are all counted (an upper bound, as Shopify does).
-    """
-
-    def __init__(self, schema: GraphQLSchema) -> None:
-        self.schema = schema
-
-    def cost(
-        self,
-        prepared: Prepared,
-        operation: OperationDefinitionNode,
-        variables: Mapping[str, Json],
-        data: Mapping[str, Json] | None = None,
-        *,
-        actual: bool = False,
-    ) -> int:
-        mutation = operation.operation == OperationType.MUTATION
-        root = self.schema.mutation_type if mutation else self.schema.query_type
-        assert root is not None
-        return round(
-            self._selection(
-                prepared, root, [operation.selection_set], variables, data, actual, mutation=mutation
-            )
-        )
-
-    def _fields(
-        self, prepared: Prepared, type_: GraphQLNamedType, selection_sets: Iterable[SelectionSetNode]
-    ) -> dict[str, tuple[Any, list[FieldNode]]]:
-        out: dict[str, tuple[Any, list[FieldNode]]] = {}
-        seen: set[str] = set()
-        stack: list[tuple[GraphQLNamedType, SelectionSetNode]] = [(type_, s) for s in selection_sets]
-        while stack:
-            owner, selection_set = stack.pop()
-            for selection in selection_set.selections:
-                if isinstance(selection, FieldNode):
-                    field_def = getattr(owner, "fields", {}).get(selection.name.value)
-                    if field_def is not None:
-                        key = (selection.alias or selection.name).value
-                        out.setdefault(key, (field_def, []))[1].append(selection)
-                    continue
-                if isinstance(selection, InlineFragmentNode):
-                    condition, inner = selection.type_condition, selection.selection_set
-                else:
-                    assert isinstance(selection, FragmentSpreadNode)
-                    fragment = prepared.fragments.get(selection.name.value)
-                    if fragment is None or fragment.name.value in seen:
-                        continue
-                    seen.add(fragment.name.value)
-                    condition, inner = fragment.type_condition, fragment.selection_set
-                # Fields inside a fragment on a concrete type are looked up on that type.
-                target = self.schema.get_type(condition.name.value) if condition is not None else owner
-                stack.append((target or owner, inner))
-        return out
-
-    def _selection(
-        self,
-        prepared: Prepared,
-        type_: GraphQLNamedType,
-        selection_sets: list[SelectionSetNode],
-        variables: Mapping[str, Json],
-        data: Mapping[str, Json] | None,
-        actual: bool,
-        *,
-        mutation: bool = False,
-    ) -> float:
-        total = 0.0
-        for key, (field_def, nodes) in self._fields(prepared, type_, selection_sets).items():
-            named = get_named_type(field_def.type)
-            if is_leaf_type(named):
-                continue
-            subs = [n.selection_set for n in nodes if n.selection_set is not None]
-            value = data.get(key) if data is not None else None
-            if actual and value is None:
-                continue
-            if mutation:
-                total += 10 + self._selection(prepared, named, subs, variables, value, actual)
-            elif is_connection(named):
-                total += 2 + self._connection(prepared, named, subs, nodes[0], variables, value, actual)
-            else:
-                total += self._objects(prepared, named, subs, nodes[0], variables, value, actual)
-        return total
-
-    def _objects(
-        self,
-        prepared: Prepared,
-        named: GraphQLNamedType,
-        subs: list[SelectionSetNode],
-        node: FieldNode,
-        variables: Mapping[str, Json],
-        value: Json,
-        actual: bool,
-    ) -> float:
-        own = 0 if _free_object(named.name) else 1
-        if actual:
-            items = value if isinstance(value, list) else [value]
-            costs = [own + self._selection(prepared, named, subs, variables, v, actual) for v in items if v]
-            if not costs:
-                return 0.0
-            return sum(costs) if _has_ids(node) else max(costs)
-        count = 1
-        if _has_ids(node):
-            ids = _argument(node, "ids", variables)
-            count = len(ids) if isinstance(ids, list) else 1
-        return count * (own + self._selection(prepared, named, subs, variables, None, actual))
-
-    def _connection(
-        self,
-        prepared: Prepared,
-        named: GraphQLNamedType,
-        subs: list[SelectionSetNode],
-        node: FieldNode,
-        variables: Mapping[str, Json],
-        value: Json,
-        actual: bool,
-    ) -> float:
-        if actual:
-            if not isinstance(value, dict):
-                return 0.0
-            items: list[dict[str, Json]] = []
-            # Each returned node is counted once, from whichever of edges/nodes the query selected.
-            per_key = {k: v for k, v in value.items() if isinstance(v, list)}
-            if not per_key:
-                return 0.0
-            length = max(len(v) for v in per_key.values())
-            for i in range(length):
-                items.append({k: v[i] for k, v in per_key.items() if i < len(v)})
-            return sum(self._selection(prepared, named, subs, variables, item, actual) for item in items)
-        first = _argument(node, "first", variables)
-        last = _argument(node, "last", variables)
-        count = first if isinstance(first, int) else last if isinstance(last, int) else 0
-        return count * self._selection(prepared, named, subs, variables, None, actual)
 
 
 def _has_variable(node: ValueNode) -> bool:
@@ -1069,15 +805,3 @@ def _has_variable(node: ValueNode) -> bool:
     if isinstance(node, ObjectValueNode):
         return any(_has_variable(f.value) for f in node.fields)
     return False
-
-
-def _has_ids(node: FieldNode) -> bool:
-    return any(a.name.value == "ids" for a in node.arguments)
-
-
-def _argument(node: FieldNode, name: str, variables: Mapping[str, Json]) -> Json:
-    for arg in node.arguments:
-        if arg.name.value == name:
-            value = literal_value(arg.value, variables)
-            return None if value is _MISSING else value
-    return None

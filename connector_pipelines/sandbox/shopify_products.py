@@ -2,8 +2,8 @@
 
 productSet validates the whole input first and writes nothing when any ``userErrors`` come back. List
 fields (``productOptions``, ``variants``, ``metafields``, ``files``, ``tags``) replace what the product had;
-omitted fields stay. Media: ``shopify_media``. Stock goes per location; an existing variant takes quantities
-only where it is stocked (setting ``unstocked_location``).
+omitted fields stay. Options: ``shopify_options``; media: ``shopify_media``. Stock goes per location; an
+existing variant takes quantities only where it is stocked (setting ``unstocked_location``).
 Variants without ``id`` are matched to existing ones by their option values, so their ids survive an upsert.
 """
 
@@ -24,6 +24,16 @@ from connector_pipelines.sandbox.shopify_media import (
     apply_variant_file,
     check_files,
     check_variant_file,
+)
+from connector_pipelines.sandbox.shopify_options import (
+    OptionSpec,
+    ValueSpec,
+    applied,
+    apply_options,
+    check_options,
+    kept_options,
+    option_index,
+    option_value,
 )
 from connector_pipelines.sandbox.shopify_store import (
     InventoryItem,
@@ -296,28 +306,13 @@ def apply_metafields(
     return out
 
 
-# --- options and variants ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _ValueSpec:
-    existing: OptionValue | None
-    name: str
-    obj: OptionValue | None = None  # set when applied
-
-
-@dataclass
-class _OptionSpec:
-    existing: Option | None
-    name: str
-    position: int
-    values: list[_ValueSpec]
+# --- variants ---------------------------------------------------------------------------------------------
 
 
 @dataclass
 class _VariantSpec:
     existing: Variant | None
-    values: list[_ValueSpec]  # one per option, in option order
+    values: list[ValueSpec]  # one per option, in option order
     data: dict[str, Json]
     sku: str | None
     sku_given: bool
@@ -325,15 +320,6 @@ class _VariantSpec:
     metafields: list[_MetafieldSpec] | None = None
     quantities: list[tuple[int, str, int]] = field(default_factory=list)
     file: FileSpec | None = None
-
-
-def _kept_options(product: Product | None) -> list[_OptionSpec] | None:
-    if product is None:
-        return None
-    return [
-        _OptionSpec(o, o.name, o.position, [_ValueSpec(v, v.name, v) for v in o.values])
-        for o in product.options
-    ]
 
 
 class ProductSet:
@@ -359,7 +345,7 @@ class ProductSet:
                 user_error(["input", "title"], "Title can't be blank", "MISSING_FIELD_REQUIRED")
             )
         handle = self._handle(product, identifier, data, title or "")
-        options = self._options(product, data.get("productOptions"))
+        options = check_options(product, data.get("productOptions"), self.settings.max_options, self.errors)
         # Before the variants: their files must be among these.
         self._files = check_files(self.shop, data.get("files"), ["input", "files"], self.errors)
         variants = self._variants(product, options, data.get("variants"))
@@ -380,7 +366,7 @@ class ProductSet:
             self.shop.rename_handle(product, handle)
         self._apply_scalars(product, data)
         if options is not None:
-            self._apply_options(product, options)
+            apply_options(product, options)
         elif not product.options:
             self._default_variant(product)
         if self._files is not None:
@@ -475,108 +461,13 @@ class ProductSet:
             )
         return handle
 
-    # options ---------------------------------------------------------------------------------------------
-
-    def _options(
-        self, product: Product | None, inputs: list[dict[str, Json]] | None
-    ) -> list[_OptionSpec] | None:
-        if inputs is None:
-            return None
-        path = ["input", "productOptions"]
-        if len(inputs) > self.settings.max_options:
-            self.errors.append(
-                user_error(
-                    path,
-                    f"Can only specify a maximum of {self.settings.max_options} options",
-                    "OPTIONS_OVER_LIMIT",
-                )
-            )
-            return None
-        existing = product.options if product else []
-        specs: list[_OptionSpec] = []
-        names: set[str] = set()
-        for i, item in enumerate(inputs):
-            here = [*path, str(i)]
-            option: Option | None = None
-            if item.get("id") is not None:
-                option = next((o for o in existing if gid("ProductOption", o.id) == item["id"]), None)
-                if option is None:
-                    self.errors.append(
-                        user_error([*here, "id"], "Option does not exist", "OPTION_DOES_NOT_EXIST")
-                    )
-                    continue
-            name = (item.get("name") or (option.name if option else "")).strip()
-            if not name:
-                self.errors.append(user_error([*here, "name"], "Option name can't be blank", "INVALID_INPUT"))
-                continue
-            if option is None:
-                option = next((o for o in existing if o.name.casefold() == name.casefold()), None)
-            if name.casefold() in names:
-                self.errors.append(
-                    user_error(
-                        [*here, "name"], f"Option '{name}' is given more than once.", "DUPLICATED_OPTION_NAME"
-                    )
-                )
-                continue
-            names.add(name.casefold())
-            values = self._option_values(option, item.get("values"), here)
-            if values is not None:
-                specs.append(_OptionSpec(option, name, item.get("position") or i + 1, values))
-        specs.sort(key=lambda s: s.position)
-        return specs
-
-    def _option_values(
-        self, option: Option | None, inputs: list[dict[str, Json]] | None, here: list[str]
-    ) -> list[_ValueSpec] | None:
-        if inputs is None and option is not None:
-            return [_ValueSpec(v, v.name, v) for v in option.values]
-        if not inputs:
-            self.errors.append(
-                user_error([*here, "values"], "Option values can't be empty.", "OPTION_VALUES_MISSING")
-            )
-            return None
-        known = option.values if option else []
-        specs: list[_ValueSpec] = []
-        names: set[str] = set()
-        for j, item in enumerate(inputs):
-            there = [*here, "values", str(j)]
-            value: OptionValue | None = None
-            if item.get("id") is not None:
-                value = next((v for v in known if gid("ProductOptionValue", v.id) == item["id"]), None)
-                if value is None:
-                    self.errors.append(
-                        user_error(
-                            [*there, "id"], "Option value does not exist", "OPTION_VALUE_DOES_NOT_EXIST"
-                        )
-                    )
-                    continue
-            name = (item.get("name") or (value.name if value else "")).strip()
-            if not name:
-                self.errors.append(
-                    user_error([*there, "name"], "Option value name can't be blank", "INVALID_INPUT")
-                )
-                continue
-            if name.casefold() in names:
-                self.errors.append(
-                    user_error(
-                        [*there, "name"],
-                        f"Option value '{name}' is given more than once.",
-                        "DUPLICATED_OPTION_VALUE",
-                    )
-                )
-                continue
-            names.add(name.casefold())
-            value = value or next((v for v in known if v.name.casefold() == name.casefold()), None)
-            specs.append(_ValueSpec(value, name))
-        return specs
-
     # variants --------------------------------------------------------------------------------------------
 
     def _variants(
-        self, product: Product | None, options: list[_OptionSpec] | None, inputs: list[dict[str, Json]] | None
+        self, product: Product | None, options: list[OptionSpec] | None, inputs: list[dict[str, Json]] | None
     ) -> list[_VariantSpec] | None:
         path = ["input", "variants"]
-        effective = options if options is not None else _kept_options(product)
+        effective = options if options is not None else kept_options(product)
         if inputs is None:
             if product is None:
                 if options is not None:
@@ -644,7 +535,7 @@ class ProductSet:
             )
         return specs
 
-    def _check_kept_variants(self, product: Product, options: list[_OptionSpec]) -> None:
+    def _check_kept_variants(self, product: Product, options: list[OptionSpec]) -> None:
         # New options without new variants: the existing variants must still name one value per option.
         kept = {id(v.existing) for o in options for v in o.values if v.existing is not None}
         for variant in product.variants:
@@ -664,7 +555,7 @@ class ProductSet:
         self,
         item: dict[str, Json],
         here: list[str],
-        options: list[_OptionSpec],
+        options: list[OptionSpec],
         existing: dict[str, Variant],
         index: int,
     ) -> _VariantSpec | None:
@@ -678,15 +569,15 @@ class ProductSet:
                         [*here, "id"], "Product variant does not exist", "PRODUCT_VARIANT_DOES_NOT_EXIST"
                     )
                 )
-        chosen: dict[int, _ValueSpec] = {}
+        chosen: dict[int, ValueSpec] = {}
         for k, ref in enumerate(item.get("optionValues") or []):
             there = [*here, "optionValues", str(k)]
-            position = self._option_index(options, ref)
+            position = option_index(options, ref)
             if position is None:
                 self.errors.append(user_error(there, "Option does not exist", "OPTION_DOES_NOT_EXIST"))
                 continue
             option = options[position]
-            value = self._value(option, ref)
+            value = option_value(option, ref)
             if value is None:
                 label = ref.get("name") or ref.get("id")
                 self.errors.append(
@@ -733,32 +624,6 @@ class ProductSet:
         values = [chosen[i] for i in range(len(options))]
         position = item.get("position") or index + 1
         return _VariantSpec(variant, values, item, sku, sku_given, position, metafields, quantities, file)
-
-    @staticmethod
-    def _option_index(options: list[_OptionSpec], ref: dict[str, Json]) -> int | None:
-        for i, option in enumerate(options):
-            if ref.get("optionId") is not None:
-                if (
-                    option.existing is not None
-                    and gid("ProductOption", option.existing.id) == ref["optionId"]
-                ):
-                    return i
-            elif (
-                ref.get("optionName") is not None
-                and option.name.casefold() == str(ref["optionName"]).casefold()
-            ):
-                return i
-        return None
-
-    @staticmethod
-    def _value(option: _OptionSpec, ref: dict[str, Json]) -> _ValueSpec | None:
-        for value in option.values:
-            if ref.get("id") is not None:
-                if value.existing is not None and gid("ProductOptionValue", value.existing.id) == ref["id"]:
-                    return value
-            elif ref.get("name") is not None and value.name.casefold() == str(ref["name"]).casefold():
-                return value
-        return None
 
     def _sku(self, item: dict[str, Json], here: list[str]) -> tuple[str | None, bool]:
         inventory = item.get("inventoryItem") or {}
@@ -857,24 +722,6 @@ class ProductSet:
         product.variants = [variant]
         self.shop.index_variant(variant, None, True, self.monotonic)
 
-    def _apply_options(self, product: Product, specs: list[_OptionSpec]) -> None:
-        options: list[Option] = []
-        for position, spec in enumerate(specs, 1):
-            values: list[OptionValue] = []
-            for value_spec in spec.values:
-                value = value_spec.existing or OptionValue(next_id(), value_spec.name)
-                value.name = value_spec.name
-                value_spec.obj = value
-                values.append(value)
-            option = spec.existing or Option(next_id(), spec.name, position, values)
-            option.name, option.position, option.values = spec.name, position, values
-            options.append(option)
-        product.options = options
-        # Kept variants follow the new option order.
-        order = {id(v): i for i, o in enumerate(options) for v in o.values}
-        for variant in product.variants:
-            variant.option_values.sort(key=lambda v: order.get(id(v), 0))
-
     def _apply_variants(self, product: Product, specs: list[_VariantSpec]) -> None:
         by_combo = {
             tuple(v.name.casefold() for v in variant.option_values): variant for variant in product.variants
@@ -882,7 +729,7 @@ class ProductSet:
         used: set[int] = set()
         variants: list[Variant] = []
         for spec in sorted(specs, key=lambda s: s.position):
-            values = [_applied(v) for v in spec.values]
+            values = [applied(v) for v in spec.values]
             variant = spec.existing or by_combo.get(tuple(v.name.casefold() for v in spec.values))
             is_new = variant is None or variant.id in used
             old_sku = None
@@ -950,12 +797,6 @@ class ProductSet:
         if spec.metafields is not None:
             variant.metafields = apply_metafields(spec.metafields, "PRODUCTVARIANT", self.now, variant)
         variant.updated_at = self.now
-
-
-def _applied(spec: _ValueSpec) -> OptionValue:
-    value = spec.obj or spec.existing
-    assert value is not None, "option values are applied before variants"
-    return value
 
 
 def product_delete(shop: ShopState, product_id: str) -> tuple[str | None, list[UserError]]:

@@ -13,24 +13,16 @@ in-process.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
-import ipaddress
 import math
 import mimetypes
-import secrets
 import threading
-import time
 import uuid
-import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
-import httpx
 import orjson
 from pydantic import BaseModel, Field, ValidationError
 from starlette.applications import Starlette
@@ -47,19 +39,22 @@ from connector_pipelines.sandbox.server import (
     FaultInjector,
     FaultKind,
     Faults,
-    SlidingWindow,
 )
+from connector_pipelines.sandbox.shopware6_auth import ShopwareAuth, client_ip, too_many_error
+from connector_pipelines.sandbox.shopware6_criteria import Criteria, parse_criteria, parse_php_query
 from connector_pipelines.sandbox.shopware6_errors import (
     ShopwareError,
     fail,
     fail_plain,
-    http_error,
-    oauth_error,
     plain_error,
     resource_not_found,
     route_not_found,
 )
+from connector_pipelines.sandbox.shopware6_media import MediaFiles
 from connector_pipelines.sandbox.shopware6_orders import SandboxOrder, StateMachines, backdate, order_payload
+from connector_pipelines.sandbox.shopware6_products import resolved_products
+from connector_pipelines.sandbox.shopware6_read import ReadContext
+from connector_pipelines.sandbox.shopware6_render import Renderer, listing_links
 from connector_pipelines.sandbox.shopware6_schema import (
     BY_ALIAS,
     SCHEMA,
@@ -67,29 +62,15 @@ from connector_pipelines.sandbox.shopware6_schema import (
     EntityDef,
     seed_id,
 )
-from connector_pipelines.sandbox.shopware6_search import (
-    Criteria,
-    ReadContext,
-    Renderer,
-    Searcher,
-    listing_links,
-    parse_criteria,
-    parse_php_query,
-)
+from connector_pipelines.sandbox.shopware6_search import Searcher
 from connector_pipelines.sandbox.shopware6_settings import RejectRule, ShopwareSettings
-from connector_pipelines.sandbox.shopware6_store import Row, Store, now_iso, primary_key, tr_key, unpack
+from connector_pipelines.sandbox.shopware6_store import Store, primary_key
 from connector_pipelines.sandbox.shopware6_write import Writer
 
 __all__ = ["RejectRule", "SandboxOrder", "Shopware6Emulator", "ShopwareSettings", "ShopwareStats"]
 
 JSON = "application/json"
 JSON_API = "application/vnd.api+json"
-_DENIED = "The resource owner or authorization server denied the request."
-_INVALID_REQUEST = (
-    "The request is missing a required parameter, includes an invalid parameter value, includes a parameter "
-    "more than once, or is otherwise malformed."
-)
-_TIME_BACKOFF = ((20, 60.0), (15, 30.0), (10, 10.0))
 _SYNC_HEADERS = ("indexing-behavior", "indexing-skip", "sw-skip-trigger-flow")
 _ORDER_READ = ("orderCustomer", "addresses", "lineItems", "stateMachineState")
 _STATEFUL = ("deliveries", "transactions")
@@ -115,21 +96,6 @@ class ShopwareStats(BaseModel):
     @property
     def records_written_total(self) -> int:
         return sum(n for entity, n in self.records_written.items() if not entity.endswith("_translation"))
-
-
-@dataclass(slots=True)
-class _Token:
-    expires_at: float
-    client_id: str
-    user: str | None
-
-
-@dataclass(slots=True)
-class _RefreshToken:
-    expires_at: float
-    client_id: str
-    user: str
-    revoked: bool = False
 
 
 @dataclass(slots=True)
@@ -161,10 +127,6 @@ def _base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}"
 
 
-def _client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 async def _json_body(request: Request) -> Any:
     return _decode(await request.body())
 
@@ -178,15 +140,6 @@ def _decode(raw: bytes) -> Any:
         raise fail_plain(400, "The JSON payload is malformed.") from None
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 class Shopware6Emulator:
     """The emulator: ``app`` (ASGI, fault-injected), ``faults``, inspection methods and :meth:`serve`."""
 
@@ -197,17 +150,9 @@ class Shopware6Emulator:
         self.writer = Writer(self.store, self.searcher, self.settings)
         self.state_machines = StateMachines(self.store)
         self.faults = Faults()
-        self._tokens: dict[str, _Token] = {}
-        self._refresh_tokens: dict[str, _RefreshToken] = {}
-        self._auth_lock = threading.Lock()
-        self._oauth_attempts: dict[str, tuple[int, float]] = {}
-        self._saas_windows: dict[tuple[str, str], SlidingWindow] = {}
+        self.auth = ShopwareAuth(self.settings)
+        self.media = MediaFiles(self.store, self.settings)
         self._stats = _Stats()
-        # One download client per event loop serving the app: a new client costs tens of milliseconds. It
-        # keeps no connection open, so nothing is left behind when the loop stops.
-        self._fetchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary()
-        )
         self.app = FaultInjector(self._build_app(), self.faults, self._render_fault)
 
     # -- public inspection API ----------------------------------------------------------------------------
@@ -236,7 +181,7 @@ class Shopware6Emulator:
     def products_by_number(self) -> dict[str, dict[str, Any]]:
         """The whole catalog keyed by ``productNumber``, inheritance resolved and associations spelled out."""
         with self.store.lock:
-            return {p["productNumber"]: p for p in self._resolved_products()}
+            return {p["productNumber"]: p for p in resolved_products(self.store)}
 
     def stats(self) -> ShopwareStats:
         with self._stats.lock:
@@ -323,145 +268,17 @@ class Shopware6Emulator:
 
     def expire_tokens(self) -> None:
         """Make every issued access token expired, as if ``token_ttl_s`` had passed."""
-        with self._auth_lock:
-            for token in self._tokens.values():
-                token.expires_at = 0.0
+        self.auth.expire_tokens()
 
     def state(self) -> dict[str, Any]:
         with self.store.lock:
             return {
                 "entities": {name: len(rows) for name, rows in self.store.rows.items()},
-                "accessTokens": len(self._tokens),
+                "accessTokens": len(self.auth.tokens),
                 "rejectRules": [r.model_dump() for r in self.writer.reject_rules],
                 "faults": self.faults.config.model_dump(),
                 "settings": self.settings.model_dump(),
             }
-
-    def _resolved_products(self) -> list[dict[str, Any]]:
-        """One pass over the products; names and options are looked up once per call, not per product.
-
-        Besides the fields: ``translations`` (language id -> name, the product's own), ``prices`` (advanced
-        prices: rule, quantities, price) and ``media`` (links with their file's path, when uploaded)."""
-        store = self.store
-        rows = store.rows
-        products = rows["product"]
-        product = SCHEMA["product"]
-        system = SYSTEM_LANGUAGE_ID
-        plain = [
-            f.name
-            for f in product.fields.values()
-            if f.kind != "id" and not (f.translated or f.write_protected)
-        ]
-        translated = {f.name: tr_key(f.name, system) for f in product.fields.values() if f.translated}
-        inherited = {f.name for f in product.fields.values() if f.inherited}
-
-        def name_of(entity: str, key: str | None, field: str = "name") -> Any:
-            row = rows[entity].get(key or "")
-            return unpack(row.get(tr_key(field, system))) if row is not None else None
-
-        options: dict[str, dict[str, Any]] = {}
-
-        def option_view(option_id: str) -> dict[str, Any]:
-            view = options.get(option_id)
-            if view is None:
-                option = rows["property_group_option"].get(option_id) or {}
-                group_id = option.get("groupId")
-                view = options[option_id] = {
-                    "id": option_id,
-                    "name": name_of("property_group_option", option_id),
-                    "groupId": group_id,
-                    "group": name_of("property_group", group_id),
-                }
-            return view
-
-        def linked(assoc_name: str, key: str, parent_key: str | None) -> list[str]:
-            assoc = product.assocs[assoc_name]
-            assert assoc.mapping is not None
-            assert assoc.mapping_ref is not None
-            mapping = rows[assoc.mapping]
-            found = [
-                mapping[k][assoc.mapping_ref] for k in store.referencing(assoc.mapping, "productId", key)
-            ]
-            return (
-                linked(assoc_name, parent_key, None)
-                if not found and parent_key and assoc.inherited
-                else found
-            )
-
-        def owned(assoc_name: str, key: str, parent_key: str | None) -> list[tuple[str, Row]]:
-            assoc = product.assocs[assoc_name]
-            target = rows[assoc.ref]
-            found = [(k, target[k]) for k in store.referencing(assoc.ref, "productId", key) if k in target]
-            return (
-                owned(assoc_name, parent_key, None) if not found and parent_key and assoc.inherited else found
-            )
-
-        out = []
-        for key, row in products.items():
-            parent_key = row.get("parentId")
-            parent = products.get(parent_key) if parent_key else None
-            view: dict[str, Any] = {"id": key}
-            for name in plain:
-                value = row.get(name)
-                if value is None and parent is not None and name in inherited:
-                    value = parent.get(name)
-                view[name] = orjson.loads(value) if value.__class__ is bytes else value
-            for name, column in translated.items():
-                value = row.get(column)
-                if value is None and parent is not None:
-                    value = parent.get(column)
-                view[name] = orjson.loads(value) if value.__class__ is bytes else value
-            view["parentNumber"] = parent.get("productNumber") if parent else None
-            view["childNumbers"] = [
-                products[c]["productNumber"]
-                for c in store.referencing("product", "parentId", key)
-                if c in products
-            ]
-            view["options"] = [option_view(o) for o in linked("options", key, parent_key)]
-            view["properties"] = [option_view(o) for o in linked("properties", key, parent_key)]
-            view["categories"] = [
-                {"id": c, "name": name_of("category", c)} for c in linked("categories", key, parent_key)
-            ]
-            view["visibilities"] = [
-                {"id": k, "salesChannelId": r.get("salesChannelId"), "visibility": r.get("visibility")}
-                for k, r in owned("visibilities", key, parent_key)
-            ]
-            view["configuratorSettings"] = [
-                {"id": k, "optionId": r.get("optionId"), "position": r.get("position")}
-                for k, r in owned("configuratorSettings", key, None)
-            ]
-            media = rows["media"]
-            view["media"] = [
-                {
-                    "id": k,
-                    "mediaId": r.get("mediaId"),
-                    "position": r.get("position"),
-                    "fileName": (media.get(r.get("mediaId") or "") or {}).get("fileName"),
-                    "path": (media.get(r.get("mediaId") or "") or {}).get("path"),
-                }
-                for k, r in owned("media", key, parent_key)
-            ]
-            view["prices"] = [
-                {
-                    "id": k,
-                    "ruleId": r.get("ruleId"),
-                    "quantityStart": r.get("quantityStart"),
-                    "quantityEnd": r.get("quantityEnd"),
-                    "price": unpack(r.get("price")),
-                }
-                for k, r in owned("prices", key, parent_key)
-            ]
-            view["translations"] = {
-                language: unpack(row[name_column])
-                for name_column in row
-                if name_column.startswith("name|")
-                for language in [name_column.split("|", 1)[1]]
-            }
-            view["manufacturer"] = name_of("product_manufacturer", view.get("manufacturerId"))
-            view["unit"] = name_of("unit", view.get("unitId"), "shortCode")
-            view["taxRate"] = (rows["tax"].get(view.get("taxId") or "") or {}).get("taxRate")
-            out.append(view)
-        return out
 
     # -- the app ------------------------------------------------------------------------------------------
 
@@ -540,138 +357,10 @@ class Shopware6Emulator:
     # -- auth ---------------------------------------------------------------------------------------------
 
     async def _token(self, request: Request) -> Response:
-        params = await _token_params(request)
-        ip = _client_ip(request)
-        if self.settings.saas_rate_limits:
-            self._saas_limit("token", ip, self.settings.saas_token_limit_per_minute, 60.0)
-        throttle_key = f"{params.get('username') or ''}-{ip}"
-        if self.settings.oauth_throttle:
-            self._oauth_backoff(throttle_key)
-        basic = _basic_credentials(request)
-        grant = params.get("grant_type")
-        if grant not in ("client_credentials", "password", "refresh_token"):
-            raise oauth_error(
-                400,
-                2,
-                "The authorization grant type is not supported by the authorization server.",
-                "Check that all required parameters have been provided",
-            )
-        client_id = basic[0] if basic else params.get("client_id")
-        if not client_id:
-            raise _invalid_request("client_id")
-        challenge = {"WWW-Authenticate": 'Basic realm="OAuth"'} if basic else None
-        settings = self.settings
-        now = time.time()
-        if grant == "client_credentials":
-            secret = basic[1] if basic else params.get("client_secret")
-            if client_id != settings.client_id or secret != settings.client_secret:
-                raise oauth_error(401, 4, "Client authentication failed", None, challenge)
-            body = self._issue(client_id, None, now, refresh=False)
-        elif grant == "password":
-            if client_id != settings.admin_client_id:
-                raise oauth_error(401, 4, "Client authentication failed", None, challenge)
-            for name in ("username", "password"):
-                if not params.get(name):
-                    raise _invalid_request(name)
-            if params["username"] != settings.admin_username or params["password"] != settings.admin_password:
-                raise oauth_error(400, 6, "The user credentials were incorrect.", None)
-            body = self._issue(client_id, settings.admin_username, now, refresh=True)
-        else:
-            if client_id != settings.admin_client_id:
-                raise oauth_error(401, 4, "Client authentication failed", None, challenge)
-            presented = params.get("refresh_token")
-            if not presented:
-                raise _invalid_request("refresh_token")
-            with self._auth_lock:
-                stored = self._refresh_tokens.get(presented)
-                hint = None
-                if stored is None or stored.client_id != client_id:
-                    hint = "Cannot decrypt the refresh token"
-                elif stored.revoked:
-                    hint = "Token has been revoked"
-                elif stored.expires_at <= now:
-                    hint = "Token has expired"
-                if hint is not None or stored is None:
-                    raise oauth_error(400, 8, "The refresh token is invalid.", hint)
-                stored.revoked = True
-            body = self._issue(client_id, stored.user, now, refresh=True)
-        self._oauth_attempts.pop(throttle_key, None)
+        body, grant = await self.auth.token(request)
         with self._stats.lock:
             self._stats.bump(self._stats.data.tokens_issued, grant)
         return _json(body, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
-
-    def _issue(self, client_id: str, user: str | None, now: float, *, refresh: bool) -> dict[str, Any]:
-        ttl = self.settings.token_ttl_s
-        jti = secrets.token_hex(40)
-        claims = {
-            "aud": client_id,
-            "jti": jti,
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl,
-            "sub": user or "",
-            "scopes": ["write", "admin"],
-        }
-        access = ".".join(
-            [
-                _b64url(orjson.dumps({"typ": "JWT", "alg": "RS256"})),
-                _b64url(orjson.dumps(claims)),
-                _b64url(secrets.token_bytes(256)),
-            ]
-        )
-        body: dict[str, Any] = {"token_type": "Bearer", "expires_in": ttl, "access_token": access}
-        with self._auth_lock:
-            self._tokens[access] = _Token(now + ttl, client_id, user)
-            if refresh and user is not None:
-                token = "def50200" + secrets.token_hex(256)
-                self._refresh_tokens[token] = _RefreshToken(
-                    now + self.settings.refresh_token_ttl_s, client_id, user
-                )
-                body["refresh_token"] = token
-        return body
-
-    def _oauth_backoff(self, key: str) -> None:
-        """Shopware's ``oauth`` time-backoff limiter: every attempt counts, a success resets."""
-        now = time.monotonic()
-        attempts, last = self._oauth_attempts.get(key, (0, 0.0))
-        for limit, interval in _TIME_BACKOFF:
-            if attempts >= limit and now - last < interval:
-                seconds = math.ceil(interval - (now - last))
-                raise fail(
-                    429,
-                    "FRAMEWORK__AUTH_THROTTLED",
-                    "Auth throttled for {{ seconds }} seconds.",
-                    {"seconds": seconds},
-                )
-        self._oauth_attempts[key] = (attempts + 1, now)
-
-    def _saas_limit(self, bucket: str, ip: str, limit: int, period_s: float) -> None:
-        with self._auth_lock:
-            window = self._saas_windows.get((bucket, ip))
-            if window is None:
-                window = self._saas_windows[(bucket, ip)] = SlidingWindow(limit, period_s)
-        allowed, _, wait = window.try_acquire()
-        if not allowed:
-            raise ShopwareError(
-                429, _too_many_error(max(1, math.ceil(wait))), {"Retry-After": str(max(1, math.ceil(wait)))}
-            )
-
-    def _authenticate(self, request: Request) -> None:
-        header = request.headers.get("authorization")
-        if not header:
-            raise oauth_error(401, 9, _DENIED, 'Missing "Authorization" header')
-        token = header.strip()
-        if token[:7].lower() == "bearer ":
-            token = token[7:].strip()
-        if token.count(".") != 2:
-            raise oauth_error(401, 9, _DENIED, "The JWT string must have two dots")
-        with self._auth_lock:
-            stored = self._tokens.get(token)
-            if stored is not None and stored.expires_at <= time.time():
-                del self._tokens[token]
-                stored = None
-        if stored is None:
-            raise oauth_error(401, 9, _DENIED, "Access token could not be verified")
 
     # -- request context ----------------------------------------------------------------------------------
 
@@ -730,7 +419,7 @@ class Shopware6Emulator:
     # -- sync ---------------------------------------------------------------------------------------------
 
     async def _sync(self, request: Request) -> Response:
-        self._authenticate(request)
+        self.auth.authenticate(request)
         raw = await request.body()
         body = _decode(raw)
         language = self._language(request)
@@ -767,7 +456,7 @@ class Shopware6Emulator:
 
     async def _search(self, request: Request) -> Response:
         ent = self._entity(request)
-        self._authenticate(request)
+        self.auth.authenticate(request)
         kind = self._response_type(request)
         criteria = parse_criteria(
             ent,
@@ -779,7 +468,7 @@ class Shopware6Emulator:
 
     async def _list(self, request: Request) -> Response:
         ent = self._entity(request)
-        self._authenticate(request)
+        self.auth.authenticate(request)
         kind = self._response_type(request)
         query = parse_php_query(request.url.query)
         criteria = parse_criteria(
@@ -817,7 +506,7 @@ class Shopware6Emulator:
 
     async def _search_ids(self, request: Request) -> Response:
         ent = self._entity(request)
-        self._authenticate(request)
+        self.auth.authenticate(request)
         criteria = parse_criteria(
             ent,
             await _json_body(request),
@@ -833,7 +522,7 @@ class Shopware6Emulator:
 
     async def _detail(self, request: Request) -> Response:
         ent = self._entity(request)
-        self._authenticate(request)
+        self.auth.authenticate(request)
         kind = self._response_type(request)
         key = str(request.path_params["id"]).lower()
         criteria = parse_criteria(ent, parse_php_query(request.url.query), max_limit=None, default_limit=None)
@@ -865,14 +554,14 @@ class Shopware6Emulator:
 
     async def _create(self, request: Request) -> Response:
         ent = self._entity(request)
-        self._authenticate(request)
+        self.auth.authenticate(request)
         kind = self._response_type(request)
         key = self.writer.write_one(ent, await _json_body(request), None, self._language(request))
         return self._write_response(request, ent, key, kind)
 
     async def _update(self, request: Request) -> Response:
         ent = self._entity(request)
-        self._authenticate(request)
+        self.auth.authenticate(request)
         kind = self._response_type(request)
         key = str(request.path_params["id"]).lower()
         self.writer.write_one(ent, await _json_body(request), key, self._language(request))
@@ -880,7 +569,7 @@ class Shopware6Emulator:
 
     async def _delete(self, request: Request) -> Response:
         ent = self._entity(request)
-        self._authenticate(request)
+        self.auth.authenticate(request)
         self._response_type(request)
         self.writer.delete_one(ent, str(request.path_params["id"]).lower())
         return Response(status_code=204)
@@ -894,7 +583,7 @@ class Shopware6Emulator:
     # -- media --------------------------------------------------------------------------------------------
 
     async def _upload(self, request: Request) -> Response:
-        self._authenticate(request)
+        self.auth.authenticate(request)
         self._response_type(request)
         media_id = str(request.path_params["media_id"]).lower()
         if media_id not in self.store.rows["media"]:
@@ -917,88 +606,17 @@ class Shopware6Emulator:
         if content_type == JSON:
             payload = await _json_body(request)
             url = payload.get("url") if isinstance(payload, dict) else None
-            content, mime = await self._download(url)
+            content, mime = await self.media.download(url)
         else:
             content, mime = await request.body(), content_type
         if not content:
             raise fail(400, "CONTENT__MEDIA_EMPTY_FILE", "A valid file must be provided.")
         mime = mime or mimetypes.guess_type(f"x.{extension}")[0] or "application/octet-stream"
         with self.store.lock:
-            self._save_media(request, media_id, file_name, extension, content, mime)
+            self.media.save(_base_url(request), media_id, file_name, extension, content, mime)
         with self._stats.lock:
             self._stats.data.media_uploads += 1
         return Response(status_code=204, headers={"Location": f"{_base_url(request)}/api/media/{media_id}"})
-
-    async def _download(self, url: Any) -> tuple[bytes, str]:
-        """``MediaService::fetchFile`` for a URL; the sandbox only reaches loopback hosts."""
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in ("http", "https") or not _is_loopback(parts.hostname or ""):
-            raise fail(
-                400, "CONTENT__MEDIA_ILLEGAL_URL", 'Provided URL "{{ url }}" is invalid.', {"url": url}
-            )
-        try:
-            response = await self._fetcher().get(url)
-        except httpx.HTTPError:
-            response = None
-        if response is None or response.status_code != 200:
-            raise fail(
-                400,
-                "CONTENT__MEDIA_CANNOT_OPEN_SOURCE_STREAM_TO_READ",
-                "Cannot open source stream to read from {{ url }}.",
-                {"url": url},
-            )
-        return response.content, response.headers.get("content-type", "").split(";")[0].strip()
-
-    def _fetcher(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._fetchers.get(loop)
-        if client is None:
-            client = self._fetchers[loop] = httpx.AsyncClient(
-                timeout=self.settings.media_fetch_timeout_s,
-                limits=httpx.Limits(max_keepalive_connections=0),
-            )
-        return client
-
-    def _save_media(
-        self, request: Request, media_id: str, file_name: str, extension: str, content: bytes, mime: str
-    ) -> None:
-        store = self.store
-        for other_id, other in store.rows["media"].items():
-            if (
-                other_id != media_id
-                and other.get("fileName") == file_name
-                and other.get("fileExtension") == extension
-            ):
-                raise fail(
-                    400,
-                    "CONTENT__MEDIA_DUPLICATED_FILE_NAME",
-                    'A file with the name "{{ fileName }}.{{ fileExtension }}" already exists.',
-                    {"fileName": file_name, "fileExtension": extension},
-                )
-        now = now_iso()
-        stamp = int(time.time())
-        path = f"media/{media_id[:2]}/{media_id[2:4]}/{media_id[4:6]}/{stamp}/{file_name}.{extension}"
-        if self.settings.keep_media_bytes:
-            store.files[path] = (content, mime)
-        row = store.rows["media"][media_id]
-        media_type = mime.split("/")[0].upper() if "/" in mime else "BINARY"
-        store.put(
-            "media",
-            media_id,
-            {
-                **row,
-                "fileName": file_name,
-                "fileExtension": extension,
-                "mimeType": mime,
-                "fileSize": len(content),
-                "uploadedAt": now,
-                "path": path,
-                "url": f"{_base_url(request)}/{path}",
-                "hasFile": True,
-                "mediaType": {"name": media_type, "flags": [], "extensions": []},
-                "updatedAt": now,
-            },
-        )
 
     async def _media_file(self, request: Request) -> Response:
         found = self.store.files.get("media/" + request.path_params["path"])
@@ -1010,7 +628,7 @@ class Shopware6Emulator:
 
     async def _order_transition(self, request: Request) -> Response:
         """``OrderActionController``: ``{"stateFieldName"}`` in the body picks the field (``stateId``)."""
-        self._authenticate(request)
+        self.auth.authenticate(request)
         body = _decode(await request.body())
         field_name = body.get("stateFieldName") if isinstance(body, dict) else None
         entity = request.url.path.split("/")[3]
@@ -1025,7 +643,7 @@ class Shopware6Emulator:
 
     async def _state_transition(self, request: Request) -> Response:
         """``StateMachineActionController::transitionState``: the state reached, rendered as a detail."""
-        self._authenticate(request)
+        self.auth.authenticate(request)
         kind = self._response_type(request)
         state = self.state_machines.transition(
             str(request.path_params["entity"]),
@@ -1037,7 +655,7 @@ class Shopware6Emulator:
         return self._detail_response(request, ent, str(state["id"]), Criteria(), kind)
 
     async def _state_transitions(self, request: Request) -> Response:
-        self._authenticate(request)
+        self.auth.authenticate(request)
         transitions = self.state_machines.available(
             str(request.path_params["entity"]),
             str(request.path_params["id"]),
@@ -1048,14 +666,14 @@ class Shopware6Emulator:
     # -- misc ---------------------------------------------------------------------------------------------
 
     async def _version(self, request: Request) -> Response:
-        self._authenticate(request)
+        self.auth.authenticate(request)
         return _json({"version": self.settings.shopware_version})
 
     async def _index(self, request: Request) -> Response:
-        self._authenticate(request)
+        self.auth.authenticate(request)
         if self.settings.saas_rate_limits:
-            self._saas_limit(
-                "indexing", _client_ip(request), self.settings.saas_indexing_limit_per_hour, 3600.0
+            self.auth.saas_limit(
+                "indexing", client_ip(request), self.settings.saas_indexing_limit_per_hour, 3600.0
             )
         if "indexer" in request.path_params:
             return _json({"finish": True, "offset": None})
@@ -1104,51 +722,5 @@ async def _admin_model(request: Request, model: type[_M]) -> _M:
         raise ShopwareError(422, [plain_error(422, str(exc))]) from None
 
 
-async def _token_params(request: Request) -> dict[str, str]:
-    """The token request body: JSON or form encoded, whatever the client chose."""
-    raw = await request.body()
-    content_type = request.headers.get("content-type", "").lower()
-    if "json" in content_type or raw.lstrip().startswith(b"{"):
-        try:
-            decoded = orjson.loads(raw) if raw.strip() else {}
-        except orjson.JSONDecodeError:
-            raise fail_plain(400, "The JSON payload is malformed.") from None
-        if not isinstance(decoded, dict):
-            return {}
-        return {str(k): str(v) for k, v in decoded.items() if v is not None}
-    return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
-
-
-def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization", "")
-    if header[:6].lower() != "basic ":
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, sep, secret = decoded.partition(":")
-    return (user, secret) if sep else None
-
-
-def _invalid_request(parameter: str) -> ShopwareError:
-    return oauth_error(400, 3, _INVALID_REQUEST, f"Check the `{parameter}` parameter")
-
-
-def _too_many_error(seconds: int) -> list[dict[str, Any]]:
-    return [
-        http_error(
-            429,
-            "FRAMEWORK__RATE_LIMIT_EXCEEDED",
-            "Too many requests, try again in {{ seconds }} seconds.",
-            {"seconds": seconds},
-        )
-    ]
-
-
 def _too_many(seconds: int) -> Response:
-    return _error(ShopwareError(429, _too_many_error(seconds), {"Retry-After": str(seconds)}))
-
-
-def _b64url(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return _error(ShopwareError(429, too_many_error(seconds), {"Retry-After": str(seconds)}))

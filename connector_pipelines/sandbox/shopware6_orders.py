@@ -31,8 +31,9 @@ from connector_pipelines.sandbox.shopware6_order_schema import (
     Machine,
     country_id,
 )
+from connector_pipelines.sandbox.shopware6_read import ReadContext
+from connector_pipelines.sandbox.shopware6_render import Renderer
 from connector_pipelines.sandbox.shopware6_schema import SCHEMA, STOREFRONT_SALES_CHANNEL_ID
-from connector_pipelines.sandbox.shopware6_search import ReadContext, Renderer
 from connector_pipelines.sandbox.shopware6_store import Store, now_iso, unpack
 
 CENT = Decimal("0.01")

@@ -284,7 +284,7 @@ def test_no_secret_in_logs_metadata_errors_store_or_cli_of_full_runs(
     secrets = [tenant.plenty.password, tenant.shopware.client_secret, "wrong-but-secret"]
     secrets += [s.access_token for s in plenty.sessions._by_access.values()]
     secrets += [s.refresh_token for s in plenty.sessions._by_refresh.values()]
-    secrets += list(shopware._tokens)
+    secrets += list(shopware.auth.tokens)
     secrets.append(os.environ["CONNECTOR_ENCRYPTION_KEY"])
     monkeypatch.setenv("CONNECTOR_DATABASE_URL", tenant.registry.db.url)
     cli = CliRunner()

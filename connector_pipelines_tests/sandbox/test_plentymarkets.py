@@ -14,9 +14,12 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from connector_pipelines.sandbox.plentymarkets import PlentyEmulator, PlentySettings, RateWindow, parse_date
-from connector_pipelines.sandbox.plentymarkets_catalog import PlentyCatalog, gtin13
+from connector_pipelines.sandbox.plentymarkets import PlentyEmulator
+from connector_pipelines.sandbox.plentymarkets_catalog import PlentyCatalog
+from connector_pipelines.sandbox.plentymarkets_params import parse_date
+from connector_pipelines.sandbox.plentymarkets_records import gtin13
 from connector_pipelines.sandbox.plentymarkets_render import VARIATION_RELATIONS, Renderer
+from connector_pipelines.sandbox.plentymarkets_settings import PlentySettings, RateWindow
 from connector_pipelines.sandbox.server import EmulatorServer
 
 CREDENTIALS = {"username": "sandbox", "password": "sandbox-password"}

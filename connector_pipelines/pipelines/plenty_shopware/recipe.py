@@ -8,8 +8,8 @@ from typing import Any
 
 from connector_pipelines.sandbox.convergence import ConvergenceReport, check_convergence
 from connector_pipelines.sandbox.hub import SandboxHub
-from connector_pipelines.sandbox.plentymarkets import PlentySettings
-from connector_pipelines.sandbox.plentymarkets_catalog import CUSTOMER_CLASS_DEALER
+from connector_pipelines.sandbox.plentymarkets_seed import CUSTOMER_CLASS_DEALER
+from connector_pipelines.sandbox.plentymarkets_settings import PlentySettings
 from connector_pipelines.sandbox.recipe import (
     Accounts,
     BenchCounts,
