@@ -300,9 +300,14 @@ class Shopware6Emulator:
             route("/api/_info/version", self._version, "GET"),
             route("/api/_action/sync", self._sync, "POST"),
             route("/api/_action/media/{media_id}/upload", self._upload, "POST"),
-            route("/api/_action/order/{id}/state/{transition}", self._order_transition, "POST"),
-            route("/api/_action/order_delivery/{id}/state/{transition}", self._order_transition, "POST"),
-            route("/api/_action/order_transaction/{id}/state/{transition}", self._order_transition, "POST"),
+            *(
+                route(
+                    f"/api/_action/{entity}/{{id}}/state/{{transition}}",
+                    self._order_transition(entity),
+                    "POST",
+                )
+                for entity in ("order", "order_delivery", "order_transaction")
+            ),
             route(
                 "/api/_action/state-machine/{entity}/{id}/state/{transition}", self._state_transition, "POST"
             ),
@@ -626,20 +631,24 @@ class Shopware6Emulator:
 
     # -- state transitions --------------------------------------------------------------------------------
 
-    async def _order_transition(self, request: Request) -> Response:
-        """``OrderActionController``: ``{"stateFieldName"}`` in the body picks the field (``stateId``)."""
-        self.auth.authenticate(request)
-        body = _decode(await request.body())
-        field_name = body.get("stateFieldName") if isinstance(body, dict) else None
-        entity = request.url.path.split("/")[3]
-        state = await run_in_threadpool(
-            self.state_machines.transition,
-            entity,
-            str(request.path_params["id"]),
-            str(request.path_params["transition"]),
-            str(field_name or "stateId"),
-        )
-        return _json(state)
+    def _order_transition(self, entity: str) -> Callable[[Request], Awaitable[Response]]:
+        """``OrderActionController`` for ``entity``: ``{"stateFieldName"}`` in the body picks the field
+        (``stateId``). The entity comes from the route, not the path: the hub mounts shops under a prefix."""
+
+        async def transition(request: Request) -> Response:
+            self.auth.authenticate(request)
+            body = _decode(await request.body())
+            field_name = body.get("stateFieldName") if isinstance(body, dict) else None
+            state = await run_in_threadpool(
+                self.state_machines.transition,
+                entity,
+                str(request.path_params["id"]),
+                str(request.path_params["transition"]),
+                str(field_name or "stateId"),
+            )
+            return _json(state)
+
+        return transition
 
     async def _state_transition(self, request: Request) -> Response:
         """``StateMachineActionController::transitionState``: the state reached, rendered as a detail."""

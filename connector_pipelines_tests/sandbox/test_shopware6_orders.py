@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from connector_pipelines.sandbox.hub import SandboxHub
 from connector_pipelines.sandbox.server import EmulatorServer
 from connector_pipelines.sandbox.shopware6 import SandboxOrder, Shopware6Emulator
 from connector_pipelines.sandbox.shopware6_order_schema import (
@@ -373,3 +374,23 @@ def test_json_api_renders_the_order_customer_as_a_to_one_relationship(api: httpx
         "a@example.com"
     ]
     assert document["data"]["relationships"]["lineItems"]["data"] == []  # not loaded
+
+
+def test_transitions_work_under_the_hubs_mount_prefix(hub: SandboxHub) -> None:
+    account = hub.add_shopware("acme")
+    base = hub.base_url("shopware6", "acme")
+    token = httpx.post(
+        f"{base}/api/oauth/token",
+        json={
+            "grant_type": "client_credentials",
+            "client_id": account.client_id,
+            "client_secret": account.client_secret,
+        },
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    with httpx.Client(base_url=base, headers=headers) as api:
+        assert sync(api, "order", [order_record()]).status_code == 200
+        shipped = api.post(f"/api/_action/order_delivery/{DELIVERY_ID}/state/ship")
+        assert shipped.status_code == 200, shipped.text
+        assert shipped.json()["technicalName"] == "shipped"
+        assert read_order(api)["deliveries"][0]["stateMachineState"]["technicalName"] == "shipped"
