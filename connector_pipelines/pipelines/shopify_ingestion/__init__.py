@@ -1,0 +1,1 @@
+"""Shopify -> ingestion tables: customers, products and orders of many shops, per tenant partition."""
