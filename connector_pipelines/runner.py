@@ -29,7 +29,7 @@ from connector_pipelines import config
 from connector_pipelines.pipelines.catalog import pipeline_spec
 from connector_pipelines.pipelines.runs import run_tags, sync_run_config
 from connector_pipelines.redaction import redact
-from connector_pipelines.sync.runtime import SyncMode
+from connector_pipelines.sync.runtime import ReadWindow, SyncMode
 
 
 @dataclass
@@ -299,9 +299,12 @@ def run_sync(
     product_ids: Sequence[str | int] | None = None,
     log_level: str = "INFO",
     force: bool = False,
+    window: ReadWindow | None = None,
+    skip_existing: bool = False,
 ) -> RunSummary:
-    """Run ``pipeline`` for ``tenant`` in ``mode``; ``force`` runs a disabled tenant. Every step checks the
-    tenant first (``sync/preflight.py``): a problem fails the run with that one line as its error.
+    """Run ``pipeline`` for ``tenant`` in ``mode``; ``force`` runs a disabled tenant; ``window`` and
+    ``skip_existing`` are the run options of the pipelines that take them. Every step checks the tenant
+    first (``sync/preflight.py``): a problem fails the run with that one line as its error.
 
     ``product_ids`` are source product ids; a pipeline's own ids may be numbers (Plentymarkets item ids),
     and they travel as strings. Inside :func:`showing_progress`, the run shows its progress instead of
@@ -324,7 +327,13 @@ def run_sync(
             partition_key=tenant,
             run_id=run_id,
             run_config={
-                **sync_run_config(mode, [str(p) for p in product_ids or ()], force=force),
+                **sync_run_config(
+                    mode,
+                    [str(p) for p in product_ids or ()],
+                    force=force,
+                    window=window,
+                    skip_existing=skip_existing,
+                ),
                 "loggers": {"console": {"config": {"log_level": "CRITICAL" if view else log_level}}},
             },
             tags=run_tags(tenant, mode, "cli"),

@@ -18,7 +18,7 @@ from connector_pipelines.pipelines.triggers import (
     per_tenant_schedule,
 )
 from connector_pipelines.sync.preflight import preflight
-from connector_pipelines.sync.runtime import StepContext, SyncMode
+from connector_pipelines.sync.runtime import ReadWindow, StepContext, SyncMode
 from connector_pipelines.sync.spec import CheckSpec, PipelineSpec, StepSpec
 
 # Partitioned asset checks (one result per tenant) are a preview feature in Dagster 1.13; we rely on them
@@ -69,6 +69,8 @@ def _step_context(
             run_id=context.run.run_id,
             product_ids=sync_run.product_ids if sync_run is not None else (),
             max_timeout_s=sync_run.client_timeout_s if sync_run is not None else None,
+            window=ReadWindow.parse(sync_run.since, sync_run.until) if sync_run is not None else None,
+            skip_existing=sync_run.skip_existing if sync_run is not None else False,
         ) as ctx:
             yield ctx
 

@@ -45,3 +45,12 @@ class SyncRun(dg.ConfigurableResource):  # type: ignore[type-arg]
         description="cap on the HTTP and file clients' timeouts for this run; empty = theirs",
     )
     force: bool = Field(default=False, description="run although the tenant is disabled (`sync --force`)")
+    since: str | None = Field(
+        default=None,
+        description="a date range's start (ISO 8601 date or time, UTC): read only source records updated "
+        "since then (full: a backfill of the range); for the pipelines that take one (shopify_ingestion)",
+    )
+    until: str | None = Field(default=None, description="a date range's end (exclusive), like since")
+    skip_existing: bool = Field(
+        default=False, description="write only the records the target does not hold yet (shopify_ingestion)"
+    )

@@ -31,7 +31,7 @@ WEBHOOK_TIMEOUT_S = 10.0
 def _register_tenant_secrets(connector_db: ConnectorDatabase, tenant: str, spec: PipelineSpec) -> None:
     """Decrypting a tenant's credentials registers them with the redaction filter. The run redacted its own
     messages, but this process (the code server) has never seen the secrets, so ``redact`` would know none."""
-    for system in (spec.source, spec.target):
+    for system in spec.system_options():
         # A removed tenant, a missing credential or key: nothing of that system to mask, no reason to fail.
         with contextlib.suppress(Exception):
             connector_db.registry().credentials(tenant, system.name, system.credentials)

@@ -20,7 +20,7 @@ from connector_pipelines.store.db import Database
 from connector_pipelines.store.models import Mapping, SyncRun
 from connector_pipelines.store.repositories import TenantStore
 from connector_pipelines.sync.publish import DEACTIVATED, PENDING
-from connector_pipelines.sync.runtime import SyncMode
+from connector_pipelines.sync.runtime import ReadWindow, SyncMode
 
 TENANT_TAG = "tenant"
 SYNC_TYPE_TAG = "sync_type"
@@ -38,15 +38,26 @@ def run_tags(tenant: str, sync_type: str, trigger: str | None = None) -> dict[st
 
 
 def sync_run_config(
-    mode: SyncMode, product_ids: Sequence[str] = (), *, force: bool = False
+    mode: SyncMode,
+    product_ids: Sequence[str] = (),
+    *,
+    force: bool = False,
+    window: ReadWindow | None = None,
+    skip_existing: bool = False,
 ) -> dict[str, object]:
-    """Run config selecting the mode (and optionally single products, by the source's ids, or a run of a
-    disabled tenant) through the sync_run resource."""
+    """Run config selecting the mode (and optionally single products, by the source's ids, a run of a
+    disabled tenant, a date range, or writing only new records) through the sync_run resource."""
     config: dict[str, object] = {"mode": mode.value}
     if product_ids:
         config["product_ids"] = list(product_ids)
     if force:
         config["force"] = True
+    if window is not None and window.since is not None:
+        config["since"] = window.since.isoformat()
+    if window is not None and window.until is not None:
+        config["until"] = window.until.isoformat()
+    if skip_existing:
+        config["skip_existing"] = True
     return {"resources": {"sync_run": {"config": config}}}
 
 

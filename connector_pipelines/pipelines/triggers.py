@@ -17,7 +17,7 @@ from connector_pipelines.pipelines.resources import ConnectorDatabase
 from connector_pipelines.pipelines.runs import run_tags, sync_run_config
 from connector_pipelines.redaction import redact
 from connector_pipelines.store.repositories import WebhookInboxRepository
-from connector_pipelines.sync.runtime import SyncMode
+from connector_pipelines.sync.runtime import ReadWindow, SyncMode
 from connector_pipelines.sync.spec import InboxSpec, PipelineSpec, PollSpec, ScheduleSpec
 from connector_pipelines.tenants.registry import TenantRegistry
 
@@ -32,9 +32,11 @@ def tenant_run_request(
     trigger: str,
     sync_type: str = "",
     priority: int | None = None,
+    window: ReadWindow | None = None,
 ) -> dg.RunRequest:
-    """One run of ``job`` for ``tenant``: its partition, its tags, and the mode in the run config;
-    ``priority`` (Dagster's run queue: higher starts first) for work that must not wait behind bulk runs."""
+    """One run of ``job`` for ``tenant``: its partition, its tags, and the mode (and date range) in the run
+    config; ``priority`` (Dagster's run queue: higher starts first) for work that must not wait behind bulk
+    runs."""
     tags = run_tags(tenant, mode.value if mode is not None else sync_type, trigger)
     if priority is not None:
         tags[PRIORITY_TAG] = str(priority)
@@ -42,7 +44,7 @@ def tenant_run_request(
         run_key=run_key,
         job_name=job.name,
         partition_key=tenant,
-        run_config=sync_run_config(mode) if mode is not None else {},
+        run_config=sync_run_config(mode, window=window) if mode is not None else {},
         tags=tags,
     )
 
@@ -74,7 +76,10 @@ def per_tenant_schedule(
                     context.log.warning(f"{tenant}: {exc}; not scheduled")
                     continue
             run_key = f"{sync_type}:{tenant}:{tick.isoformat()}"
-            yield tenant_run_request(job, tenant, schedule.mode, run_key, "schedule", sync_type)
+            window = ReadWindow(since=tick - schedule.window) if schedule.window is not None else None
+            yield tenant_run_request(
+                job, tenant, schedule.mode, run_key, "schedule", sync_type, window=window
+            )
 
     decorate = dg.schedule(
         name=spec.job_name(schedule.name),

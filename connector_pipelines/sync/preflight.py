@@ -1,6 +1,7 @@
 """What can be checked before a run of a pipeline for a tenant, without a network call: the tenant is
-registered and enabled, the pipeline is enabled for it, and every system of the pipeline (source and target)
-has valid settings and credentials that decrypt with the configured key.
+registered and enabled, the pipeline is enabled for it, and every system of the pipeline (source and target;
+of a role chosen per tenant, the option it has settings for) has valid settings and credentials that decrypt
+with the configured key.
 
 The CLI runs :func:`preflight` before it launches a run (a problem is a user error: no run is recorded), and
 every step and check of a run runs it again first (``pipelines/builder.py``), so that a scheduled run fails at
@@ -43,7 +44,7 @@ def preflight(
             tenant=tenant,
             remedy=f"enable it with `{errors.CLI} tenants update {tenant} {wanted}`",
         )
-    systems = _systems(spec)
+    systems = spec.systems_of(info)
     reading = [s.name for s in systems if _reads_credentials(s, info)]
     if reading:
         # Set and well formed; a wrong key shows below, when the credentials fail to decrypt.
@@ -75,13 +76,6 @@ def check_product_ids(spec: PipelineSpec, product_ids: Sequence[str]) -> None:
             f"pipeline '{spec.name}' cannot sync single products", remedy="leave out --product"
         )
     spec.product_ids(product_ids)
-
-
-def _systems(spec: PipelineSpec) -> list[System[Any, Any, Any]]:
-    systems = [spec.source]
-    if spec.target.name != spec.source.name:
-        systems.append(spec.target)
-    return systems
 
 
 def _reads_credentials(system: System[Any, Any, Any], info: TenantInfo) -> bool:

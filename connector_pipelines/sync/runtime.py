@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import cached_property
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from connector_pipelines.clients.http import ApiClient
+from connector_pipelines.errors import PermanentError
 from connector_pipelines.redaction import redact
 from connector_pipelines.store.locks import RunLock, RunLockLostError
 from connector_pipelines.store.repositories import TenantStore
@@ -36,6 +38,48 @@ class SyncMode(StrEnum):
     PLAN = "plan"
     # Apply what the webhook inbox holds for the tenant (launched by an inbox sensor, ahead of bulk work).
     WEBHOOK = "webhook"
+
+
+@dataclass(frozen=True)
+class ReadWindow:
+    """A date range of a run (run config ``since`` / ``until``, either open): only the source records updated
+    in ``[since, until)`` are read. A full run over a window is a backfill of that range (it cannot see
+    deletions); a delta over one re-reads it. Times are UTC."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def parse(cls, since: str | None, until: str | None) -> ReadWindow | None:
+        """From ISO 8601 dates (``2026-01-31``: midnight UTC) or times (without an offset: UTC); None when
+        both are empty. A bad value raises PermanentError naming it."""
+        window = cls(_moment(since, "since"), _moment(until, "until"))
+        if window.since is None and window.until is None:
+            return None
+        if window.since is not None and window.until is not None and window.since >= window.until:
+            raise PermanentError(
+                f"the date range is empty: since {window.since.isoformat()} is not before until "
+                f"{window.until.isoformat()}",
+                remedy="give a since before the until",
+            )
+        return window
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime(day.year, day.month, day.day, tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise PermanentError(
+            f"{name} {text!r} is not an ISO 8601 date or time",
+            remedy=f"give {name} as 2026-01-31 or 2026-01-31T12:00:00Z",
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass
@@ -70,15 +114,12 @@ class StepReport:
         return meta
 
     def add_publication(self, result: PublishResult, mode: str) -> None:
-        """Counts and preview of a publication; in plan mode, the per-record plan with its changed fields."""
+        """Counts and preview of a publication; in plan mode, the per-record plan (old and new values)."""
         self.counts = {**self.counts, **result.counts()}
         entries = result.plan if mode == SyncMode.PLAN else result.preview
         self.preview = preview_markdown(entries)
         if mode == SyncMode.PLAN:
-            self.extra["plan"] = [
-                {"key": e.key, "action": e.action, "label": e.label, "changed_fields": list(e.changed_fields)}
-                for e in result.plan
-            ]
+            self.extra["plan"] = [e.as_json() for e in result.plan]
 
 
 class Step:
@@ -140,10 +181,15 @@ class StepContext:
         run_id: str | None,
         product_ids: Sequence[str] = (),
         max_timeout_s: float | None = None,
+        window: ReadWindow | None = None,
+        skip_existing: bool = False,
     ) -> None:
         self.registry, self.tenant, self.pipeline = registry, tenant, pipeline
         self.mode, self.run_id, self.product_ids = mode, run_id, list(product_ids)
         self.max_timeout_s = max_timeout_s
+        # Run options of the pipelines that take them (shopify_ingestion): a date range, and writing only
+        # the records the target does not hold yet.
+        self.window, self.skip_existing = window, skip_existing
         self._stack = ExitStack()
         self._open: dict[str, object] = {}
 

@@ -50,6 +50,7 @@ from connector_pipelines.sync.inbox import Delivery, waiting_deliveries
 from connector_pipelines.sync.runtime import Step, StepContext, StepReport
 from connector_pipelines.sync.shopify_ingestion import (
     MATCHES_SHOPIFY,
+    PIPELINE,
     SHOPIFY_SOURCE,
     STEPS,
     Record,
@@ -115,6 +116,12 @@ def forget_exports(tenant: str, customer_id: int | None = None) -> int:
     for path in found:
         path.unlink()
     return len(found)
+
+
+def forget_removed_tenant(tenant: str, pipelines: Sequence[str]) -> RedactionRecord | None:
+    """What removing a tenant does to its ingestion data, wherever it is removed (CLI, management API):
+    crypto-shredded when it ran shopify_ingestion; None otherwise."""
+    return forget_tenant(tenant) if PIPELINE in pipelines else None
 
 
 def forget_tenant(tenant: str, *, reason: str = "tenant removed") -> RedactionRecord:

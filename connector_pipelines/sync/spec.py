@@ -4,16 +4,48 @@ definitions; the CLI, the run-failure sensor, the demo and the benchmarks read t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from connector_pipelines.sync.runtime import CheckFunction, StepFunction, SyncMode
 from connector_pipelines.tenants.connections import System
-from connector_pipelines.tenants.registry import TenantInfo, TenantRegistry
+from connector_pipelines.tenants.registry import TenantError, TenantInfo, TenantRegistry
 
 AnySystem = System[Any, Any, Any]
+
+
+@dataclass(frozen=True)
+class SystemChoice:
+    """A role of a pipeline that each tenant fills with one of ``options``: the one it has settings for (the
+    gateway's ERP: Logo, Netsis or CSV files; its shop: Shopify or Shopware). Steps using it carry ``kind``
+    and ``pool`` (fixed per asset in Dagster); they open the tenant's own system (:meth:`for_tenant`)."""
+
+    role: str  # "ERP", "shop": how errors name it
+    options: tuple[AnySystem, ...]
+    kind: str
+    pool: str
+
+    def resolve(self, configured: Collection[str], tenant: str | None = None) -> AnySystem:
+        """The option among the systems the tenant has settings for (``configured``); exactly one must be."""
+        found = [s for s in self.options if s.name in configured]
+        if len(found) != 1:
+            names = ", ".join(s.name for s in self.options)
+            have = ", ".join(s.name for s in found) or "none"
+            raise TenantError(
+                f"expected settings for exactly one {self.role} of the pipeline ({names}), found {have}",
+                tenant=tenant,
+                remedy=f"store the settings of the tenant's {self.role} (one of {names}) and no other",
+            )
+        return found[0]
+
+    def for_tenant(self, registry: TenantRegistry, tenant: str) -> AnySystem:
+        return self.resolve(registry.get(tenant).settings, tenant)
+
+
+# A step's or check's system: fixed, or chosen per tenant.
+SystemRole = AnySystem | SystemChoice
 
 
 @dataclass(frozen=True)
@@ -26,7 +58,7 @@ class CheckSpec:
     description: str
     run: CheckFunction | None = None
     severity: Literal["error", "warn"] = "error"
-    system: AnySystem | None = None  # the system the check reads (its pool)
+    system: SystemRole | None = None  # the system the check reads (its pool)
 
 
 @dataclass(frozen=True)
@@ -35,7 +67,7 @@ class StepSpec:
 
     name: str
     run: StepFunction
-    system: AnySystem
+    system: SystemRole
     description: str
     deps: tuple[str, ...] = ()
 
@@ -53,7 +85,8 @@ class ScheduleSpec:
 
     ``env`` names the variable that overrides ``cron``; ``due`` (from the tenant's registry entry and the
     tick) narrows the tenants of a tick, raising ValueError for a tenant whose settings are invalid.
-    Without ``mode`` the job runs no sync mode and is tagged ``sync_type=<job>``."""
+    Without ``mode`` the job runs no sync mode and is tagged ``sync_type=<job>``. ``window``: each run
+    reads the trailing window before its tick (run config ``since``), for pipelines that take a date range."""
 
     name: str
     job: str
@@ -62,6 +95,7 @@ class ScheduleSpec:
     mode: SyncMode | None = None
     env: str | None = None
     due: Callable[[TenantInfo, datetime], bool] | None = None
+    window: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -102,8 +136,8 @@ class InboxSpec:
 class PipelineSpec:
     name: str
     description: str
-    source: AnySystem
-    target: AnySystem
+    source: SystemRole
+    target: SystemRole
     steps: tuple[StepSpec, ...]
     jobs: tuple[JobSpec, ...]
     modes: Mapping[SyncMode, str]  # mode -> job name
@@ -118,7 +152,28 @@ class PipelineSpec:
 
     @property
     def systems(self) -> tuple[str, ...]:
-        return (self.source.name, self.target.name)
+        """The systems every tenant of the pipeline has settings for; a role chosen per tenant
+        (:class:`SystemChoice`) is none of them: the tenant has one of its options."""
+        return tuple(s.name for s in (self.source, self.target) if isinstance(s, System))
+
+    @property
+    def choices(self) -> tuple[SystemChoice, ...]:
+        return tuple(s for s in (self.source, self.target) if isinstance(s, SystemChoice))
+
+    def system_options(self) -> tuple[AnySystem, ...]:
+        """Every system a tenant of the pipeline may use."""
+        found: list[AnySystem] = []
+        for role in (self.source, self.target):
+            found.extend(role.options if isinstance(role, SystemChoice) else (role,))
+        return tuple(dict.fromkeys(found))
+
+    def systems_of(self, tenant: TenantInfo) -> tuple[AnySystem, ...]:
+        """The systems ``tenant`` uses: the fixed ones and, per choice, the option it has settings for."""
+        found = [
+            role.resolve(tenant.settings, tenant.slug) if isinstance(role, SystemChoice) else role
+            for role in (self.source, self.target)
+        ]
+        return tuple(dict.fromkeys(found))
 
     def job_name(self, job: str) -> str:
         return f"{self.name}_{job}"

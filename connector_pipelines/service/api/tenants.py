@@ -205,8 +205,12 @@ def disable_tenant(services: Ctx, caller: Admin) -> TenantOut:
 
 @router.delete("/{tenant}", response_model=RemovalSummary, summary="Remove a tenant and its connector data")
 def remove_tenant(services: Ctx, caller: Admin) -> RemovalSummary:
+    # Imported here: the ingestion stack (pandas, its own database) loads only when a tenant is removed.
+    from connector_pipelines.sync.shopify_webhooks import forget_removed_tenant
+
     with answers():
         summary = services.registry.removal_summary(caller.tenant)
+        forget_removed_tenant(caller.tenant, services.registry.get(caller.tenant).pipelines)
         services.registry.remove(caller.tenant)
     services.webhook_tenants.invalidate()
     return summary
