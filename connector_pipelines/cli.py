@@ -168,6 +168,9 @@ class PipelineChoice(click.Choice[str]):
 
 
 WEBHOOKS_BENCH = "webhooks"
+GATEWAY_BENCH = "erp_gateway"  # its own runs: stock and prices, orders across a kill, webhook latency
+# Seeded with customers and orders too (`--customers`, `--orders`), and measured in rows written.
+INGESTION_BENCH = "shopify_ingestion"
 
 
 class BenchChoice(PipelineChoice):
@@ -371,6 +374,11 @@ def _print_removal(summary: RemovalSummary, location: str) -> None:
     click.echo(
         "Dagster drops its partitions within 30 s (the registry sensor); its runs stay in the run history."
     )
+    if INGESTION_BENCH in summary.pipelines:
+        click.echo(
+            "Its shopify_ingestion tables are crypto-shredded: its data key is destroyed (personal data in "
+            "any backup becomes unreadable), its rows deleted, the redaction recorded."
+        )
 
 
 @tenants.command("remove")
@@ -389,8 +397,45 @@ def tenants_remove(slug: str, yes: bool, dry_run: bool) -> None:
         return
     if not yes and not click.confirm(f"Remove tenant {slug}?", default=False):
         raise UserError(f"tenant {slug} not removed")
+    from connector_pipelines.sync.shopify_webhooks import forget_removed_tenant
+
+    record = forget_removed_tenant(slug, registry.get(slug).pipelines)
+    if record is not None:
+        click.echo(
+            f"crypto-shredded its ingestion data: data key {record.data_key_id or '-'} destroyed, "
+            f"{sum(record.rows.values())} rows deleted"
+        )
     registry.remove(slug)
     click.echo(f"removed tenant {slug}")
+
+
+@tenants.command("customer-data")
+@click.argument("slug")
+@click.argument("customer_id", type=click.IntRange(min=1))
+@click.option(
+    "--output", type=click.Path(dir_okay=False), help="Write it to this file (mode 0600), not stdout."
+)
+@user_errors
+def tenants_customer_data(slug: str, customer_id: int, output: str | None) -> None:
+    """Everything shopify_ingestion stores about one customer of the tenant's shop, personal data decrypted:
+    the answer to a data request (Shopify's customers/data_request webhook writes the same export under
+    CONNECTOR_HOME/privacy/<tenant>/)."""
+    from connector_pipelines.store.ingestion.keys import PiiUnavailableError
+    from connector_pipelines.sync.shopify_ingestion import ingestion_repository
+
+    _existing_registry().get(slug)
+    try:
+        export = ingestion_repository().customer_data(slug, customer_id)
+    except PiiUnavailableError as exc:
+        raise UserError(str(exc)) from None
+    text = export.model_dump_json(indent=2)
+    if output is None:
+        click.echo(text)
+        return
+    path = Path(output)
+    path.write_text(text)
+    path.chmod(0o600)
+    click.echo(f"customer {customer_id} of {slug}: written to {path}")
 
 
 @tenants.command("set-credentials")
@@ -532,6 +577,51 @@ SYSTEM_EXAMPLES: dict[str, dict[str, dict[str, Any]]] = {
         },
         "credentials": {"token": "<a site API token with ecommerce, CMS and sites scopes>"},
     },
+    "logo": {
+        "settings": {
+            "base_url": "https://logo.acme.com.tr:32001",
+            "firm": 1,
+            "warehouse_code": "0",
+            "price_list_code": "WEB",
+            "poll_interval_minutes": 5,
+        },
+        "credentials": {
+            "username": "WEBSERVIS",
+            "password": "<the Logo user's password>",
+            "client_secret": "<the REST client's secret>",
+        },
+    },
+    "netsis": {
+        "settings": {
+            "base_url": "https://netsis.acme.com.tr:7070",
+            "dbname": "ACME2026",
+            "warehouse_code": "10",
+            "price_list_code": "WEB",
+            "prices_include_vat": True,
+        },
+        "credentials": {
+            "username": "NETSIS",
+            "password": "<the NetOpenX user's password>",
+            "dbpassword": "<the database user's password>",
+        },
+    },
+    "erp_csv": {
+        "settings": {
+            "stock": {
+                "kind": "sftp",
+                "host": "files.acme.com.tr",
+                "root": "erp",
+                "path": "stock.csv",
+                "sftp_host_key": "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s",
+                "csv": {"delimiter": ";"},
+            },
+            "prices_file": "prices.csv",
+            "warehouse_code": "MERKEZ",
+            "price_list_code": "WEB",
+            "currency": "TRY",
+        },
+        "credentials": {"username": "erp-export", "password": "<the SFTP password>"},
+    },
 }
 
 
@@ -652,9 +742,16 @@ def keys_generate() -> None:
 @keys.command("rotate")
 @user_errors
 def keys_rotate() -> None:
-    """Re-encrypt every credential with CONNECTOR_ENCRYPTION_KEY (old ones readable from ..._KEYS_OLD)."""
-    changed = _existing_registry().rotate_keys()
+    """Re-encrypt every credential with CONNECTOR_ENCRYPTION_KEY (old ones readable from ..._KEYS_OLD), and
+    re-wrap the shopify_ingestion tenants' data keys with it (their rows stay as they are)."""
+    registry = _existing_registry()
+    changed = registry.rotate_keys()
     click.echo(f"re-encrypted {changed} credential set(s) with the current key")
+    if any(INGESTION_BENCH in t.pipelines for t in registry.tenants()):
+        from connector_pipelines.sync.shopify_ingestion import ingestion_repository
+
+        rewrapped = ingestion_repository().rewrap_data_keys()
+        click.echo(f"re-wrapped {rewrapped} personal-data key(s) of the ingestion tables with the new key")
 
 
 @main.group()
@@ -757,26 +854,65 @@ def _selecting(func: F) -> F:
     return func
 
 
+def _dead_letters(
+    registry: TenantRegistry, tenant: str, found: Sequence[RecordErrorInfo]
+) -> set[tuple[str, str, str]]:
+    """(pipeline, stage, record key) of the dead letters among ``found``: records runs no longer retry."""
+    from connector_pipelines.store.repositories import TenantStore
+
+    return {
+        (name, stage, key)
+        for name in dict.fromkeys(e.pipeline for e in found)
+        for stage, key in TenantStore(registry.db, tenant, name).dead_letters()
+    }
+
+
+DEAD_ONLY = click.option(
+    "--dead",
+    "dead_only",
+    is_flag=True,
+    help="Only dead letters: records that failed too often to be retried.",
+)
+
+
 @record_errors.command("list")
 @_selecting
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="Errors shown.")
+@DEAD_ONLY
 @click.option("--json", "as_json", is_flag=True, help="The errors with their whole payloads as JSON.")
 @user_errors
 def errors_list(
-    tenant: str, pipeline: str | None, stage: str | None, keys: tuple[str, ...], limit: int, as_json: bool
+    tenant: str,
+    pipeline: str | None,
+    stage: str | None,
+    keys: tuple[str, ...],
+    limit: int,
+    dead_only: bool,
+    as_json: bool,
 ) -> None:
-    """The tenant's open record errors, newest first: record, stage, reason, attempts and the payload sent."""
-    _, found = _open_errors(tenant, pipeline, stage, keys, limit)
+    """The tenant's open record errors, newest first: record, stage, reason, attempts and the payload sent.
+    Dead letters (records that failed too often: runs no longer retry them) are marked; `errors retry`
+    sends them again."""
+    registry, found = _open_errors(tenant, pipeline, stage, keys, None)
+    dead = _dead_letters(registry, tenant, found)
+    if dead_only:
+        found = [e for e in found if (e.pipeline, e.stage, e.record_key) in dead]
+    found = found[:limit]
     if as_json:
-        click.echo(redact(json.dumps([e.model_dump(mode="json") for e in found], indent=2)))
+        listed = [
+            {**e.model_dump(mode="json"), "dead": (e.pipeline, e.stage, e.record_key) in dead} for e in found
+        ]
+        click.echo(redact(json.dumps(listed, indent=2)))
         return
     if not found:
-        click.echo(f"no open record errors of {tenant}")
+        click.echo(f"no open {'dead letters' if dead_only else 'record errors'} of {tenant}")
     for error in found:
-        click.echo(
-            f"{error.pipeline}  {error.stage}  {error.record_key}  "
-            f"({error.attempts} attempt{'s' if error.attempts != 1 else ''}, last {_when(error.last_seen)})"
+        attempts = (
+            f"{error.attempts} attempt{'s' if error.attempts != 1 else ''}, last {_when(error.last_seen)}"
         )
+        if (error.pipeline, error.stage, error.record_key) in dead:
+            attempts = f"DEAD LETTER: {attempts}; retried no more until `errors retry`"
+        click.echo(f"{error.pipeline}  {error.stage}  {error.record_key}  ({attempts})")
         click.echo(f"    reason:  {' '.join(redact(error.reason).split())}")
         if error.payload is not None:
             payload = redact(json.dumps(error.payload, sort_keys=True))
@@ -786,25 +922,34 @@ def errors_list(
 
 @record_errors.command("retry")
 @_selecting
+@DEAD_ONLY
 @user_errors
-def errors_retry(tenant: str, pipeline: str | None, stage: str | None, keys: tuple[str, ...]) -> None:
+def errors_retry(
+    tenant: str, pipeline: str | None, stage: str | None, keys: tuple[str, ...], dead_only: bool
+) -> None:
     """Have the next run send these records again, even where their hashes say nothing changed.
 
-    Their published hash is cleared (the next delta sees them changed); their errors stay open until a run
-    gets them through. Records never published are sent by every run anyway."""
+    Their published hash is cleared (the next delta sees them changed) and dead letters among them are
+    re-armed (runs retry them again); their errors stay open until a run gets them through. Records never
+    published are sent by every run anyway."""
     from connector_pipelines.pipelines.runs import retry_records
     from connector_pipelines.store.repositories import TenantStore
 
     registry, found = _open_errors(tenant, pipeline, stage, keys, None)
+    if dead_only:
+        dead = _dead_letters(registry, tenant, found)
+        found = [e for e in found if (e.pipeline, e.stage, e.record_key) in dead]
     if not found:
-        click.echo(f"no open record errors of {tenant} match")
+        click.echo(f"no open {'dead letters' if dead_only else 'record errors'} of {tenant} match")
         return
     for name in dict.fromkeys(e.pipeline for e in found):
         chosen = [e.record_key for e in found if e.pipeline == name]
-        cleared = retry_records(TenantStore(registry.db, tenant, name), chosen)
+        store = TenantStore(registry.db, tenant, name)
+        cleared = retry_records(store, chosen)
+        rearmed = store.rearm_errors(chosen, stage)
         click.echo(
             f"{name}: {len(chosen)} record(s) will be sent again by the next run ({cleared} published one(s) "
-            f"had their published hash cleared); send them now with "
+            f"had their published hash cleared, {rearmed} dead letter(s) re-armed); send them now with "
             f"`{errors.CLI} sync {tenant} --pipeline {name}`"
         )
 
@@ -854,24 +999,35 @@ def plan_entries(summary: RunSummary) -> list[dict[str, Any]]:
     ]
 
 
+PLAN_CHANGES_SHOWN = 12
+
+
 def print_plan(entries: list[dict[str, Any]]) -> None:
+    """Each record to change, then each changed field with the target's value and the one a sync writes."""
     actions: dict[str, int] = {}
     for entry in entries:
         actions[entry["action"]] = actions.get(entry["action"], 0) + 1
     counted = ", ".join(f"{n} to {action}" for action, n in sorted(actions.items())) or "nothing to change"
     click.echo(f"plan: {counted} (nothing was written)")
     for entry in entries:
-        fields = entry.get("changed_fields") or []
-        what = ""
-        if fields:
-            what = ("fields: " if entry["action"] == "create" else "changed: ") + ", ".join(fields)
         label = f" {entry['label']!r}" if entry.get("label") else ""
-        click.echo(
-            redact(f"  {entry['asset']}  {entry['action']:<10} {entry['key']}{label}  {what}".rstrip())
-        )
+        click.echo(redact(f"  {entry['asset']}  {entry['action']:<10} {entry['key']}{label}".rstrip()))
+        changes = entry.get("changes") or []
+        for change in changes[:PLAN_CHANGES_SHOWN]:
+            old, new = (change[side] if change[side] is not None else "(none)" for side in ("old", "new"))
+            click.echo(redact(f"      {change['field']}: {old} -> {new}"))
+        if len(changes) > PLAN_CHANGES_SHOWN:
+            click.echo(f"      ... and {len(changes) - PLAN_CHANGES_SHOWN} more field(s)")
 
 
 RUN_FAILED_EXIT = 1
+# The mode names of shopify_ingestion (issue 14) -> (shared mode, skip existing records).
+MODE_ALIASES = {
+    "backfill": ("full", False),
+    "incremental": ("delta", False),
+    "dry_run": ("plan", False),
+    "skip_existing": ("full", True),
+}
 RECORDS_REJECTED_EXIT = 3
 REJECTED_SHOWN = 20
 SYNC_EXIT_CODES = """\b
@@ -903,7 +1059,21 @@ def _echo_err(line: str) -> None:
 @click.argument("tenant")
 @click.option("--pipeline", required=True, help="Pipeline to run, e.g. plenty_shopware.")
 @click.option(
-    "--mode", type=click.Choice(["config", "delta", "full", "plan"]), default="delta", show_default=True
+    "--mode",
+    type=click.Choice(["config", "delta", "full", "plan", "webhook", *MODE_ALIASES]),
+    default="delta",
+    show_default=True,
+    help="webhook: apply the tenant's waiting webhooks now. backfill = full, incremental = delta, dry_run = "
+    "plan, skip_existing = full writing only new records (shopify_ingestion's names).",
+)
+@click.option(
+    "--since", help="A date range's start (ISO 8601, UTC): only records updated since (shopify_ingestion)."
+)
+@click.option("--until", help="A date range's end, exclusive (shopify_ingestion).")
+@click.option(
+    "--skip-existing",
+    is_flag=True,
+    help="Write only records the target does not hold yet (shopify_ingestion).",
 )
 @click.option(
     "--product",
@@ -920,7 +1090,15 @@ def _echo_err(line: str) -> None:
 )
 @user_errors
 def sync(
-    tenant: str, pipeline: str, mode: str, product_ids: tuple[str, ...], force: bool, as_json: bool
+    tenant: str,
+    pipeline: str,
+    mode: str,
+    since: str | None,
+    until: str | None,
+    skip_existing: bool,
+    product_ids: tuple[str, ...],
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Run one sync for a tenant, recorded on the Dagster instance of DAGSTER_HOME (else
     CONNECTOR_HOME/dagster), so it shows in the UI like any run. Progress shows on stderr while it runs;
@@ -934,13 +1112,16 @@ def sync(
     from connector_pipelines.runner import dagster_instance, run_sync, showing_progress
     from connector_pipelines.store.repositories import TenantStore
     from connector_pipelines.sync.preflight import check_product_ids, preflight
-    from connector_pipelines.sync.runtime import SyncMode
+    from connector_pipelines.sync.runtime import ReadWindow, SyncMode
 
     registry = _existing_registry()
     spec = pipeline_spec(pipeline)
+    shared, skips = MODE_ALIASES.get(mode, (mode, False))
+    mode, skip_existing = shared, skip_existing or skips
     try:
         preflight(registry, tenant, spec, force=force)
         check_product_ids(spec, product_ids)
+        window = ReadWindow.parse(since, until)
     except PermanentError as exc:
         raise UserError(str(exc)) from None
     if spec.job_for(SyncMode(mode)) is None:
@@ -955,6 +1136,8 @@ def sync(
             instance=dagster_instance(),
             product_ids=list(product_ids),
             force=force,
+            window=window,
+            skip_existing=skip_existing,
         )
     store = TenantStore(registry.db, tenant, pipeline)
     rejected = store.count_open_errors(run_id=summary.run_id) if summary.success else 0
@@ -1179,7 +1362,7 @@ def sandbox_serve(
 
 
 @main.command("bench")
-@click.argument("pipeline", type=BenchChoice())
+@click.argument("pipeline", type=BenchChoice(), metavar="PIPELINE")
 @click.option(
     "--products", type=click.IntRange(min=1), help="Products in the catalog  [default: the pipeline's own]"
 )
@@ -1195,7 +1378,27 @@ def sandbox_serve(
 )
 @click.option("--seconds", default=20.0, show_default=True, help="webhooks: how long the load lasts.")
 @click.option("--senders", default=16, show_default=True, help="webhooks: concurrent senders.")
+@click.option(
+    "--customers",
+    default=50_000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="shopify_ingestion: customers in the shop.",
+)
+@click.option(
+    "--orders",
+    default=100_000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="shopify_ingestion: orders in the shop (3 line items each); erp_gateway: paid orders into the ERP "
+    "[erp_gateway default: 1000].",
+)
+@click.option(
+    "--skus", type=click.IntRange(min=1), help="erp_gateway: ERP items the shop sells  [default: 50000]"
+)
+@click.pass_context
 def bench(
+    ctx: click.Context,
     pipeline: str,
     products: int | None,
     variants: int,
@@ -1204,10 +1407,16 @@ def bench(
     database_url: str | None,
     seconds: float,
     senders: int,
+    customers: int,
+    orders: int,
+    skus: int | None,
 ) -> None:
     """Benchmark a pipeline against the sandbox (emulators in a child process, the pipeline in this one): a
     full sync, a delta after 1 % of the source changed, and a delta with nothing changed. `bench webhooks`
-    loads the service with signed webhooks, kills it half-way and counts what it lost."""
+    loads the service with signed webhooks, kills it half-way and counts what it lost. `bench
+    shopify_ingestion` seeds a shop with --customers, --orders and --products and runs backfill,
+    incremental_1pct and incremental_none into the ingestion tables. `bench erp_gateway` (Logo -> Shopify,
+    --skus, --orders) runs stock and prices full, 1 % and none, orders across a kill, and webhook latency."""
     if pipeline == WEBHOOKS_BENCH:
         from connector_pipelines.service.bench import DEFAULT_DATABASE_URL, run_webhook_benchmark
 
@@ -1221,6 +1430,36 @@ def bench(
     try:
         if database_url is not None:
             database_backend(database_url)  # before the sandbox starts
+        if pipeline == INGESTION_BENCH:
+            from connector_pipelines.pipelines.shopify_ingestion.bench import run_ingestion_benchmark
+
+            with showing_progress(sys.stderr):
+                run_ingestion_benchmark(
+                    click.echo,
+                    customers=customers,
+                    orders=orders,
+                    products=products if products is not None else pipeline_recipe(pipeline).bench_products,
+                    variants=variants,
+                    rate_limits=rate_limits,
+                    as_json=as_json,
+                    log=_echo_err,
+                    database_url=database_url,
+                )
+            return
+        if pipeline == GATEWAY_BENCH:
+            from connector_pipelines.bench.erp_gateway import GATEWAY_ORDERS, run_gateway_benchmark
+
+            defaulted = ctx.get_parameter_source("orders") == click.core.ParameterSource.DEFAULT
+            with showing_progress(sys.stderr):
+                run_gateway_benchmark(
+                    click.echo,
+                    skus=skus or products or pipeline_recipe(pipeline).bench_products,
+                    orders=GATEWAY_ORDERS if defaulted else orders,
+                    as_json=as_json,
+                    log=_echo_err,
+                    database_url=database_url,
+                )
+            return
         with showing_progress(sys.stderr):
             run_benchmark(
                 pipeline,
@@ -1241,7 +1480,8 @@ def bench(
 
 @main.group()
 def mapping() -> None:
-    """Mappings of ERP product files to products (erp_files_shopify)."""
+    """Mappings of ERP product files to products (erp_files_shopify), and the field mappings of the gateway's
+    ERPs (logo, netsis, erp_csv: erp_gateway)."""
 
 
 def _print_mapping_report(tenant: str, source: str, report: Any) -> None:
@@ -1278,6 +1518,58 @@ def _print_mapping_report(tenant: str, source: str, report: Any) -> None:
         click.echo(f"  {where}: {error.reason}")
 
 
+def _mapping_system(registry: TenantRegistry, tenant: str) -> str:
+    """The mapping `mapping check` checks: the ERP file mapping where the tenant has erp_files settings,
+    else the field mapping of its gateway ERP."""
+    from connector_pipelines.sources.erp_gateway.registry import tenant_erp
+
+    return "erp_files" if "erp_files" in registry.get(tenant).settings else tenant_erp(registry, tenant)
+
+
+def _print_gateway_report(tenant: str, report: Any) -> None:
+    click.echo(
+        f"{tenant}: {report.system} (warehouse {report.warehouse_code}, "
+        f"price list {report.price_list_code}): {report.error_count} row error(s)"
+    )
+    for kind in report.kinds:
+        if kind.unavailable:
+            click.echo(f"  {kind.kind}: not readable: {kind.unavailable}")
+            continue
+        click.echo(f"  {kind.kind}: {kind.rows} rows -> {kind.mapped} mapped, {kind.errors} row error(s)")
+        if kind.missing_sources:
+            click.echo(f"    fields of the mapping that no row has: {', '.join(kind.missing_sources)}")
+        for sample in kind.samples:
+            click.echo(f"    {redact(json.dumps(sample, sort_keys=True, ensure_ascii=False))}")
+    if report.errors:
+        click.echo("\nrow errors:")
+    for error in report.errors:
+        click.echo(f"  {redact(str(error))}")
+
+
+def _gateway_mapping_check(
+    registry: TenantRegistry, tenant: str, system: str, limit: int, as_json: bool
+) -> None:
+    """Read and map every item, stock and price row of the tenant's gateway ERP; exit 3 on row errors."""
+    from connector_pipelines.sources.erp_gateway.base import MappedConnector
+    from connector_pipelines.sources.erp_gateway.check import check_mapping
+    from connector_pipelines.sources.erp_gateway.registry import erp_system, open_connector
+
+    settings = registry.settings(tenant, system, erp_system(system).settings)
+    try:
+        with open_connector(registry, tenant, system) as connector:
+            if not isinstance(connector, MappedConnector):
+                raise UserError(f"{system} has no field mapping to check")
+            report = check_mapping(connector, settings.warehouse_code, settings.price_list_code, limit=limit)
+    except errors.ConnectorError as exc:
+        raise UserError(" ".join(redact(str(exc)).split())) from None
+    if as_json:
+        click.echo(redact(report.model_dump_json(indent=2)))
+    else:
+        _print_gateway_report(tenant, report)
+    if report.error_count:
+        sys.exit(RECORDS_REJECTED_EXIT)
+
+
 MAPPING_CHECK_EXIT_CODES = """\b
 Exit codes:
   0  every row mapped
@@ -1293,11 +1585,19 @@ Exit codes:
     type=click.Path(dir_okay=False),
     help="A local file to map instead of the tenant's (read with the tenant's format settings).",
 )
+@click.option(
+    "--system",
+    help="erp_files (the product file mapping), or a gateway ERP (logo, netsis, erp_csv) whose field mapping "
+    "is checked against its items, stock and prices; default: the one the tenant has settings for.",
+)
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0), help="Products shown.")
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
 @user_errors
-def mapping_check(tenant: str, file_path: str | None, limit: int, as_json: bool) -> None:
-    """Map the tenant's file (or --file) and show a sample of products and every row error. Writes nothing."""
+def mapping_check(tenant: str, file_path: str | None, system: str | None, limit: int, as_json: bool) -> None:
+    """Map the tenant's file (or --file) and show a sample of products and every row error. Writes nothing.
+
+    For a gateway ERP: every item, stock and price row read through the tenant's field mapping, a sample of
+    the records and every row error (SKU, field, row, reason)."""
     from connector_pipelines.sources.erp_files import (
         FileFormatError,
         FileSourceError,
@@ -1310,6 +1610,12 @@ def mapping_check(tenant: str, file_path: str | None, limit: int, as_json: bool)
     from connector_pipelines.tenants.connections import ERP_FILES
 
     registry = _existing_registry()
+    chosen = system or _mapping_system(registry, tenant)
+    if chosen != ERP_FILES.name:
+        if file_path is not None:
+            raise UserError("--file applies to the erp_files mapping only")
+        _gateway_mapping_check(registry, tenant, chosen, limit, as_json)
+        return
     try:
         config = tenant_mapping(registry, tenant)
         if file_path is not None:

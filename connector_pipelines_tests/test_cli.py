@@ -177,13 +177,15 @@ def test_bench_and_sandbox_take_the_pipelines_of_the_catalog() -> None:
     from connector_pipelines.pipelines.catalog import pipeline_recipes
 
     runner = CliRunner()
-    for command in (["bench", "--help"], ["sandbox", "serve", "--help"]):
-        result = runner.invoke(main, command)
-        assert result.exit_code == 0, result.output
-        assert all(name in result.output for name in pipeline_recipes())
-    assert "webhooks" in runner.invoke(main, ["bench", "--help"]).output
-    unknown = runner.invoke(main, ["bench", "nope"])
-    assert unknown.exit_code == 2 and "'nope' is not one of" in unknown.output + unknown.stderr
+    for command, extra in (
+        (["bench", "nope"], ["webhooks"]),
+        (["sandbox", "serve", "--pipeline", "nope"], []),
+    ):
+        unknown = runner.invoke(main, command)
+        said = unknown.output + unknown.stderr
+        assert unknown.exit_code == 2 and "'nope' is not one of" in said
+        assert all(f"'{name}'" in said for name in [*pipeline_recipes(), *extra])
+    assert "PIPELINE" in runner.invoke(main, ["bench", "--help"]).output
 
 
 def test_enable_and_disable_together_are_refused(cli: CliRunner, settings_file: str) -> None:
@@ -537,6 +539,29 @@ def test_errors_retry_makes_the_next_delta_send_the_record(
     assert "no open record errors of acme" in _run(cli, "errors", "list", "acme")
 
 
+def test_dead_letters_are_listed_distinctly_and_retry_rearms_them(
+    cli: CliRunner, registry: TenantRegistry, settings_file: str
+) -> None:
+    _add(cli, settings_file)
+    store = TenantStore(registry.db, "acme", "plenty_shopware")
+    for _ in range(5):
+        store.record_errors("shopware_products", [("p:1", "tax rule missing", {"sku": "S1"})], "run-1")
+    store.record_errors("shopware_products", [("p:2", "stock not set", {"sku": "S2"})], "run-1")
+    listed = _run(cli, "errors", "list", "acme")
+    assert "p:1  (DEAD LETTER: 5 attempts, last " in listed
+    assert "retried no more until `errors retry`" in listed
+    assert "p:2  (1 attempt, last " in listed
+    dead = _run(cli, "errors", "list", "acme", "--dead")
+    assert "p:1" in dead and "p:2" not in dead
+    as_json = {e["record_key"]: e["dead"] for e in json.loads(_run(cli, "errors", "list", "acme", "--json"))}
+    assert as_json == {"p:1": True, "p:2": False}
+    retried = _run(cli, "errors", "retry", "acme", "--dead")
+    assert "plenty_shopware: 1 record(s) will be sent again by the next run" in retried
+    assert "1 dead letter(s) re-armed" in retried
+    assert store.dead_letters() == set() and store.count_open_errors() == 2
+    assert "no open dead letters of acme" in _run(cli, "errors", "list", "acme", "--dead")
+
+
 def test_a_rejected_record_is_listed_retried_and_sent(
     hub: SandboxHub, sandbox_cli: tuple[CliRunner, TenantRegistry], dagster_home: Path
 ) -> None:
@@ -572,10 +597,16 @@ def test_sync_plan_prints_each_record_and_writes_nothing(
     assert tenant.recipe.target_state(hub, TENANT) == before
     plan = out[out.index("plan: ") :]
     assert "to update (nothing was written)" in plan.splitlines()[0]
-    assert "  shopware_products  update     plentymarkets:item:" in plan and "changed: " in plan
+    assert "  shopware_products  update     plentymarkets:item:" in plan
     doc = json.loads(_run(cli, "sync", TENANT, "--pipeline", "plenty_shopware", "--mode", "plan", "--json"))
     updates = [e for e in doc["plan"] if e["action"] == "update"]
     assert updates and updates[0]["asset"] == "shopware_products" and updates[0]["changed_fields"]
+    change = updates[0]["changes"][0]
+    assert set(change) == {"field", "old", "new"} and change["field"] == updates[0]["changed_fields"][0]
+    old, new = (change[side] if change[side] is not None else "(none)" for side in ("old", "new"))
+    assert f"      {change['field']}: {old} -> {new}" in plan.splitlines(), (
+        "each changed field on a line of its own, with the value Shopware has and the one a sync writes"
+    )
     assert doc["success"] is True and doc["rejected"] == {"total": 0, "records": []}
 
 

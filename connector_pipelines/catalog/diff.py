@@ -48,14 +48,21 @@ def diff_hashes(
     return result
 
 
-def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Dotted paths whose values differ between two JSON documents (for plans and previews)."""
-    paths: list[str] = []
+def changed_values(
+    before: Mapping[str, Any], after: Mapping[str, Any], prefix: str = ""
+) -> list[tuple[str, Any, Any]]:
+    """(dotted path, old value, new value) of every leaf that differs between two JSON documents (plans)."""
+    changes: list[tuple[str, Any, Any]] = []
     for name in sorted(set(before) | set(after)):
         path = f"{prefix}{name}"
         old, new = before.get(name), after.get(name)
         if isinstance(old, Mapping) and isinstance(new, Mapping):
-            paths.extend(changed_fields(old, new, f"{path}."))
+            changes.extend(changed_values(old, new, f"{path}."))
         elif old != new:
-            paths.append(path)
-    return paths
+            changes.append((path, old, new))
+    return changes
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths whose values differ between two JSON documents (for plans and previews)."""
+    return [path for path, _, _ in changed_values(before, after, prefix)]

@@ -230,22 +230,61 @@ def _applies(price_list: PriceList, ctx: ProductContext) -> bool:
     return not _is_tier(price_list) and _for_client(price_list, ctx)
 
 
-def _prices(variation: plenty.SyncVariation, ctx: ProductContext, tax_rate: Decimal) -> tuple[Price, ...]:
+@dataclass(frozen=True)
+class PriceRules:
+    """Which sales price lists give which prices, worked out once per read rather than for every price of
+    every variation."""
+
+    # Sales price id -> (kind, rank, currencies) of the lists a shop price may come from. Of two lists of one
+    # kind and currency the lower rank wins: the configured list, then the lowest id (whatever the order).
+    shop: dict[int, tuple[str, int, tuple[str, ...]]]
+    # Sales price id -> (minimum quantity, customer groups, currencies) of tier and customer class prices;
+    # group None: every customer.
+    tiers: dict[int, tuple[int, tuple[str | None, ...], tuple[str, ...]]]
+
+    @classmethod
+    def of(cls, ctx: ProductContext) -> PriceRules:
+        preferred = {"default": ctx.default_sales_price_id, "rrp": ctx.rrp_sales_price_id}
+        shop = {
+            list_id: (
+                price_list.kind,
+                (0 if list_id == preferred.get(price_list.kind) else 1) * 10**9 + list_id,
+                price_list.currencies or (ctx.default_currency,),
+            )
+            for list_id, price_list in ctx.price_lists.items()
+            if price_list.kind in ("default", "rrp", "special_offer") and _applies(price_list, ctx)
+        }
+        tiers: dict[int, tuple[int, tuple[str | None, ...], tuple[str, ...]]] = {
+            list_id: (
+                price_list.min_quantity,
+                # A list limited to classes it does not name (cached before they were kept) is no one's.
+                (None,) if price_list.all_customers else tuple(str(c) for c in price_list.customer_classes),
+                price_list.currencies or (ctx.default_currency,),
+            )
+            for list_id, price_list in ctx.price_lists.items()
+            if price_list.kind in ("default", "special_offer")
+            and _is_tier(price_list)
+            and _for_client(price_list, ctx)
+        }
+        return cls(shop, tiers)
+
+
+def _prices(variation: plenty.SyncVariation, rules: PriceRules, tax_rate: Decimal) -> tuple[Price, ...]:
     """One price per currency (PSC rules): the default list's price, replaced by a lower special offer
     (the replaced price becomes the list price); otherwise the RRP, when higher, is the list price."""
     divisor = 1 + tax_rate / 100
     by_kind: dict[str, dict[str, tuple[int, Decimal]]] = {"default": {}, "rrp": {}, "special_offer": {}}
-    preferred = {"default": ctx.default_sales_price_id, "rrp": ctx.rrp_sales_price_id}
+    lists = rules.shop
     for vsp in variation.variation_sales_prices:
-        price_list = ctx.price_lists.get(vsp.sales_price_id)
-        if price_list is None or price_list.kind not in by_kind or not _applies(price_list, ctx):
+        found = lists.get(vsp.sales_price_id)
+        if found is None:
             continue
-        # The configured list wins, then the lowest id: deterministic whatever the answer order.
-        rank = (0 if vsp.sales_price_id == preferred.get(price_list.kind) else 1) * 10**9 + vsp.sales_price_id
-        for currency in price_list.currencies or (ctx.default_currency,):
-            current = by_kind[price_list.kind].get(currency)
+        kind, rank, currencies = found
+        of_kind = by_kind[kind]
+        for currency in currencies:
+            current = of_kind.get(currency)
             if current is None or rank < current[0]:
-                by_kind[price_list.kind][currency] = (rank, vsp.price)
+                of_kind[currency] = (rank, vsp.price)
     prices = []
     for currency, (_, base) in sorted(by_kind["default"].items()):
         gross, list_gross = base, by_kind["rrp"].get(currency, (0, Decimal(0)))[1]
@@ -263,29 +302,24 @@ def _prices(variation: plenty.SyncVariation, ctx: ProductContext, tax_rate: Deci
     return tuple(prices)
 
 
-def _tier_prices(
-    variation: plenty.SyncVariation, ctx: ProductContext, tax_rate: Decimal
-) -> tuple[Price, ...]:
+def _tier_prices(variation: plenty.SyncVariation, rules: PriceRules, tax_rate: Decimal) -> tuple[Price, ...]:
     """Prices from a minimum quantity and prices of customer classes (PSC: tiered prices, customer
     groups): per currency, minimum quantity and class the lowest of the lists that give one."""
-    divisor = 1 + tax_rate / 100
     lowest: dict[tuple[str, int, str | None], Decimal] = {}
+    lists = rules.tiers
     for vsp in variation.variation_sales_prices:
-        price_list = ctx.price_lists.get(vsp.sales_price_id)
-        if (
-            price_list is None
-            or price_list.kind not in ("default", "special_offer")
-            or not _is_tier(price_list)
-            or not _for_client(price_list, ctx)
-        ):
+        found = lists.get(vsp.sales_price_id)
+        if found is None:
             continue
-        # A list limited to classes it does not name (cached before they were kept) applies to no one known.
-        groups = [None] if price_list.all_customers else [str(c) for c in price_list.customer_classes]
-        for currency in price_list.currencies or (ctx.default_currency,):
+        quantity, groups, currencies = found
+        for currency in currencies:
             for group in groups:
-                slot = (currency, price_list.min_quantity, group)
+                slot = (currency, quantity, group)
                 if slot not in lowest or vsp.price < lowest[slot]:
                     lowest[slot] = vsp.price
+    if not lowest:
+        return ()
+    divisor = 1 + tax_rate / 100
     return tuple(
         Price(
             currency=currency,
@@ -325,7 +359,10 @@ def _mm(value: float | None, variation: plenty.SyncVariation) -> int | None:
     return _whole(value, "a dimension", key("variation", variation.id)) if value else None
 
 
-def to_variant(variation: plenty.SyncVariation, ctx: ProductContext, tax_rate: Decimal) -> Variant:
+def to_variant(
+    variation: plenty.SyncVariation, ctx: ProductContext, tax_rate: Decimal, rules: PriceRules | None = None
+) -> Variant:
+    """``rules``: the context's price rules, when the caller has them already (:meth:`PriceRules.of`)."""
     if not variation.number:
         raise TranslationError(key("variation", variation.id), "variation has no number (SKU)")
     return Variant(
@@ -333,8 +370,8 @@ def to_variant(variation: plenty.SyncVariation, ctx: ProductContext, tax_rate: D
         sku=str(variation.number),
         active=variation.is_active,
         barcode=_barcode(variation, ctx),
-        prices=_prices(variation, ctx, tax_rate),
-        tier_prices=_tier_prices(variation, ctx, tax_rate),
+        prices=_prices(variation, rules or PriceRules.of(ctx), tax_rate),
+        tier_prices=_tier_prices(variation, rules or PriceRules.of(ctx), tax_rate),
         stock=_stock(variation, ctx),
         options=tuple(
             OptionChoice(
@@ -352,11 +389,15 @@ def to_variant(variation: plenty.SyncVariation, ctx: ProductContext, tax_rate: D
 
 
 def to_product(
-    item: plenty.SyncItem, variations: Sequence[plenty.SyncVariation], ctx: ProductContext
+    item: plenty.SyncItem,
+    variations: Sequence[plenty.SyncVariation],
+    ctx: ProductContext,
+    rules: PriceRules | None = None,
 ) -> Product:
+    """``rules``: the context's price rules, when the caller has them already (a read: once for all items)."""
     product_key = key("item", item.id)
     try:
-        return _to_product(item, variations, ctx, product_key)
+        return _to_product(item, variations, ctx, rules or PriceRules.of(ctx), product_key)
     except ValidationError as exc:
         # A value the canonical model refuses (an infinite weight, a currency code like "eur").
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'product'}: {e['msg']}" for e in exc.errors())
@@ -367,7 +408,11 @@ def to_product(
 
 
 def _to_product(
-    item: plenty.SyncItem, variations: Sequence[plenty.SyncVariation], ctx: ProductContext, product_key: str
+    item: plenty.SyncItem,
+    variations: Sequence[plenty.SyncVariation],
+    ctx: ProductContext,
+    rules: PriceRules,
+    product_key: str,
 ) -> Product:
     texts = _texts(item)
     if not texts:
@@ -383,7 +428,7 @@ def _to_product(
     if not chosen:
         raise TranslationError(product_key, "item has several variations but none with attribute values")
     variants = tuple(
-        to_variant(v, ctx, tax_rate) for v in sorted(chosen, key=lambda v: (v.position or 0, v.id))
+        to_variant(v, ctx, tax_rate, rules) for v in sorted(chosen, key=lambda v: (v.position or 0, v.id))
     )
     # Variation images are item images linked to the variation: the item's list carries their URLs.
     images = {i.id: i for i in item.item_images if _visible(i, ctx)}
@@ -524,6 +569,7 @@ class PlentyReader:
         page is fetched while this one is translated, so Plenty renders while we work."""
         if item_ids is not None and not item_ids:
             return
+        rules = PriceRules.of(ctx)
         for chunk, by_item, invalid in prefetch(self._pages(item_ids), depth=2):
             broken = _broken_items(chunk, invalid, errors)
             for item in chunk:
@@ -531,7 +577,7 @@ class PlentyReader:
                     # No variation visible to this tenant's client (not part of its catalog), or malformed.
                     continue
                 try:
-                    yield to_product(item, by_item[item.id], ctx)
+                    yield to_product(item, by_item[item.id], ctx, rules)
                 except TranslationError as exc:
                     # Keyed by the item whichever part failed: the snapshot keeps, and the next delta
                     # re-reads, whole items.

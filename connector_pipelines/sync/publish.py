@@ -9,27 +9,40 @@ still differs.
 :func:`publish` sends what differs from the snapshot; a :class:`StreamPublisher` sends records while a read
 is still writing them (the snapshot engine hands each written batch over), so that publishing overlaps a
 slow source. Both keep the same bookkeeping; deletions only ever come from :func:`publish`.
+
+A write that dies unanswered may still land. So a writer that :class:`DeclaresIntents` has its records marked
+before they are sent (``PENDING``, ``UNCONFIRMED``): a mapping never claims a version the target may no longer
+hold, and whatever either version links is on record to be removed later.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
-from connector_pipelines.catalog.diff import Diff, diff_hashes
+import orjson
+from pydantic import JsonValue
+
+from connector_pipelines.catalog.diff import Diff, changed_values, diff_hashes
+from connector_pipelines.redaction import MASK, redact
 from connector_pipelines.store.repositories import MappingRow, TenantStore
+from connector_pipelines.sync.snapshot import gc_for_streams
 
 # Published hash of a record the target keeps but has deactivated (deletion policy "deactivate").
 DEACTIVATED = "deactivated"
 # Published hash of a create sent but not confirmed: written before the request, so that a run killed while
 # it is in flight leaves the target id on record, and the record is deleted there if the source drops it.
 PENDING = "pending"
+# Published hash of an update sent but not confirmed (the run died, or no answer came): the target holds this
+# version or the one before, so the record is sent again whatever the source says next.
+UNCONFIRMED = "unconfirmed"
 
 Action = Literal["create", "update", "delete", "deactivate"]
 log = logging.getLogger(__name__)
@@ -60,12 +73,81 @@ class WriteOutcome:
     failed: list[RecordFailure] = field(default_factory=list)
 
 
+# How long a value in a plan may be, and the field names whose values a plan never shows.
+PLAN_VALUE_CHARS = 60
+_SECRET_FIELD = re.compile(r"pass(word)?|secret|token|api[-_]?key|credential|authori[sz]ation", re.IGNORECASE)
+
+
+def plan_value(value: object, limit: int = PLAN_VALUE_CHARS) -> str | None:
+    """A value as a plan shows it: text and numbers as they read, anything else as compact JSON; registered
+    secrets masked, then cut to ``limit`` characters. None: the field has no value."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, dict | list | tuple | bool | int | float):
+        text = orjson.dumps(value, default=str).decode()
+    else:
+        text = str(value)  # a decimal, a date: as it reads
+    text = redact(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field of a planned write: its value in the target now (None: none) and the value the sync would
+    write, as display text (:func:`plan_value`)."""
+
+    field: str
+    old: str | None
+    new: str | None
+
+    @classmethod
+    def of(cls, field: str, old: object, new: object) -> FieldChange:
+        if _SECRET_FIELD.search(field.rsplit(".", 1)[-1]):
+            return cls(field, None if old is None else MASK, None if new is None else MASK)
+        return cls(field, plan_value(old), plan_value(new))
+
+    def describe(self) -> str:
+        return f"{self.field}: {_shown(self.old)} -> {_shown(self.new)}"
+
+
+def _shown(value: str | None) -> str:
+    return "(none)" if value is None else value
+
+
+def field_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any], prefix: str = ""
+) -> tuple[FieldChange, ...]:
+    """The fields (dotted paths) whose values differ between two documents, with both values."""
+    return tuple(FieldChange.of(path, old, new) for path, old, new in changed_values(before, after, prefix))
+
+
+def new_fields(document: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+    """The fields of a record to be created, with the values it would get."""
+    return tuple(FieldChange.of(name, None, document[name]) for name in sorted(document))
+
+
 @dataclass(frozen=True)
 class PlanEntry:
     key: str
     action: Action
     label: str
-    changed_fields: tuple[str, ...] = ()
+    changes: tuple[FieldChange, ...] = ()
+
+    @property
+    def changed_fields(self) -> tuple[str, ...]:
+        return tuple(c.field for c in self.changes)
+
+    def as_json(self) -> dict[str, JsonValue]:
+        """The entry as run metadata and ``sync --json`` carry it."""
+        return {
+            "key": self.key,
+            "action": self.action,
+            "label": self.label,
+            "changed_fields": list(self.changed_fields),
+            "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in self.changes],
+        }
 
 
 class TargetWriter(Protocol):
@@ -79,8 +161,41 @@ class TargetWriter(Protocol):
         ...
 
     def plan(self, items: Sequence[PublishItem], removals: Sequence[MappingRow]) -> list[PlanEntry]:
-        """What upsert/remove would do, field by field, read from the target; writes nothing."""
+        """What upsert/remove would do, field by field with the target's values and ours (``FieldChange``),
+        read from the target; writes nothing."""
         ...
+
+
+@runtime_checkable
+class DeclaresIntents(Protocol):
+    """A writer whose records are marked in their mappings before they are sent (the engine stores the rows
+    on its own thread, then hands the same items to ``upsert``)."""
+
+    def intents(self, items: Sequence[PublishItem]) -> list[MappingRow]:
+        """The mapping rows of ``items`` while they are in flight (:func:`in_flight`); an item left out is
+        one ``upsert`` refuses without sending it."""
+        ...
+
+
+def merge_extra(old: JsonValue, new: JsonValue) -> JsonValue:
+    """What two versions of a mapping's ``extra`` link together: objects merged key by key, lists joined
+    (old items first), anything else the new value."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {k: merge_extra(old[k], new[k]) if k in old else new[k] for k in new} | {
+            k: v for k, v in old.items() if k not in new
+        }
+    if isinstance(old, list) and isinstance(new, list):
+        return [*old, *(v for v in new if v not in old)]
+    return old if new is None else new
+
+
+def in_flight(item: PublishItem, target_id: str, extra: dict[str, Any] | None) -> MappingRow:
+    """The mapping row of ``item`` while it is sent: ``PENDING`` for a create, ``UNCONFIRMED`` for an update,
+    with what the version sent links (``extra``) added to what the target may hold already."""
+    marker = PENDING if item.action == "create" else UNCONFIRMED
+    before = item.published.extra if item.published is not None else None
+    merged = merge_extra(before, extra)
+    return MappingRow(item.key, target_id, marker, merged if isinstance(merged, dict) else None)
 
 
 @dataclass
@@ -129,6 +244,7 @@ class PublishSpec:
 
 PREVIEW_ROWS = 20
 IN_FLIGHT = 2
+PROGRESS_EVERY_S = 2.0
 
 
 def plan_diff(store: TenantStore, spec: PublishSpec, keys: set[str] | None = None) -> Diff:
@@ -180,6 +296,8 @@ class StreamPublisher:
         self._started = time.monotonic()
         self._done = 0
         self._queued = 0
+        self._reported = (0, self._started)  # records done when progress was last reported, and when
+        self._open_errors: set[str] | None = None  # keys with an open error of this stage
 
     def __enter__(self) -> StreamPublisher:
         return self
@@ -215,6 +333,7 @@ class StreamPublisher:
             self._settle(0)
         finally:
             self._pool.shutdown(wait=True)
+        self._report(final=True)
         return self.result
 
     @property
@@ -226,7 +345,16 @@ class StreamPublisher:
         if self.out_of_time:
             self.result.left += len(items)
             return
-        if self.spec.target_id is not None:
+        if isinstance(self.writer, DeclaresIntents):
+            try:
+                intents = self.writer.intents(items)
+            except Exception as exc:
+                if not self.tolerant:
+                    raise
+                self._stop(exc)
+                return
+            self.store.put_mappings(self.spec.mapping_kind, intents)
+        elif self.spec.target_id is not None:
             intents = [
                 MappingRow(i.key, self.spec.target_id(i.key), PENDING) for i in items if i.published is None
             ]
@@ -268,24 +396,40 @@ class StreamPublisher:
                 result.updated += 1
             if len(result.preview) < PREVIEW_ROWS:
                 result.preview.append(PlanEntry(item.key, item.action, spec.label(item.payload)))
-        result.resolved_errors += store.resolve_errors(
-            spec.error_stage, [r.source_key for r in outcome.confirmed]
-        )
+        if self._open_errors is None:
+            # Looked up once: most batches close no error, and need no write for it.
+            self._open_errors = {e.record_key for e in store.open_errors(spec.error_stage)}
+        closed = [r.source_key for r in outcome.confirmed if r.source_key in self._open_errors]
+        if closed:
+            result.resolved_errors += store.resolve_errors(spec.error_stage, closed)
+            self._open_errors.difference_update(closed)
         result.failed += len(outcome.failed)
         store.record_errors(
             spec.error_stage, ((f.key, f.reason, f.payload) for f in outcome.failed), self.run_id
         )
+        self._open_errors.update(f.key for f in outcome.failed)
         if self.on_confirmed is not None and outcome.confirmed:
             self.on_confirmed([(by_key[row.source_key], row) for row in outcome.confirmed])
         result.left += len(batch) - len(outcome.confirmed) - len(outcome.failed)
         self._done += len(batch)
-        if self.progress is not None:
-            rate = self._done / max(time.monotonic() - self._started, 1e-6)
-            # A stream knows no total: its records so far are the total so far.
-            total = self.total if self.total is not None else self._queued
-            self.progress(f"{self._done}/{total} records published ({rate:.0f}/s)")
+        self._report()
+
+    def _report(self, *, final: bool = False) -> None:
+        """Progress at most every PROGRESS_EVERY_S (a line is an event of the run's log) and at the end."""
+        now = time.monotonic()
+        done, when = self._reported
+        # A stream knows no total: its records so far are the total so far.
+        total = self.total if self.total is not None else self._queued
+        if self.progress is None or self._done == done:
+            return
+        if not final and self._done != total and now - when < PROGRESS_EVERY_S:
+            return
+        self._reported = (self._done, now)
+        rate = self._done / max(now - self._started, 1e-6)
+        self.progress(f"{self._done}/{total} records published ({rate:.0f}/s)")
 
 
+@gc_for_streams()
 def publish(
     store: TenantStore,
     writer: TargetWriter,
@@ -375,13 +519,23 @@ def publish(
     return result
 
 
+PREVIEW_CHANGES = 6
+
+
 def preview_markdown(entries: Sequence[PlanEntry], limit: int = PREVIEW_ROWS) -> str:
     if not entries:
         return "_nothing changed_"
-    lines = ["| record | action | what | changed fields |", "|---|---|---|---|"]
+    lines = ["| record | action | what | changes |", "|---|---|---|---|"]
     for e in entries[:limit]:
-        fields_ = ", ".join(e.changed_fields[:8]) + (" …" if len(e.changed_fields) > 8 else "")
-        lines.append(f"| `{e.key}` | {e.action} | {e.label} | {fields_} |")
+        shown = [_cell(c.describe()) for c in e.changes[:PREVIEW_CHANGES]]
+        more = len(e.changes) - PREVIEW_CHANGES
+        changes = "<br>".join(shown) + (f"<br>… {more} more" if more > 0 else "")
+        lines.append(f"| `{e.key}` | {e.action} | {_cell(e.label)} | {changes} |")
     if len(entries) > limit:
         lines.append(f"| … | {len(entries) - limit} more | | |")
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text that stays inside one cell of a markdown table."""
+    return " ".join(text.replace("|", "\\|").split())

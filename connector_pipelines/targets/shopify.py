@@ -31,7 +31,6 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from connector_pipelines.catalog.diff import changed_fields
 from connector_pipelines.catalog.models import Media, OptionChoice, Product, Variant
 from connector_pipelines.clients.http import ApiError, JsonValue
 from connector_pipelines.clients.shopify import (
@@ -56,6 +55,8 @@ from connector_pipelines.sync.publish import (
     PublishItem,
     RecordFailure,
     WriteOutcome,
+    field_changes,
+    new_fields,
 )
 from connector_pipelines.tenants.systems import ShopifySettings
 
@@ -765,14 +766,14 @@ class ShopifyWriter:
             label = f"{skus[0] if skus else ''} {doc['title']}".strip()
             node = current.get(target.product_id or "")
             if node is None:
-                entries.append(PlanEntry(item.key, "create", label, tuple(sorted(doc))))
+                entries.append(PlanEntry(item.key, "create", label, new_fields(doc)))
                 continue
             updates.append((len(entries), item, label, comparable_input(doc, media=digest), node))
             entries.append(PlanEntry(item.key, "update", label))
         details = self._variant_details([(ours, node) for _, _, _, ours, node in updates])
         for position, item, label, ours, node in updates:
             theirs = comparable_current(node, ours, variant_details=details, media=targets[item.key].media)
-            entries[position] = PlanEntry(item.key, "update", label, tuple(changed_fields(theirs, ours)))
+            entries[position] = PlanEntry(item.key, "update", label, field_changes(theirs, ours))
         action: Action = "delete" if self.settings.missing_sku_action == "delete" else "deactivate"
         entries += [PlanEntry(m.source_key, action, m.target_id) for m in removals]
         return entries

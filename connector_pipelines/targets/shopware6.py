@@ -5,9 +5,11 @@ a run killed half-way converges when started again. Shopware never removes assoc
 ids a product was last published with are kept in its mapping and stale links are deleted explicitly.
 
 Texts go to the system language (plain fields) and, as ``translations``, to every other language of the
-tenant's sales channel. Tier and customer-group prices become advanced prices (``prices``) under the rules
-the settings name. Images: a product's sync unit creates their media entities (one per file content) and
-links them (order and cover kept); :class:`MediaWriter` uploads the files by URL, one request each.
+tenant's sales channel; a language a product no longer has texts in gets its translation reset (null texts
+fall back to the system language's), as Shopware keeps a translation until it is written. Tier and
+customer-group prices become advanced prices (``prices``) under the rules the settings name. Images: a
+product's sync unit creates their media entities (one per file content) and links them (order and cover
+kept); :class:`MediaWriter` uploads the files by URL, one request each.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
-from connector_pipelines.catalog.diff import changed_fields
 from connector_pipelines.catalog.models import (
     Category,
     Manufacturer,
@@ -56,7 +57,9 @@ from connector_pipelines.sync.publish import (
     PublishItem,
     RecordFailure,
     WriteOutcome,
+    in_flight,
 )
+from connector_pipelines.targets.shopware6_plan import plan_records
 
 DEFAULT_CURRENCY_ID = "b7d2554b0ce847cd82f3ac9bd1c0dfca"
 VISIBILITY_ALL = 30
@@ -93,6 +96,11 @@ class ShopwareContext:
 
     def id_for(self, source_key: str) -> str:
         return shopware_id(self.tenant, source_key)
+
+    @property
+    def currency_names(self) -> dict[str, str]:
+        """Currency id -> ISO code (the first in order, when several codes map to one currency)."""
+        return {cid: iso for iso, cid in sorted(self.currency_ids.items(), reverse=True)}
 
     @property
     def text_languages(self) -> tuple[str, ...]:
@@ -336,6 +344,12 @@ class ReferenceWriter:
             out.append((item, SyncUnit.model_construct(key=item.key, operations=operations), payload))
         return out
 
+    def intents(self, items: Sequence[PublishItem]) -> list[MappingRow]:
+        return [
+            in_flight(item, str(payload["id"]), _reference_extra(payload))
+            for item, _, payload in self._units(items)
+        ]
+
     def upsert(self, items: Sequence[PublishItem]) -> WriteOutcome:
         units = self._units(items)
         report = self.client.sync_units(
@@ -347,11 +361,7 @@ class ReferenceWriter:
         )
         for item, _, payload in units:
             if item.key in written:
-                extra = (
-                    {"options": [o["id"] for o in payload.get("options", [])]}
-                    if "options" in payload
-                    else None
-                )
+                extra = _reference_extra(payload)
                 outcome.confirmed.append(MappingRow(item.key, str(payload["id"]), item.content_hash, extra))
         return outcome
 
@@ -360,8 +370,18 @@ class ReferenceWriter:
         return WriteOutcome(confirmed=list(mappings))
 
     def plan(self, items: Sequence[PublishItem], removals: Sequence[MappingRow]) -> list[PlanEntry]:
-        payloads = [(item, self.kind.payload(self.kind.parse(item.payload), self.ctx)) for item in items]
-        return _plan(self.client, self.kind.entity, payloads, removals, "delete")
+        records = [(item, [self.kind.payload(self.kind.parse(item.payload), self.ctx)]) for item in items]
+        return plan_records(
+            self.client, self.kind.entity, records, removals, "delete", self.ctx.currency_names
+        )
+
+
+def _reference_extra(payload: Mapping[str, JsonValue]) -> dict[str, Any] | None:
+    """What a reference record's mapping remembers: the options of a property group (to remove stale ones)."""
+    options = payload.get("options")
+    return (
+        {"options": [o["id"] for o in options if isinstance(o, dict)]} if isinstance(options, list) else None
+    )
 
 
 def _stale_options(item: PublishItem, payload: Mapping[str, JsonValue]) -> list[str]:
@@ -564,20 +584,45 @@ class ProductPayload:
     media: list[dict[str, JsonValue]] = field(default_factory=list)
 
 
-def _texts(product: Product, ctx: ShopwareContext) -> dict[str, JsonValue]:
-    def fields(texts: Texts) -> dict[str, JsonValue]:
-        return {
-            "name": texts.name,
-            "description": texts.description,
-            "metaDescription": texts.meta_description,
-            "keywords": texts.keywords,
-        }
+# The product texts the payloads write (in the system language and as translations).
+TEXT_FIELDS = ("name", "description", "metaDescription", "keywords")
 
+
+def _text_fields(texts: Texts) -> dict[str, JsonValue]:
+    return {
+        "name": texts.name,
+        "description": texts.description,
+        "metaDescription": texts.meta_description,
+        "keywords": texts.keywords,
+    }
+
+
+def _texts(product: Product, ctx: ShopwareContext) -> tuple[dict[str, JsonValue], list[str]]:
+    """The texts of a product's payload, and the languages (ids) it has translations in."""
     base, others = localized(product.texts, ctx)
-    payload = fields(base)
+    payload = _text_fields(base)
     if others:
-        payload["translations"] = {language: fields(texts) for language, texts in others.items()}
-    return payload
+        payload["translations"] = {language: _text_fields(texts) for language, texts in others.items()}
+    return payload, sorted(others)
+
+
+def reset_lost_translations(
+    payload: ProductPayload, previous: Mapping[str, Any] | None, ctx: ShopwareContext
+) -> None:
+    """Null the texts of the sales channel's languages the last published version had a translation in and
+    this one has not (null falls back to the system language's text)."""
+    if not previous:
+        return
+    channel = {language for language in ctx.languages if language != SYSTEM_LANGUAGE_ID}
+    # A version published before languages were remembered may have a translation in any of them.
+    had = previous.get("languages", channel)
+    gone = sorted((set(had) & channel) - set(payload.extra["languages"]))
+    if not gone:
+        return
+    translations = payload.parent.setdefault("translations", {})
+    if isinstance(translations, dict):
+        for language in gone:
+            translations[language] = dict.fromkeys(TEXT_FIELDS)
 
 
 def product_payload(
@@ -592,9 +637,10 @@ def product_payload(
     if tax_id is None:
         raise PayloadError(f"{product.key}: Shopware has no tax with rate {product.tax_rate}%")
     categories = [c for c in product.category_keys if c in mapped_references.get("category", set())]
+    texts, languages = _texts(product, ctx)
     parent: dict[str, JsonValue] = {
         "id": product_id,
-        **_texts(product, ctx),
+        **texts,
         "taxId": tax_id,
         "active": product.active,
         "categories": [{"id": ctx.id_for(c)} for c in categories],
@@ -620,7 +666,7 @@ def product_payload(
     gallery = _Gallery(ctx)
     gallery.attach(parent, product.media)
     first = product.variants[0]
-    extra: dict[str, Any] = {"categories": [ctx.id_for(c) for c in categories]}
+    extra: dict[str, Any] = {"categories": [ctx.id_for(c) for c in categories], "languages": languages}
     if is_single(product):
         parent.update(_variant_fields(first))
         parent["price"] = _price_payload(first.prices, ctx, product.tax_rate, f"{product.key} ({first.sku})")
@@ -738,6 +784,10 @@ def _describe(errors: Sequence[Any]) -> str:
     return "; ".join(e.describe() for e in errors) or "rejected by Shopware"
 
 
+# One product built for sending: its payload and sync unit, or why it cannot be sent.
+_Built = tuple[ProductPayload, SyncUnit] | RecordFailure
+
+
 class ProductWriter:
     def __init__(
         self, client: Shopware6Client, ctx: ShopwareContext, mapped_references: Mapping[str, set[str]]
@@ -745,37 +795,55 @@ class ProductWriter:
         self.client = client
         self.ctx = ctx
         self.mapped_references = mapped_references
+        # Built by ``intents`` on the publisher's thread, taken by ``upsert`` on a worker's: item -> build.
+        self._prepared: dict[str, tuple[PublishItem, _Built]] = {}
+
+    def _build_one(self, item: PublishItem) -> _Built:
+        product = Product.model_validate(item.payload)
+        try:
+            payload = product_payload(product, self.ctx, self.mapped_references)
+        except PayloadError as exc:
+            return RecordFailure(item.key, str(exc), {"sku": [v.sku for v in product.variants][:10]})
+        previous = item.published.extra if item.published else None
+        reset_lost_translations(payload, previous, self.ctx)
+        # Media first: the product's links point at them.
+        operations = (
+            [SyncOperation.model_construct(entity="media", action="upsert", payload=payload.media)]
+            if payload.media
+            else []
+        )
+        operations.append(
+            SyncOperation.model_construct(
+                entity="product", action="upsert", payload=[payload.parent, *payload.children]
+            )
+        )
+        operations += stale_link_operations(str(payload.parent["id"]), payload, previous)
+        return payload, SyncUnit.model_construct(key=item.key, operations=operations)
 
     def _build(
         self, items: Sequence[PublishItem]
     ) -> tuple[list[tuple[PublishItem, ProductPayload, SyncUnit]], list[RecordFailure]]:
         built, failed = [], []
         for item in items:
-            product = Product.model_validate(item.payload)
-            try:
-                payload = product_payload(product, self.ctx, self.mapped_references)
-            except PayloadError as exc:
-                failed.append(
-                    RecordFailure(item.key, str(exc), {"sku": [v.sku for v in product.variants][:10]})
-                )
-                continue
-            product_id = str(payload.parent["id"])
-            # Media first: the product's links point at them.
-            operations = (
-                [SyncOperation.model_construct(entity="media", action="upsert", payload=payload.media)]
-                if payload.media
-                else []
-            )
-            operations.append(
-                SyncOperation.model_construct(
-                    entity="product", action="upsert", payload=[payload.parent, *payload.children]
-                )
-            )
-            operations += stale_link_operations(
-                product_id, payload, item.published.extra if item.published else None
-            )
-            built.append((item, payload, SyncUnit.model_construct(key=item.key, operations=operations)))
+            prepared = self._prepared.pop(item.key, None)
+            result = prepared[1] if prepared is not None and prepared[0] is item else self._build_one(item)
+            if isinstance(result, RecordFailure):
+                failed.append(result)
+            else:
+                built.append((item, *result))
         return built, failed
+
+    def intents(self, items: Sequence[PublishItem]) -> list[MappingRow]:
+        """Each product's mapping while it is sent, with every link of the version sent (a run that dies
+        before the answer leaves them on record, to be removed when they go)."""
+        rows = []
+        for item in items:
+            result = self._build_one(item)
+            self._prepared[item.key] = (item, result)
+            if not isinstance(result, RecordFailure):
+                payload = result[0]
+                rows.append(in_flight(item, str(payload.parent["id"]), payload.extra))
+        return rows
 
     def upsert(self, items: Sequence[PublishItem]) -> WriteOutcome:
         built, failed = self._build(items)
@@ -822,104 +890,16 @@ class ProductWriter:
 
     def plan(self, items: Sequence[PublishItem], removals: Sequence[MappingRow]) -> list[PlanEntry]:
         built, failed = self._build(items)
-        entries = _plan(
+        entries = plan_records(
             self.client,
             "product",
-            [(item, payload.parent) for item, payload, _ in built],
+            [(item, [payload.parent, *payload.children]) for item, payload, _ in built],
             removals,
             "deactivate" if self.ctx.deletion == "deactivate" else "delete",
+            self.ctx.currency_names,
         )
         entries += [PlanEntry(f.key, "update", f"cannot be sent: {f.reason}") for f in failed]
         return entries
-
-
-_COMPARED_LISTS = {
-    "categories",
-    "visibilities",
-    "configuratorSettings",
-    "options",
-    "price",
-    "media",
-    "prices",
-}
-_COMPARED_KEYS = frozenset(
-    {"id", "currencyId", "gross", "net", "optionId", "mediaId", "position", "ruleId", "quantityStart"}
-    | {"quantityEnd", "price"}
-)
-
-
-def _project(value: Any) -> Any:
-    """The parts of a (nested) list or record that plans compare, in an order that does not matter."""
-    if isinstance(value, list):
-        return sorted((_project(v) for v in value), key=str)
-    if isinstance(value, dict):
-        return {k: _project(v) for k, v in value.items() if k in _COMPARED_KEYS}
-    return value
-
-
-def _translations(value: Any, written: Any) -> dict[str, Any]:
-    """Translations by language id, limited to the languages and fields the payload writes (Shopware answers
-    a list of every translation with all its fields)."""
-    rows = (
-        value if isinstance(value, list) else list((value or {}).items()) if isinstance(value, dict) else []
-    )
-    by_language: dict[str, Any] = {}
-    for row in rows:
-        if isinstance(row, tuple):
-            by_language[str(row[0])] = row[1]
-        elif isinstance(row, dict):
-            by_language[str(row.get("languageId"))] = row
-    wanted = written if isinstance(written, dict) else {}
-    return {
-        language: {name: (by_language.get(language) or {}).get(name) for name in fields}
-        for language, fields in wanted.items()
-        if isinstance(fields, dict)
-    }
-
-
-def _comparable(doc: Mapping[str, Any], keys: Sequence[str], payload: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k in keys:
-        value = doc.get(k)
-        if k in _COMPARED_LISTS and isinstance(value, list):
-            value = _project(value)
-        elif k == "translations":
-            value = _translations(value, payload.get(k))
-        out[k] = value
-    return out
-
-
-def _plan(
-    client: Shopware6Client,
-    entity: str,
-    payloads: Sequence[tuple[PublishItem, Mapping[str, JsonValue]]],
-    removals: Sequence[MappingRow],
-    removal_action: Literal["delete", "deactivate"],
-) -> list[PlanEntry]:
-    ids = [str(p["id"]) for _, p in payloads]
-    associations = {"translations": Criteria()}
-    if entity == "product":
-        for name in ("categories", "visibilities", "configuratorSettings", "media", "prices"):
-            associations[name] = Criteria()
-    elif entity == "property_group":
-        associations["options"] = Criteria()
-    existing: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), 500):
-        criteria = Criteria(ids=ids[start : start + 500], associations=associations)
-        for found in client.search(entity, criteria).data:
-            existing[str(found.id)] = dict(found.model_extra or {}) | {"id": found.id}
-    entries = []
-    for item, payload in payloads:
-        label = str(payload.get("productNumber") or payload.get("name") or "")
-        current = existing.get(str(payload["id"]))
-        if current is None:
-            entries.append(PlanEntry(item.key, "create", label, tuple(sorted(payload))))
-            continue
-        keys = [k for k in payload if k != "id"]
-        before, after = _comparable(current, keys, payload), _comparable(payload, keys, payload)
-        entries.append(PlanEntry(item.key, "update", label, tuple(changed_fields(before, after))))
-    entries += [PlanEntry(m.source_key, removal_action, m.target_id) for m in removals]
-    return entries
 
 
 # --- media --------------------------------------------------------------------------------------------------

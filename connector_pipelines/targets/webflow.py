@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Literal
 
-from connector_pipelines.catalog.diff import changed_fields
+from connector_pipelines.catalog.diff import changed_values
 from connector_pipelines.catalog.hashing import content_hash
 from connector_pipelines.catalog.models import Category, Product, Variant
 from connector_pipelines.clients.http import ApiError, TransientError
@@ -42,6 +42,7 @@ from connector_pipelines.store.repositories import MappingRow, TenantStore
 from connector_pipelines.sync.publish import (
     DEACTIVATED,
     PENDING,
+    FieldChange,
     PlanEntry,
     PublishItem,
     RecordFailure,
@@ -557,33 +558,44 @@ class WebflowProductWriter:
                 else None
             )
             if held is None:
-                fields = tuple(want.fields) + tuple(f"sku {s}" for s in want.order)
-                entries.append(PlanEntry(item.key, "create", label, fields))
+                changes = [FieldChange.of(k, None, v) for k, v in want.fields.items()]
+                changes += [FieldChange.of(f"sku {s}", None, want.skus[s]) for s in want.order]
+                entries.append(PlanEntry(item.key, "create", label, tuple(changes)))
                 continue
             entries.append(PlanEntry(item.key, "update", label, tuple(_changes(held, want))))
-        entries.extend(PlanEntry(r.source_key, "deactivate", r.target_id, ("isArchived",)) for r in removals)
+        archived = (FieldChange.of("isArchived", False, True),)
+        entries.extend(PlanEntry(r.source_key, "deactivate", r.target_id, archived) for r in removals)
         return entries
 
 
-def _changes(held: ProductAndSkus, want: Desired) -> list[str]:
+def _changes(held: ProductAndSkus, want: Desired) -> list[FieldChange]:
     current = held.product.field_data.model_dump(by_alias=True, exclude_none=True)
-    changes = changed_fields({k: current.get(k) for k in want.fields}, want.fields)
+    changes = [
+        FieldChange.of(path, old, new)
+        for path, old, new in changed_values({k: current.get(k) for k in want.fields}, want.fields)
+    ]
     names = {
-        str(p["name"]): {str(e["name"]) for e in p.get("enum") or []}
+        str(p["name"]): [str(e["name"]) for e in p.get("enum") or []]
         for p in current.get("sku-properties") or []
     }
     for name, values in want.properties:
-        added = [v for v in values if v not in names.get(name, set())]
+        have = names.get(name, [])
+        added = [v for v in values if v not in have]
         if added:
-            changes.append(f"sku-properties.{name} +{', '.join(added)}")
+            changes.append(FieldChange.of(f"sku-properties.{name}", have, [*have, *added]))
     skus = {s.field_data.sku: s.field_data.model_dump(by_alias=True, exclude_none=True) for s in held.skus}
     for sku in want.order:
         if sku not in skus:
-            changes.append(f"sku {sku}: new")
+            changes.append(FieldChange.of(f"sku {sku}", None, want.skus[sku]))
             continue
-        have = {k: skus[sku].get(k) for k in want.skus[sku]}
-        changes.extend(f"sku {sku}.{path}" for path in changed_fields(have, want.skus[sku]))
-    changes.extend(f"sku {s}: out of stock" for s in skus if s and s not in want.skus)
+        have_sku = {k: skus[sku].get(k) for k in want.skus[sku]}
+        changes.extend(
+            FieldChange.of(f"sku {sku}.{path}", old, new)
+            for path, old, new in changed_values(have_sku, want.skus[sku])
+        )
+    changes.extend(
+        FieldChange.of(f"sku {s}", "listed", "out of stock") for s in skus if s and s not in want.skus
+    )
     return changes
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -535,6 +536,9 @@ def test_plan_shows_changed_fields_and_writes_nothing(tenant: ErpTenant) -> None
     assert {f for e in entries.values() for f in e["changed_fields"]} == {
         f"variants.{sku}.price" for sku in changed
     }
+    for change in (c for e in entries.values() for c in e["changes"]):
+        old, new = Decimal(change["old"]), Decimal(change["new"])
+        assert new == (old * Decimal("1.10")).quantize(Decimal("0.01"), ROUND_HALF_UP), change
     assert tenant.emulator.products() == before, "a plan writes nothing"
     assert _ok(tenant.sync()).counts("shopify_products")["deleted"] == 1, (
         "the plan did not consume the change"

@@ -17,6 +17,7 @@ import pytest
 
 from connector_pipelines.errors import TransientError
 from connector_pipelines.pipelines.plenty_shopware.recipe import DEALER_RULE
+from connector_pipelines.sandbox.convergence import expected_products
 from connector_pipelines.sandbox.hub import SandboxHub
 from connector_pipelines.sandbox.server import FaultConfig
 from connector_pipelines.sandbox.shopware6_schema import (
@@ -162,13 +163,18 @@ def test_expired_tokens_are_renewed(tenant: PlentyShopwareTenant) -> None:
 def test_plan_shows_the_diff_and_writes_nothing(tenant: PlentyShopwareTenant) -> None:
     _onboard(tenant)
     variation = next(iter(tenant.plenty.emulator.catalog.variations.values()))
+    held = tenant.shopware.emulator.products_by_number()[variation.number]["stock"]
     tenant.plenty.emulator.set_stock(variation.id, 4242)
+    wanted = expected_products(tenant.plenty.emulator)[variation.number].stock
     requests = tenant.shopware.emulator.stats().sync_requests
     plan = tenant.sync(SyncMode.PLAN)
     assert plan.success, plan.error
     entries = plan.counts("shopware_products")["plan"]
     assert [e["action"] for e in entries] == ["update"]
-    assert "stock" in entries[0]["changed_fields"]
+    assert "stock" in entries[0]["changed_fields"], "the parent's, the sum of its variants'"
+    change = {"field": f"{variation.number}.stock", "old": str(held), "new": str(wanted)}
+    assert change in entries[0]["changes"], "the variant's stock, as Shopware has it and as it will be"
+    assert {c["field"] for c in entries[0]["changes"]} == {"stock", f"{variation.number}.stock"}
     assert tenant.shopware.emulator.stats().sync_requests == requests
     assert not tenant.convergence().converged, "plan wrote nothing"
     assert tenant.sync(SyncMode.DELTA).counts("shopware_products")["updated"] == 1
@@ -350,6 +356,36 @@ def test_texts_in_every_language_of_the_sales_channel(tenant: PlentyShopwareTena
     assert tenant.convergence().converged, tenant.convergence().describe()
 
 
+def test_a_translation_plenty_no_longer_has_is_reset_in_shopware(tenant: PlentyShopwareTenant) -> None:
+    _onboard(tenant)
+    french = _add_french(tenant)
+    plenty, shop = tenant.plenty.emulator, tenant.shopware.emulator
+    plenty.update_item(100, texts={"fr": {"name1": "Sac Krakau", "description": "<p>Un sac</p>"}})
+    assert tenant.sync(SyncMode.FULL).success
+    assert shop.products_by_number()["P-100"]["translations"][french] == "Sac Krakau"
+
+    item = plenty.catalog.items[100]
+    with plenty.catalog.lock:  # the French texts deleted in Plenty (the emulator has no mutation for it)
+        assert item.text_overrides is not None
+        del item.text_overrides["fr"]
+    plenty.update_item(100, position=item.position + 1)  # as the deletion moves the item's updatedAt
+    plan = tenant.sync(SyncMode.PLAN)
+    assert plan.success, plan.error
+    (entry,) = plan.counts("shopware_products")["plan"]
+    assert {"field": f"translations.{french}.name", "old": "Sac Krakau", "new": None} in entry["changes"]
+    delta = tenant.sync(SyncMode.DELTA)
+    assert delta.success, delta.error
+    assert delta.counts("shopware_products")["updated"] == 1
+    translations = shop.products_by_number()["P-100"]["translations"]
+    assert translations[french] is None, "reset: Shopware shows the system language's text"
+    assert translations[SYSTEM_LANGUAGE_ID], "the other languages keep theirs"
+    german = plenty.catalog.item_texts(plenty.catalog.items[100], "de")
+    assert german is not None and translations[GERMAN_LANGUAGE_ID] == german["name1"]
+    again = tenant.sync(SyncMode.DELTA)
+    assert again.success and again.counts("shopware_products")["updated"] == 0
+    assert tenant.convergence().converged, tenant.convergence().describe()
+
+
 def test_tier_and_dealer_prices_become_advanced_prices(tenant: PlentyShopwareTenant) -> None:
     _onboard(tenant)
     catalog = tenant.plenty.emulator.catalog
@@ -410,3 +446,32 @@ def test_images_wait_in_their_queue_beyond_the_budget(
     assert (media["created"], media["queued"]) == (images, 0)
     assert delta.counts("shopware_products")["updated"] == 0, "the products did not wait for them"
     assert not tenant.convergence().media_pending
+
+
+def test_what_an_unanswered_update_linked_goes_with_the_next_version(
+    tenant: PlentyShopwareTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update that landed while its run died (never confirmed) linked an image; Plenty drops the image
+    again before the next run: that run removes the link, though the last confirmed version never had it."""
+    _onboard(tenant)
+    plenty = tenant.plenty.emulator
+    item = next(iter(plenty.catalog.items.values()))
+    added = plenty.add_image(item.id)
+    written = ProductWriter.upsert
+
+    def dies_after_writing(writer: ProductWriter, items: Sequence[PublishItem]) -> WriteOutcome:
+        written(writer, items)
+        raise RuntimeError("killed: Shopware took the batch, the run never heard back")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ProductWriter, "upsert", dies_after_writing)
+        assert not tenant.sync(SyncMode.DELTA).success
+    links = {number: len(p["media"]) for number, p in tenant.shopware.emulator.products_by_number().items()}
+    assert added.image_id is not None
+    plenty.delete_image(added.image_id)
+    delta = tenant.sync(SyncMode.DELTA)
+    assert delta.success, delta.error
+    after = {number: len(p["media"]) for number, p in tenant.shopware.emulator.products_by_number().items()}
+    assert after[f"P-{item.id}"] == links[f"P-{item.id}"] - 1, "the lost write's link is gone"
+    report = tenant.convergence()
+    assert report.converged, report.describe()

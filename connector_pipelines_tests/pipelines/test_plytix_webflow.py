@@ -214,6 +214,9 @@ def test_a_plan_lists_changed_fields_and_writes_nothing(tenant: Tenant) -> None:
     assert entry["action"] == "update" and entry["key"] == product_key(str(parent["id"]))
     assert "description" in entry["changed_fields"]
     assert f"sku {changed['sku']}.price.value" in entry["changed_fields"]
+    values = {c["field"]: (c["old"], c["new"]) for c in entry["changes"]}
+    assert values["description"][1] == "<p>New</p>" != values["description"][0]
+    assert values[f"sku {changed['sku']}.price.value"][1] == "7700", "77 in minor units"
     assert tenant.recipe.target_state(tenant.hub, tenant.slug) == before
     delta = _ok(tenant.sync(SyncMode.DELTA))
     assert delta.counts(PRODUCTS)["updated"] == 1

@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
+from pydantic import JsonValue
 
 from connector_pipelines.catalog.models import Product, Texts
+from connector_pipelines.redaction import MASK, register_secrets
 from connector_pipelines.store.db import Database
 from connector_pipelines.store.repositories import MappingRow, TenantStore
 from connector_pipelines.sync.publish import (
     DEACTIVATED,
+    PENDING,
+    PLAN_VALUE_CHARS,
+    UNCONFIRMED,
+    DeclaresIntents,
+    FieldChange,
     PlanEntry,
     PublishItem,
     PublishSpec,
     RecordFailure,
+    StreamPublisher,
     WriteOutcome,
+    field_changes,
+    in_flight,
+    merge_extra,
     preview_markdown,
     publish,
 )
-from connector_pipelines.sync.snapshot import update_snapshot
+from connector_pipelines.sync.snapshot import STREAM_GC_YOUNG, gc_for_streams, update_snapshot
 from connector_pipelines.tenants.registry import TenantRegistry
 
 SPEC = PublishSpec("product", "product", "publish", label=lambda p: p["texts"]["de"]["name"])
@@ -136,3 +148,144 @@ def test_single_record_scope(store: TenantStore) -> None:
     _snapshot(store, [_product(i) for i in range(3)])
     result = publish(store, writer, SPEC, run_id="r1", batch_size=10, keys={"p001"})
     assert result.created == 1 and writer.upserts == [["p001"]]
+
+
+# --- writes that die unanswered ---------------------------------------------------------------------------
+
+
+@dataclass
+class LinkingWriter(RecordingWriter):
+    """Links each record to the ids its name lists (``"a b"`` -> a, b), as a target keeps associations; marks
+    records before they are sent, and can die after a write landed, before the answer."""
+
+    dies: bool = False
+    held: dict[str, set[str]] = field(default_factory=dict)
+    unlinked: list[str] = field(default_factory=list)
+
+    def intents(self, items: Sequence[PublishItem]) -> list[MappingRow]:
+        return [in_flight(i, f"id-{i.key}", {"links": _links(i)}) for i in items]
+
+    def upsert(self, items: Sequence[PublishItem]) -> WriteOutcome:
+        for item in items:
+            before = set((item.published.extra or {}).get("links", [])) if item.published else set()
+            stale = before - set(_links(item))
+            self.unlinked.extend(sorted(stale))
+            self.held[item.key] = (self.held.get(item.key, set()) - stale) | set(_links(item))
+        if self.dies:
+            raise RuntimeError("the run died before the target's answer came")
+        return WriteOutcome(
+            confirmed=[MappingRow(i.key, f"id-{i.key}", i.content_hash, {"links": _links(i)}) for i in items]
+        )
+
+
+def _links(item: PublishItem) -> list[str]:
+    return sorted(Product.model_validate(item.payload).texts["de"].name.split())
+
+
+def test_an_update_that_landed_unanswered_is_sent_again_whatever_the_source_says(store: TenantStore) -> None:
+    writer = LinkingWriter()
+    assert isinstance(writer, DeclaresIntents)
+    _snapshot(store, [_product(0, "a")])
+    assert publish(store, writer, SPEC, run_id="r1", batch_size=10).created == 1
+
+    _snapshot(store, [_product(0, "a b")])
+    writer.dies = True
+    with pytest.raises(RuntimeError):
+        publish(store, writer, SPEC, run_id="r2", batch_size=10)
+    assert writer.held["p000"] == {"a", "b"}, "the write landed"
+    row = store.mappings("product")["p000"]
+    assert row.content_hash == UNCONFIRMED and row.extra == {"links": ["a", "b"]}
+
+    writer.dies = False
+    _snapshot(store, [_product(0, "a")])  # back to the version the target held before
+    result = publish(store, writer, SPEC, run_id="r3", batch_size=10)
+    assert (result.updated, result.unchanged) == (1, 0), "sent again, though the source is as first published"
+    assert writer.held["p000"] == {"a"} and writer.unlinked == ["b"], "what the lost write linked went"
+    assert store.mappings("product")["p000"].extra == {"links": ["a"]}
+
+
+def test_a_create_in_flight_is_pending_with_its_links(store: TenantStore) -> None:
+    writer = LinkingWriter(dies=True)
+    _snapshot(store, [_product(0, "a b")])
+    with pytest.raises(RuntimeError):
+        publish(store, writer, SPEC, run_id="r1", batch_size=10)
+    row = store.mappings("product")["p000"]
+    assert (row.target_id, row.content_hash, row.extra) == ("id-p000", PENDING, {"links": ["a", "b"]})
+
+
+def test_a_stream_stops_when_its_writer_cannot_mark_a_batch(store: TenantStore) -> None:
+    """Marking builds the batch's payloads: a bug there stops a tolerant stream, as a failed write does,
+    and the records wait for the publication after the read."""
+
+    class Broken(LinkingWriter):
+        def intents(self, items: Sequence[PublishItem]) -> list[MappingRow]:
+            raise KeyError("a payload the writer cannot build")
+
+    writer = Broken()
+    records = [(p.key, p.key, p) for p in (_product(0, "a"), _product(1, "b"))]
+    with StreamPublisher(store, writer, SPEC, run_id="r1", batch_size=1, tolerant=True) as stream:
+        stream.send(records)
+    assert stream.stopped is not None and "a payload the writer cannot build" in stream.stopped
+    assert writer.held == {} and store.count_mappings("product") == 0, "nothing sent, nothing marked"
+
+
+def test_extras_merge_into_everything_either_version_links() -> None:
+    old: JsonValue = {"categories": ["c1", "c2"], "children": {"v1": ["o1"], "v2": ["o2"]}, "n": 1}
+    new: JsonValue = {
+        "categories": ["c2", "c3"],
+        "children": {"v1": ["o3"]},
+        "n": 2,
+        "files": {"f": {"url": "u"}},
+    }
+    assert merge_extra(old, new) == {
+        "categories": ["c1", "c2", "c3"],
+        "children": {"v1": ["o1", "o3"], "v2": ["o2"]},
+        "n": 2,
+        "files": {"f": {"url": "u"}},
+    }
+    assert merge_extra(None, new) == new and merge_extra(old, None) == old
+
+
+# --- plans: old and new values ----------------------------------------------------------------------------
+
+
+def test_a_plan_shows_each_changed_field_with_its_old_and_new_value() -> None:
+    before = {"stock": 3, "price": [{"gross": 9.99}], "translations": {"fr": {"name": "Sac"}}, "same": 1}
+    after = {"stock": 4242, "price": [{"gross": 12.5}], "translations": {"fr": {"name": None}}, "same": 1}
+    assert field_changes(before, after) == (
+        FieldChange("price", '[{"gross":9.99}]', '[{"gross":12.5}]'),
+        FieldChange("stock", "3", "4242"),
+        FieldChange("translations.fr.name", "Sac", None),
+    )
+    entry = PlanEntry("p1", "update", "P-1", field_changes(before, after))
+    assert entry.changed_fields == ("price", "stock", "translations.fr.name")
+    assert entry.as_json()["changes"] == [
+        {"field": "price", "old": '[{"gross":9.99}]', "new": '[{"gross":12.5}]'},
+        {"field": "stock", "old": "3", "new": "4242"},
+        {"field": "translations.fr.name", "old": "Sac", "new": None},
+    ]
+    assert "stock: 3 -> 4242" in preview_markdown([entry])
+
+
+def test_plan_values_are_cut_and_never_show_secrets() -> None:
+    long = FieldChange.of("description", None, "x" * 500)
+    assert long.new is not None and len(long.new) == PLAN_VALUE_CHARS and long.new.endswith("…")
+    assert FieldChange.of("settings.api_key", "old-key-1", "new-key-2") == FieldChange(
+        "settings.api_key", MASK, MASK
+    )
+    assert FieldChange.of("clientSecret", None, "s3cr3t-value") == FieldChange("clientSecret", None, MASK)
+    register_secrets(["hunter2-token-value"])
+    leaked = FieldChange.of("description", "see hunter2-token-value", "plain")
+    assert leaked.old == f"see {MASK}"
+
+
+def test_streams_keep_the_heap_they_found_out_of_garbage_collection_until_the_last_ends() -> None:
+    before = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    with gc_for_streams():
+        assert gc.get_freeze_count() > frozen and gc.get_threshold()[0] >= STREAM_GC_YOUNG
+        with gc_for_streams():  # a publication inside a read
+            pass
+        assert gc.get_freeze_count() > frozen, "the outer stream still holds it"
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0, "handed back, to be collected as ever"
