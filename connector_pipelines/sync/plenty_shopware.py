@@ -231,7 +231,7 @@ def snapshot_products(
         ids: list[int] | None = item_ids
         if not full and ids is None:
             since = datetime.fromisoformat(cursor) - DELTA_OVERLAP if cursor else started_at
-            open_keys = [e.record_key for e in store.open_errors(SOURCE_STAGE)]
+            open_keys = [e.record_key for e in store.open_errors(SOURCE_STAGE, dead=False)]
             retry = {i for i in map(item_id_of, open_keys) if i is not None}
             ids = sorted(reader.changed_item_ids(since, started_at) | retry)
             report.extra["delta_since"] = since.isoformat()

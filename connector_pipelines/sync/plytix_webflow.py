@@ -165,7 +165,7 @@ def _product_of(payload: Any) -> str | None:
 
 
 def _failed_products(store: TenantStore) -> set[str]:
-    return {id_of(key) for e in store.open_errors(READ_STAGE) if (key := _product_of(e.payload))}
+    return {id_of(key) for e in store.open_errors(READ_STAGE, dead=False) if (key := _product_of(e.payload))}
 
 
 def _read_preview(result: SnapshotResult, problems: list[Any]) -> str:

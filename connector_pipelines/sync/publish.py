@@ -210,9 +210,11 @@ class PublishResult:
     plan: list[PlanEntry] = field(default_factory=list)
     # Changed records not sent because the deadline passed: they wait for the next run.
     left: int = 0
+    # Changed records not sent because they are dead letters: they wait for `errors retry`.
+    dead_letters: int = 0
 
     def counts(self) -> dict[str, int]:
-        return {
+        counts = {
             "created": self.created,
             "updated": self.updated,
             "unchanged": self.unchanged,
@@ -220,6 +222,9 @@ class PublishResult:
             "failed": self.failed,
             "resolved_errors": self.resolved_errors,
         }
+        if self.dead_letters:
+            counts["dead_letters"] = self.dead_letters
+        return counts
 
 
 @dataclass(frozen=True)
@@ -298,6 +303,8 @@ class StreamPublisher:
         self._queued = 0
         self._reported = (0, self._started)  # records done when progress was last reported, and when
         self._open_errors: set[str] | None = None  # keys with an open error of this stage
+        # Dead letters wait for an operator (`errors retry`): no run sends them on its own.
+        self._dead = store.dead_letter_keys(spec.error_stage)
 
     def __enter__(self) -> StreamPublisher:
         return self
@@ -318,6 +325,9 @@ class StreamPublisher:
         if self.stopped is not None:
             return
         if item.published is not None and item.published.content_hash == item.content_hash:
+            return
+        if item.key in self._dead:
+            self.result.dead_letters += 1
             return
         self._batch.append(item)
         self._queued += 1
@@ -449,7 +459,8 @@ def publish(
     (``time.monotonic()``) nothing more is sent and the rest waits (``PublishResult.left``)."""
     diff = plan_diff(store, spec, keys)
     mappings = store.mappings_for(spec.mapping_kind, diff.update + diff.delete)
-    excluded = set(exclude)
+    dead = store.dead_letter_keys(spec.error_stage)
+    excluded = set(exclude) | dead
     changed = sorted(k for k in (*diff.create, *diff.update) if k not in excluded)
     removals = [mappings[k] for k in diff.delete]
 
@@ -483,6 +494,7 @@ def publish(
             plan.extend(writer.plan(batch, []))
     result = stream.result
     result.unchanged = len(diff.unchanged)
+    result.dead_letters = len(dead & {*diff.create, *diff.update})
     result.plan = plan
     if not dry_run:
         result.left = len(changed) - result.created - result.updated - result.failed

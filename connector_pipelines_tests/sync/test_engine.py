@@ -101,6 +101,25 @@ def test_full_cycle(store: TenantStore) -> None:
     assert (third.updated, third.unchanged) == (1, 9)
 
 
+def test_a_dead_letter_waits_for_the_operator(store: TenantStore) -> None:
+    store = TenantStore(store.db, store.tenant, store.pipeline, dead_after=3)
+    writer = RecordingWriter(reject={"p001"})
+    _snapshot(store, [_product(i) for i in range(3)])
+    for run in range(3):
+        publish(store, writer, SPEC, run_id=f"r{run}", batch_size=10)
+    assert store.dead_letter_keys("publish") == {"p001"}
+
+    writer.upserts.clear()
+    held = publish(store, writer, SPEC, run_id="r3", batch_size=10)
+    assert writer.upserts == [] and held.dead_letters == 1 and held.counts()["dead_letters"] == 1
+
+    writer.reject.clear()
+    assert store.rearm_errors(["p001"], "publish") == 1
+    sent = publish(store, writer, SPEC, run_id="r4", batch_size=10)
+    assert writer.upserts == [["p001"]] and sent.created == 1 and sent.dead_letters == 0
+    assert store.count_open_errors() == 0
+
+
 def test_partial_reads_never_delete(store: TenantStore) -> None:
     writer = RecordingWriter()
     _snapshot(store, [_product(i) for i in range(5)])
