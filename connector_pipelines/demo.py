@@ -17,6 +17,7 @@ import dagster as dg
 
 from connector_pipelines import config
 from connector_pipelines.pipelines.catalog import pipeline_recipes, pipeline_spec, tenant_registry
+from connector_pipelines.pipelines.erp_gateway.recipe import ErpGatewayRecipe
 from connector_pipelines.runner import RunSummary, dagster_instance, run_sync
 from connector_pipelines.sandbox.convergence import ConvergenceReport
 from connector_pipelines.sandbox.hub import SandboxHub
@@ -229,4 +230,29 @@ def demo_pipeline(
     step("delta (nothing changed)", SyncMode.DELTA)
     if recipe.deletions_need_full:
         step("full (detects the deletion)", SyncMode.FULL)
+    if isinstance(recipe, ErpGatewayRecipe) and recipe.erp != "erp_csv":
+        gateway_orders(echo, hub, recipe, instance)
     return rows
+
+
+def gateway_orders(
+    echo: Echo, hub: SandboxHub, recipe: ErpGatewayRecipe, instance: dg.DagsterInstance
+) -> None:
+    """The gateway's other direction: the shop's paid orders into the ERP, and a shipment back."""
+    tenant = recipe.demo_tenant
+    placed = recipe.place_orders(hub, tenant, 3, seed=recipe.demo_seed)
+    echo(f"  the shop took {len(placed)} paid orders: {', '.join(placed)}")
+    summary = run_sync(tenant, recipe.pipeline, SyncMode.DELTA, instance=instance)
+    orders = summary.counts("orders_to_erp")
+    echo(
+        f"  delta (orders): {'ok' if summary.success else 'FAILED'}: {orders.get('created', 0)} orders "
+        f"created in the ERP, {orders.get('failed', 0)} failed"
+    )
+    dispatch = recipe.erp_of(hub, tenant).ship(placed[0], "YK1234567890")
+    summary = run_sync(tenant, recipe.pipeline, SyncMode.DELTA, instance=instance)
+    shipped = summary.counts("shipments_back")
+    echo(
+        f"  the ERP shipped order {placed[0]} (dispatch {dispatch}); delta (shipments): "
+        f"{'ok' if summary.success else 'FAILED'}: {shipped.get('created', 0)} fulfilment(s) with tracking "
+        "numbers in the shop"
+    )

@@ -46,7 +46,11 @@ def test_the_readme_needs_nothing_outside_the_repository() -> None:
 @pytest.mark.parametrize("pipeline", sorted(pipeline_specs()))
 def test_the_settings_examples_are_complete_and_those_of_the_systems_command(pipeline: str) -> None:
     example = json.loads((EXAMPLES / f"{pipeline}.settings.json").read_text())
-    systems = pipeline_spec(pipeline).systems
+    spec = pipeline_spec(pipeline)
+    # A role chosen per tenant (the gateway's ERP and shop) is shown with one of its options.
+    chosen = [[s.name for s in choice.options if s.name in example] for choice in spec.choices]
+    assert all(len(names) == 1 for names in chosen), chosen
+    systems = [*spec.systems, *(names[0] for names in chosen)]
     assert set(example) == set(systems)
     for system in systems:
         assert example[system] == SYSTEM_EXAMPLES[system]["settings"]

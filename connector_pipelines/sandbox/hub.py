@@ -27,13 +27,17 @@ from starlette.routing import Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from connector_pipelines.sandbox.convergence import ConvergenceReport
+from connector_pipelines.sandbox.erp_csv import ErpCsvFolder
 from connector_pipelines.sandbox.file_servers import (
     ErpFileLayout,
     SftpSandbox,
     default_mapping,
     write_erp_catalog,
 )
-from connector_pipelines.sandbox.plentymarkets import PlentyEmulator, PlentySettings
+from connector_pipelines.sandbox.logo import LogoEmulator
+from connector_pipelines.sandbox.netsis import NetsisEmulator
+from connector_pipelines.sandbox.plentymarkets import PlentyEmulator
+from connector_pipelines.sandbox.plentymarkets_settings import PlentySettings
 from connector_pipelines.sandbox.plytix import PlytixEmulator
 from connector_pipelines.sandbox.plytix import PlytixSettings as PlytixEmulatorSettings
 from connector_pipelines.sandbox.server import EmulatorServer
@@ -96,6 +100,20 @@ class ErpFilesAccount:
     mapping_file: Path
 
 
+@dataclass(frozen=True)
+class LogoAccount:
+    """A Logo firm (its credentials and numbers are in the emulator's settings)."""
+
+    emulator: LogoEmulator
+
+
+@dataclass(frozen=True)
+class NetsisAccount:
+    """A Netsis company (its credentials and database are in the emulator's settings)."""
+
+    emulator: NetsisEmulator
+
+
 class Change(BaseModel):
     """Body of ``POST /__hub/<pipeline>/<account>/change``: change a fraction of the source's records."""
 
@@ -121,6 +139,9 @@ class SandboxHub:
         self.erp_files: dict[str, ErpFilesAccount] = {}
         self.plytix: dict[str, PlytixAccount] = {}
         self.webflow: dict[str, WebflowAccount] = {}
+        self.logo: dict[str, LogoAccount] = {}
+        self.netsis: dict[str, NetsisAccount] = {}
+        self.erp_csv: dict[str, ErpCsvFolder] = {}
         # The recipes of the pipelines whose accounts were added (by the recipes themselves).
         self.recipes: dict[str, SandboxRecipe] = {}
         self._dispatch = _Dispatch()
@@ -143,6 +164,9 @@ class SandboxHub:
                 "erp_files": sorted(self.erp_files),
                 "plytix": sorted(self.plytix),
                 "webflow": sorted(self.webflow),
+                "logo": sorted(self.logo),
+                "netsis": sorted(self.netsis),
+                "erp_csv": sorted(self.erp_csv),
             },
         )
 
@@ -219,12 +243,35 @@ class SandboxHub:
         throttling), ``realistic_limits`` turns the contract's default bucket on."""
         token = f"shpat_{secrets.token_hex(16)}"
         base = settings or (
-            ShopifyEmulatorSettings.realistic() if realistic_limits else ShopifyEmulatorSettings()
+            ShopifyEmulatorSettings.realistic(app_secret=f"shpss_{secrets.token_hex(16)}")
+            if realistic_limits
+            else ShopifyEmulatorSettings(app_secret=f"shpss_{secrets.token_hex(16)}")
         )
         emulator = ShopifyEmulator(base.model_copy(update={"shops": {account: token}}))
         self.shopify[account] = ShopifyAccount(emulator, token)
         self._mount(f"/shopify/{account}", emulator.app)
         return self.shopify[account]
+
+    def add_shopify_shop(
+        self,
+        account: str,
+        *,
+        products: int,
+        variants: int,
+        customers: int,
+        orders: int,
+        lines: int = 3,
+        seed: int = 1,
+        realistic_limits: bool = False,
+        settings: ShopifyEmulatorSettings | None = None,
+    ) -> ShopifyAccount:
+        """A shop (:meth:`add_shopify`) that sells: seeded products with variants, customers, and orders of
+        ``lines`` line items each (the source of ``shopify_ingestion``)."""
+        shop = self.add_shopify(account, realistic_limits=realistic_limits, settings=settings)
+        shop.emulator.seed(
+            products=products, variants=variants, customers=customers, orders=orders, lines=lines, seed=seed
+        )
+        return shop
 
     def add_plytix(
         self,
@@ -280,6 +327,29 @@ class SandboxHub:
         self.erp_files[account] = ErpFilesAccount(server, directory, file, layout, mapping_file)
         return self.erp_files[account]
 
+    def add_logo(self, account: str, *, items: int = 20, seed: int = 1) -> LogoAccount:
+        """A Logo firm with ``items`` generated items (stock in three warehouses, two price lists) and its
+        own generated credentials."""
+        emulator = LogoEmulator(None, items=items, seed=seed)
+        self.logo[account] = LogoAccount(emulator)
+        self._mount(f"/logo/{account}", emulator.app)
+        return self.logo[account]
+
+    def add_netsis(self, account: str, *, items: int = 20, seed: int = 1) -> NetsisAccount:
+        """A Netsis company with ``items`` generated stock cards and its own generated credentials."""
+        emulator = NetsisEmulator(None, items=items, seed=seed)
+        self.netsis[account] = NetsisAccount(emulator)
+        self._mount(f"/netsis/{account}", emulator.app)
+        return self.netsis[account]
+
+    def add_erp_csv(self, account: str, *, items: int = 20, seed: int = 1) -> ErpCsvFolder:
+        """An ERP without an API: its stock and price files in a temporary folder, read where they lie."""
+        folder = ErpCsvFolder.generate(
+            Path(tempfile.mkdtemp(prefix=f"erp-csv-{account}-")), items=items, seed=seed
+        )
+        self.erp_csv[account] = folder
+        return folder
+
     def accounts(self) -> dict[str, dict[str, dict[str, str]]]:
         """Base URLs and credentials of every account (the sandbox's own, generated at start)."""
         out: dict[str, dict[str, dict[str, str]]] = {
@@ -289,7 +359,42 @@ class SandboxHub:
             "erp_files": {},
             "plytix": {},
             "webflow": {},
+            "logo": {},
+            "netsis": {},
+            "erp_csv": {},
         }
+        for name, logo in self.logo.items():
+            firm = logo.emulator.settings
+            out["logo"][name] = {
+                "base_url": self.base_url("logo", name),
+                "firm": str(firm.firm),
+                "username": firm.username,
+                "password": firm.password,
+                "client_id": firm.client_id,
+                "client_secret": firm.client_secret,
+                "warehouse": logo.emulator.warehouses[0],
+                # The first list includes VAT (the web list); the second does not.
+                "price_list": logo.emulator.price_lists[0],
+                "net_price_list": logo.emulator.price_lists[-1],
+            }
+        for name, netsis in self.netsis.items():
+            company = netsis.emulator.settings
+            out["netsis"][name] = {
+                "base_url": self.base_url("netsis", name),
+                "dbname": company.dbname,
+                "dbuser": company.dbuser,
+                "username": company.username,
+                "password": company.password,
+                "dbpassword": company.dbpassword,
+                "warehouse": netsis.emulator.warehouses[0],
+                "price_list": netsis.emulator.price_lists[0],
+            }
+        for name, folder in self.erp_csv.items():
+            out["erp_csv"][name] = {
+                "directory": str(folder.directory),
+                "stock_file": folder.stock_file.name,
+                "prices_file": folder.prices_file.name,
+            }
         for name, plytix in self.plytix.items():
             limits = plytix.emulator.settings
             out["plytix"][name] = {
@@ -322,6 +427,8 @@ class SandboxHub:
             out["shopify"][name] = {
                 "shop_url": self.base_url("shopify", name),
                 "access_token": shop.access_token,
+                # signs the shop's webhooks (X-Shopify-Hmac-Sha256)
+                "app_secret": shop.emulator.settings.app_secret,
             }
         for name, erp in self.erp_files.items():
             out["erp_files"][name] = {
@@ -358,6 +465,9 @@ class SandboxHub:
             erp.server.stop()
             shutil.rmtree(erp.directory.parent, ignore_errors=True)
         self.erp_files.clear()
+        for folder in self.erp_csv.values():
+            shutil.rmtree(folder.directory, ignore_errors=True)
+        self.erp_csv.clear()
 
 
 def erp_files_shopify_tenant(

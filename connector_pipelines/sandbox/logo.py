@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Literal, TypeVar
 from urllib.parse import parse_qs
 
@@ -242,6 +243,29 @@ class LogoEmulator:
     def price_levels(self, price_list: str) -> dict[str, Decimal]:
         with self.store.db.lock:
             return self.store.price_levels(price_list)
+
+    def available(self, warehouse: str | int) -> dict[str, Decimal]:
+        """On hand minus reserved per SKU in one warehouse: what the connector reports as available."""
+        with self.store.db.lock:
+            return self.store.available(int(warehouse))
+
+    def add_item(
+        self,
+        code: str,
+        *,
+        name: str = "",
+        vat: Decimal = Decimal(20),
+        stock: Mapping[str, Decimal] = MappingProxyType({}),
+        prices: Mapping[str, Decimal] = MappingProxyType({}),
+    ) -> None:
+        """An item card, a stock movement today per warehouse and a price row per price list (stamped now)."""
+        with self.store.db.lock:
+            self.store.add_item(code, name, vat, {int(wh): qty for wh, qty in stock.items()}, prices)
+
+    def delete_item(self, code: str) -> None:
+        """The item card, its stock rows and price rows are gone. KeyError for an unknown code."""
+        with self.store.db.lock:
+            self.store.delete_item(code)
 
     def orders(self) -> list[dict[str, JsonValue]]:
         """Every sales order received, as ``GET /salesOrders/{ref}?expandLevel=full`` renders it; the shop's

@@ -15,7 +15,7 @@ holds midnight). Callers hold ``db.lock`` around anything spanning several state
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -417,6 +417,79 @@ class LogoStore:
                 factor = Decimal(rng.choice((90, 95, 105, 110, 120))) / 100
                 self.set_price(code, name, current[name][code] * factor)
         return codes
+
+    def available(self, warehouse: int) -> dict[str, Decimal]:
+        """On hand minus reserved per SKU in one warehouse."""
+        t = self.tables
+        rows = self.db.rows(
+            f"SELECT I.CODE AS CODE, SUM(S.ONHAND) - SUM(S.RESERVED) AS AVAILABLE FROM {t.stock} S "
+            f"JOIN {t.items} I ON I.LOGICALREF = S.STOCKREF WHERE S.INVENNO = ? GROUP BY I.CODE",
+            (warehouse,),
+        )
+        return {str(r["CODE"]): _decimal(r["AVAILABLE"]) for r in rows}
+
+    # --- item cards -----------------------------------------------------------------------------------------
+
+    def add_item(
+        self,
+        code: str,
+        name: str,
+        vat: Decimal,
+        stock: Mapping[int, Decimal],
+        prices: Mapping[str, Decimal],
+    ) -> None:
+        """A new item card stamped now, a stock movement today per warehouse, a price row per price list."""
+        t = self.tables
+        if not code or len(code) > 50:
+            raise ValueError(f"item code {code!r}: 1 to 50 characters")
+        if self.item_ref(code) is not None:
+            raise ValueError(f"an item with code {code!r} exists")
+        unknown = [str(n) for n in stock if n not in self.warehouse_numbers]
+        unknown += [name for name in prices if name not in self.price_list_codes]
+        if unknown:
+            raise KeyError(f"item {code!r}: no warehouse or price list {', '.join(unknown)}")
+        now = self.clock()
+        created = stamp(now)
+        ref = self._next_ref(t.items)
+        rate = float(vat)
+        self.db.execute(
+            f"INSERT INTO {t.items} VALUES ({_marks(21)})",
+            (ref, code, name or code, "", 1, 0, "", "", "", rate, rate, rate, "05", "ADET", "", "", *created),
+        )
+        for warehouse, quantity in stock.items():
+            self._move(ref, warehouse, float(quantity))
+        today = day_of(now)
+        for list_code, price in prices.items():
+            self.db.execute(
+                f"INSERT INTO {t.prices} VALUES ({_marks(19)})",
+                (
+                    self._next_ref(t.prices),
+                    f"{list_code}.{code}",
+                    ref,
+                    2,
+                    _money(price),
+                    TL,
+                    1 if self.price_list_codes.index(list_code) == 0 else 0,  # as the generated lists
+                    1,
+                    0,
+                    0,
+                    today,
+                    "2099-12-31T00:00:00",
+                    list_code,
+                    "",
+                    *created,
+                ),
+            )
+
+    def delete_item(self, code: str) -> None:
+        """The item card, its stock rows and its price rows are gone."""
+        ref = self.item_ref(code)
+        if ref is None:
+            raise KeyError(f"no item with code {code!r}")
+        t = self.tables
+        self.db.execute(f"DELETE FROM {t.stock} WHERE STOCKREF = ?", (ref,))
+        self.db.execute(f"DELETE FROM {t.prices} WHERE CARDREF = ?", (ref,))
+        self.db.execute(f"DELETE FROM {t.items} WHERE LOGICALREF = ?", (ref,))
 
     def _sample(self, fraction: float, rng: random.Random) -> list[str]:
         if not 0 < fraction <= 1:

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Literal, TypeVar
 from urllib.parse import parse_qs, unquote, urlencode
 
@@ -277,6 +278,24 @@ class NetsisEmulator:
     def price_levels(self, price_list: str) -> dict[str, Decimal]:
         with self.store.db.lock:
             return self.store.price_levels(price_list)
+
+    def add_item(
+        self,
+        code: str,
+        *,
+        name: str = "",
+        vat: Decimal = Decimal(20),
+        stock: Mapping[str, Decimal] = MappingProxyType({}),
+        prices: Mapping[str, Decimal] = MappingProxyType({}),
+    ) -> None:
+        """A stock card stamped now, its balance per warehouse and a price row per price group."""
+        with self.store.db.lock:
+            self.store.add_item(code, name, vat, {int(wh): qty for wh, qty in stock.items()}, prices)
+
+    def delete_item(self, code: str) -> None:
+        """The stock card, its balances and price rows are gone. KeyError for an unknown code."""
+        with self.store.db.lock:
+            self.store.delete_item(code)
 
     def orders(self) -> list[dict[str, JsonValue]]:
         """Every sales order (ftSSip) received, as ``GET /ItemSlips/ftSSip;{no};`` renders it; the shop's

@@ -13,7 +13,7 @@ spanning several statements.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -337,6 +337,75 @@ class NetsisStore:
                 factor = Decimal(rng.choice((90, 95, 105, 110, 120))) / 100
                 self.set_price(sku, name, current[name][sku] * factor)
         return skus
+
+    # --- item cards -----------------------------------------------------------------------------------------
+
+    def add_item(
+        self,
+        sku: str,
+        name: str,
+        vat: Decimal,
+        stock: Mapping[int, Decimal],
+        prices: Mapping[str, Decimal],
+    ) -> None:
+        """A new stock card stamped now, its balance per warehouse (and the total, ``DEPO_KODU`` 0) and a
+        price row per price group; ``Satis_Fiat1..4`` follow the first four groups."""
+        if not sku or len(sku) > 35 or sku != sku.strip(" \t"):
+            raise ValueError(f"stock code {sku!r}: 1 to 35 characters, no leading or trailing blanks")
+        if self.raw_code(sku) is not None:
+            raise ValueError(f"a stock card with code {sku!r} exists")
+        unknown = [str(n) for n in stock if n not in self.warehouse_codes]
+        unknown += [group for group in prices if group not in self.price_groups]
+        if unknown:
+            raise KeyError(f"stock code {sku!r}: no warehouse or price group {', '.join(unknown)}")
+        now = iso(self.clock())
+        fiat = [_money(prices[g]) if g in prices else 0.0 for g in self.price_groups] + [0.0] * 4
+        self.db.execute(
+            f"INSERT INTO TBLSTSABIT VALUES ({_marks(20)})",
+            (
+                sku,
+                name or sku,
+                float(vat),
+                *fiat[:4],
+                0.0,
+                0,
+                0.0,
+                "AD",
+                "",
+                "",
+                "",
+                self.warehouse_codes[0],
+                self.branch,
+                1,
+                "H",
+                now,
+                now,
+            ),
+        )
+        balances = [(sku, code, float(stock.get(code, 0)), 0.0) for code in self.warehouse_codes]
+        total = sum(balance for _, _, balance, _ in balances)
+        self.db.executemany("INSERT INTO TBLSTOKPH VALUES (?, ?, ?, ?)", [*balances, (sku, 0, total, 0.0)])
+        self.db.executemany(
+            f"INSERT INTO TBLSTOKFIAT VALUES ({_marks(10)})",
+            [
+                (None, sku, group, _money(price), 0, now, "2099-12-31T00:00:00", "S", now, now)
+                for group, price in prices.items()
+            ],
+        )
+        self.raw_codes[sku] = sku
+
+    def delete_item(self, sku: str) -> None:
+        """The stock card, its balances and its price rows are gone."""
+        raw = self.raw_code(sku)
+        if raw is None:
+            raise KeyError(f"no stock code {sku!r}")
+        for table, column in (
+            ("TBLSTOKPH", "STOK_KODU"),
+            ("TBLSTOKFIAT", "STOKKODU"),
+            ("TBLSTSABIT", "STOK_KODU"),
+        ):
+            self.db.execute(f"DELETE FROM {table} WHERE {column} = ?", (raw,))
+        del self.raw_codes[raw.strip(" \t")]
 
     def _sample(self, fraction: float, rng: random.Random) -> list[str]:
         if not 0 < fraction <= 1:

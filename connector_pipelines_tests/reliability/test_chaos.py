@@ -89,6 +89,8 @@ def emulators(hub: SandboxHub, account: str) -> dict[str, FaultyEmulator]:
         "shopify": hub.shopify,
         "plytix": hub.plytix,
         "webflow": hub.webflow,
+        "logo": hub.logo,
+        "netsis": hub.netsis,
     }
     return {system: found[account].emulator for system, found in by_system.items() if account in found}
 

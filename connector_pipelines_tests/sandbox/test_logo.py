@@ -477,3 +477,53 @@ def test_hrefs_follow_a_mount_prefix() -> None:
         ]
         page = http.get("/items", headers={"Authorization": f"Bearer {token}"}).json()
         assert page["items"][0]["Meta"]["href"] == f"{server.base_url}/logo/acme/api/v1/items/1"
+
+
+def test_added_items_show_in_a_delta_read_and_deleted_ones_are_gone(emu: tuple[LogoEmulator, Api]) -> None:
+    emulator, api = emu
+    emulator.add_item(
+        "NEW.000001",
+        name="Yeni Kalem",
+        vat=Decimal(10),
+        stock={"1": Decimal(7)},
+        prices={"WEB": Decimal("12.50"), "BAYI": Decimal(10)},
+    )
+    assert "NEW.000001" in emulator.skus()
+    assert emulator.stock_levels(1)["NEW.000001"] == 7 and emulator.stock_levels(-1)["NEW.000001"] == 7
+    assert emulator.available(1)["NEW.000001"] == 7
+    assert emulator.price_levels("WEB")["NEW.000001"] == Decimal("12.50")
+    today = "2026-07-25T00:00:00"
+    moved = api.sql(
+        "SELECT I.CODE, SUM(S.ONHAND) AS ONHAND FROM LV_001_01_STINVTOT S INNER JOIN LG_001_ITEMS I "
+        f"ON I.LOGICALREF = S.STOCKREF WHERE S.INVENNO = 1 AND S.DATE_ >= '{today}' GROUP BY I.CODE"
+    ).json()["items"]
+    assert moved == [{"CODE": "NEW.000001", "ONHAND": 7.0}]
+    repriced = api.sql(
+        f"SELECT CODE, PRICE FROM LG_001_PRCLIST WHERE CAPIBLOCK_MODIFIEDDATE >= '{today}' ORDER BY CODE"
+    ).json()["items"]
+    assert repriced == [{"CODE": "BAYI.NEW.000001", "PRICE": 10.0}, {"CODE": "WEB.NEW.000001", "PRICE": 12.5}]
+    card = api.get("/items", q="CODE eq 'NEW.000001'").json()["items"]
+    assert [(c["CODE"], c["NAME"], c["VAT"]) for c in card] == [("NEW.000001", "Yeni Kalem", 10.0)]
+    with pytest.raises(ValueError, match="exists"):
+        emulator.add_item("NEW.000001")
+    with pytest.raises(KeyError, match="9"):
+        emulator.add_item("NEW.000002", stock={"9": Decimal(1)})
+
+    emulator.delete_item("NEW.000001")
+    assert "NEW.000001" not in emulator.skus()
+    assert "NEW.000001" not in emulator.stock_levels(-1) and "NEW.000001" not in emulator.price_levels("WEB")
+    left = api.sql("SELECT COUNT(*) AS N FROM LG_001_PRCLIST WHERE CODE LIKE '%NEW.000001'").json()["items"]
+    assert left == [{"N": 0}]
+    with pytest.raises(KeyError):
+        emulator.delete_item("NEW.000001")
+
+
+def test_available_is_on_hand_minus_reserved() -> None:
+    emulator = LogoEmulator(seed=3, items=60)
+    on_hand, available = emulator.stock_levels(0), emulator.available(0)
+    assert available.keys() == on_hand.keys()
+    reserved = {sku: on_hand[sku] - available[sku] for sku in on_hand if on_hand[sku] != available[sku]}
+    assert reserved and all(0 < quantity <= 4 for quantity in reserved.values())  # generated 1..4 reserved
+    emulator.set_stock(next(iter(reserved)), 0, 100)
+    sku = next(iter(reserved))
+    assert emulator.available(0)[sku] == 100 - reserved[sku]

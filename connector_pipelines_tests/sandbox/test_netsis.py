@@ -408,3 +408,39 @@ def test_rate_limit_faults_and_admin_routes(make: Factory) -> None:
         assert emulator.sessions() == 0
         assert admin.post("/reset").status_code == 204
         assert emulator.orders() == [] and emulator.dispatches() == []
+
+
+def test_added_items_show_in_a_delta_read_and_deleted_ones_are_gone(emu: tuple[NetsisEmulator, Api]) -> None:
+    emulator, api = emu
+    emulator.add_item(
+        "NEW-000001",
+        name="Yeni Vida",
+        vat=Decimal(10),
+        stock={"20": Decimal(7)},
+        prices={"WEB": Decimal("12.50"), "BAYI": Decimal(10)},
+    )
+    assert "NEW-000001" in emulator.skus()
+    assert emulator.stock_levels(20)["NEW-000001"] == 7 and emulator.stock_levels(10)["NEW-000001"] == 0
+    assert emulator.stock_levels(0)["NEW-000001"] == 7
+    assert emulator.price_levels("BAYI")["NEW-000001"] == 10
+    card = api.get("/Items/NEW-000001").json()["Data"]["StokTemelBilgi"]
+    assert (card["Stok_Adi"], card["KDV_Orani"], card["Satis_Fiat1"]) == ("Yeni Vida", 10.0, 12.5)
+    repriced = api.get(
+        "/Queries",
+        tsql="SELECT STOKKODU, FIYAT1 FROM TBLSTOKFIAT "
+        "WHERE FIYATGRUBU = 'WEB' AND DUZELTMETARIHI >= '2026-07-25'",
+    ).json()["Data"]
+    assert repriced == [{"STOKKODU": "NEW-000001", "FIYAT1": 12.5}]
+    with pytest.raises(ValueError, match="exists"):
+        emulator.add_item("NEW-000001")
+    with pytest.raises(KeyError, match="KAMPANYA"):
+        emulator.add_item("NEW-000002", prices={"KAMPANYA": Decimal(1)})
+
+    emulator.delete_item("NEW-000001")
+    assert "NEW-000001" not in emulator.skus() and "NEW-000001" not in emulator.stock_levels(0)
+    assert "NEW-000001" not in emulator.price_levels("WEB")
+    assert api.get("/Items/NEW-000001").json()["IsSuccessful"] is False
+    emulator.delete_item("ST01-00007")  # a stored code with a trailing TAB, by its trimmed SKU
+    assert "ST01-00007" not in emulator.skus() and "ST01-00007" not in emulator.stock_levels(10)
+    with pytest.raises(KeyError):
+        emulator.delete_item("NEW-000001")
