@@ -84,7 +84,7 @@ def two_tenants(registry: TenantRegistry, db: Database) -> tuple[TenantStore, Te
     for slug in ("tenant-a", "tenant-b"):
         registry.add(slug, slug, [PIPELINE], {"plentymarkets": {"base_url": f"https://{slug}.example.com"}})
         registry.set_credentials(slug, "plentymarkets", {"username": slug, "password": f"pw-of-{slug}"})
-    b = TenantStore(db, "tenant-b", PIPELINE)
+    b = TenantStore(db, "tenant-b", PIPELINE, dead_after=1)  # b's error is a dead letter at once
     b.set_cursor("products", "b-cursor")
     run = b.start_run("full", "products", "dagster-b")
     b.finish_run(run, "success", {"who": "b"})
@@ -124,6 +124,9 @@ STORE_CALLS: dict[str, Callable[[TenantStore, TenantStore], object]] = {
     "resolve_errors": lambda a, b: a.resolve_errors("stage", ["key"]),
     "open_errors": lambda a, b: a.open_errors(),
     "count_open_errors": lambda a, b: a.count_open_errors(),
+    "dead_letters": lambda a, b: a.dead_letters(),
+    "dead_letter_keys": lambda a, b: a.dead_letter_keys("stage"),
+    "rearm_errors": lambda a, b: a.rearm_errors(["key"]),
     "mappings": lambda a, b: a.mappings("product"),
     "mappings_for": lambda a, b: a.mappings_for("product", ["key"]),
     "mapping_hashes": lambda a, b: a.mapping_hashes("product"),
