@@ -521,7 +521,8 @@ def publish(
     if not dry_run:
         # A record the source no longer has, and the target no longer shows (or never took), cannot fail
         # again: its open error would stay open forever, naming nothing.
-        alive = {*diff.create, *diff.update, *diff.unchanged, *failed_removals}
+        # Nor can one the target already holds in this version (another run's write landed it).
+        alive = {*diff.create, *diff.update, *failed_removals}
         stale = [
             e.record_key
             for e in store.open_errors(spec.error_stage)
