@@ -138,12 +138,8 @@ def mapping_check(tenant: str, file_path: str | None, system: str | None, limit:
 
     For a gateway ERP: every item, stock and price row read through the tenant's field mapping, a sample of
     the records and every row error (SKU, field, row, reason)."""
-    from connector_pipelines.sources.erp_files import (
-        FileFormatError,
-        FileSourceError,
-        parse_records,
-        read_records,
-    )
+    from connector_pipelines.clients.erp_files import FileSourceError
+    from connector_pipelines.sources.erp_files import FileFormatError, parse_records, read_records
     from connector_pipelines.sources.erp_mapping.check import check_mapping
     from connector_pipelines.sources.erp_mapping.config import MappingConfigError
     from connector_pipelines.sync.erp_files_shopify import tenant_mapping

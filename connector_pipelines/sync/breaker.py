@@ -32,9 +32,9 @@ import httpx
 from pydantic import BaseModel
 
 from connector_pipelines import errors
+from connector_pipelines.clients.erp_files import FileConnectionError
 from connector_pipelines.clients.http import TransientError as ApiUnavailableError
 from connector_pipelines.redaction import redact
-from connector_pipelines.sources.erp_files import FileConnectionError
 from connector_pipelines.store.breakers import BreakerRepository, BreakerRow
 from connector_pipelines.store.db import Database
 from connector_pipelines.store.models import utcnow

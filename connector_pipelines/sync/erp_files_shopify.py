@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector_pipelines.catalog.hashing import content_hash
 from connector_pipelines.catalog.models import Product
+from connector_pipelines.clients.erp_files import FileIdentity, FileSource
 from connector_pipelines.clients.shopify import ShopifyClient
 from connector_pipelines.errors import update_settings_remedy
-from connector_pipelines.sources.erp_files import FileIdentity, FileSource, Record, RowError, read_records
+from connector_pipelines.sources.erp_files import Record, RowError, read_records
 from connector_pipelines.sources.erp_mapping.config import MappingConfig, load_mapping, mapping_path
 from connector_pipelines.sources.erp_mapping.products import map_records
 from connector_pipelines.store.repositories import TenantStore

@@ -33,12 +33,12 @@ from connector_pipelines.tenants.systems import (
 
 # The clients are imported when a system is opened: the tenant commands of the CLI need the models only.
 if TYPE_CHECKING:
+    from connector_pipelines.clients.erp_files import FileSource
     from connector_pipelines.clients.plentymarkets import PlentymarketsClient
     from connector_pipelines.clients.plytix import PlytixClient
     from connector_pipelines.clients.shopify import ShopifyClient
     from connector_pipelines.clients.shopware6 import Shopware6Client
     from connector_pipelines.clients.webflow import WebflowClient
-    from connector_pipelines.sources.erp_files import FileSource
     from connector_pipelines.sources.erp_gateway.csv import CsvConnector
     from connector_pipelines.sources.erp_gateway.logo import LogoConnector
     from connector_pipelines.sources.erp_gateway.netsis import NetsisConnector
@@ -123,7 +123,7 @@ def _shopify(
 def _erp_files(
     settings: ErpFilesSettings, creds: ErpFilesCredentials | None, cap_s: float | None
 ) -> FileSource:
-    from connector_pipelines.sources.erp_files import open_source
+    from connector_pipelines.clients.erp_files import open_source
 
     if cap_s is not None and settings.timeout_s > cap_s:
         settings = settings.model_copy(update={"timeout_s": cap_s})

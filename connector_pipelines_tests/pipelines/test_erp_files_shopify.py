@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from connector_pipelines.cli import main
+from connector_pipelines.clients.erp_files import FileIdentity
 from connector_pipelines.clients.http import TransientError
 from connector_pipelines.clients.shopify import ShopifyClient
 from connector_pipelines.definitions import defs
@@ -44,7 +45,6 @@ from connector_pipelines.sandbox.file_servers import (
 from connector_pipelines.sandbox.hub import ErpShopifyConvergence, SandboxHub, ShopifyAccount
 from connector_pipelines.sandbox.recipe import Catalog, TenantConfig, register_config
 from connector_pipelines.sandbox.shopify import ShopifyEmulator, ShopifySettings
-from connector_pipelines.sources.erp_files import FileIdentity
 from connector_pipelines.sources.erp_mapping.config import write_mapping
 from connector_pipelines.store.db import Database
 from connector_pipelines.sync.erp_files_shopify import READ_STAGE

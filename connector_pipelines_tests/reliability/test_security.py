@@ -419,7 +419,7 @@ def test_file_settings_refuse_paths_that_leave_their_root(field: str, value: str
 
 
 def test_a_local_source_never_reads_outside_its_root(tmp_path: Path) -> None:
-    from connector_pipelines.sources.erp_files import FileSourceError, LocalFileSource
+    from connector_pipelines.clients.erp_files import FileSourceError, LocalFileSource
 
     root = tmp_path / "root"
     root.mkdir()

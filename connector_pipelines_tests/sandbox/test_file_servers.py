@@ -14,6 +14,14 @@ from pathlib import Path
 import pytest
 
 from connector_pipelines.catalog.models import Product
+from connector_pipelines.clients.erp_files import (
+    FileConnectionError,
+    FileSource,
+    FileSourceError,
+    HostKeyMismatchError,
+    host_key_fingerprint,
+    open_source,
+)
 from connector_pipelines.sandbox.file_servers import (
     ErpFileLayout,
     FtpSandbox,
@@ -27,17 +35,7 @@ from connector_pipelines.sandbox.file_servers import (
     touch,
     write_erp_catalog,
 )
-from connector_pipelines.sources.erp_files import (
-    FileConnectionError,
-    FileSource,
-    FileSourceError,
-    HostKeyMismatchError,
-    RowError,
-    SourceRow,
-    host_key_fingerprint,
-    open_source,
-    read_records,
-)
+from connector_pipelines.sources.erp_files import RowError, SourceRow, read_records
 from connector_pipelines.sources.erp_mapping.products import map_records
 from connector_pipelines.tenants.systems import ErpFilesCredentials, ErpFilesSettings
 

@@ -14,17 +14,20 @@ from typing import Any, Literal
 import pytest
 from pydantic import ValidationError
 
+from connector_pipelines.clients.erp_files import (
+    FileIdentity,
+    FileInfo,
+    FileSourceError,
+    choose_newest,
+    open_source,
+)
 from connector_pipelines.sandbox.file_servers import ErpFileLayout, touch, write_erp_catalog
 from connector_pipelines.sources import erp_files
 from connector_pipelines.sources.erp_files import (
     FileFormatError,
-    FileInfo,
-    FileSourceError,
     Record,
     RowError,
     SourceRow,
-    choose_newest,
-    open_source,
     parse_csv,
     parse_json_array,
     parse_ndjson,
@@ -163,7 +166,7 @@ def test_local_source_picks_the_newest_match_and_its_identity_changes(tmp_path: 
         touch(exports / "products_1.csv", datetime(2026, 1, 3, tzinfo=UTC))
         after = source.identity()
         assert after != before
-        assert erp_files.FileIdentity.model_validate_json(after.model_dump_json()) == after
+        assert FileIdentity.model_validate_json(after.model_dump_json()) == after
 
     by_name = _local(tmp_path, pattern="exports/products_*.csv", newest_by="name")
     with open_source(by_name) as source:

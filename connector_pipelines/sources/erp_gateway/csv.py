@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import Literal
 
-from connector_pipelines.sources.erp_files import FileSource, RowError, open_source, read_records
+from connector_pipelines.clients.erp_files import FileSource, open_source
+from connector_pipelines.sources.erp_files import RowError, read_records
 from connector_pipelines.sources.erp_gateway.base import MappedConnector
 from connector_pipelines.sources.erp_gateway.connector import Capability, ErpRowError, RecordKind
 from connector_pipelines.sources.erp_gateway.fields import RawRow
