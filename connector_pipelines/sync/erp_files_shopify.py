@@ -34,7 +34,8 @@ from connector_pipelines.sync.publish import (
 )
 from connector_pipelines.sync.runtime import CheckOutcome, Step, StepContext, StepReport, SyncMode
 from connector_pipelines.sync.snapshot import snapshot_from
-from connector_pipelines.targets.shopify import Adopted, ShopifyWriter, payload_skus
+from connector_pipelines.targets.shopify import Adopted, ShopifyWriter
+from connector_pipelines.targets.shopify_payloads import payload_skus
 from connector_pipelines.tenants.connections import ERP_FILES, SHOPIFY
 from connector_pipelines.tenants.registry import TenantError, TenantInfo, TenantRegistry
 from connector_pipelines.tenants.systems import ErpFilesSettings, ShopifySettings

@@ -1,5 +1,5 @@
-"""Canonical catalog -> Shopify: pure ``productSet`` inputs, and a writer that applies a diff through the
-Admin GraphQL API (contract ``shopify.md``).
+"""Canonical catalog -> Shopify: the writer that applies a diff through the Admin GraphQL API (contract
+``shopify.md``), with the payloads of ``shopify_payloads.py`` and the plans of ``shopify_plan.py``.
 
 Products are matched by SKU. A published product's mapping keeps its product GID (``target_id``) and SKU ->
 variant GID (``extra["variants"]``); a product never published is looked up by its SKUs, in batches, so that a
@@ -18,20 +18,17 @@ by a call whose answer never came is mapped, so it is deleted there if the sourc
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from connector_pipelines.catalog.models import Media, OptionChoice, Product, Variant
+from connector_pipelines.catalog.models import Product
 from connector_pipelines.clients.http import ApiError, JsonValue
 from connector_pipelines.clients.shopify import (
     BULK_PRODUCT_DELETE,
@@ -58,56 +55,30 @@ from connector_pipelines.sync.publish import (
     field_changes,
     new_fields,
 )
+from connector_pipelines.targets.shopify_payloads import (
+    Purpose,
+    describe_errors,
+    media_digest,
+    payload_skus,
+    product_input,
+    removal_variables,
+)
+from connector_pipelines.targets.shopify_plan import (
+    PLAN_BATCH,
+    PLAN_COST_BUDGET,
+    PLAN_PRODUCTS,
+    PLAN_VARIANTS,
+    comparable_current,
+    comparable_input,
+    variant_details,
+)
 from connector_pipelines.tenants.systems import ShopifySettings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OPTION = "Title"
-DEFAULT_VALUE = "Default Title"
-MAX_OPTIONS = 3
-MAX_VARIANTS = 2048
-MAX_MEDIA = 250  # media per product
-MAX_INVENTORY_QUANTITIES = 50_000  # inventoryQuantities across all variants of one productSet
 PENDING_KIND = "shopify_bulk_operations"
 STALE_CODES = frozenset({"PRODUCT_DOES_NOT_EXIST", "PRODUCT_VARIANT_DOES_NOT_EXIST"})
-REMOVAL_STATUS = {"archive": "ARCHIVED", "draft": "DRAFT"}
 SUBMIT_ATTEMPTS = 3
-PLAN_BATCH = 3  # products per plan query: each may cost ~270 points, the single-query limit is 1000
-Purpose = Literal["upsert", "delete", "archive", "draft"]
-
-PLAN_PRODUCTS = """
-query PlanProducts($ids: [ID!]!) {
-  nodes(ids: $ids) {
-    ... on Product {
-      id title descriptionHtml vendor productType tags status
-      options { name values }
-      metafields(first: 20) { nodes { namespace key value } }
-      media(first: 50) { nodes { alt } }
-      variants(first: 100) {
-        nodes { id sku price compareAtPrice barcode selectedOptions { name value } }
-      }
-    }
-  }
-}"""
-"""Shopify's current state of products, for :meth:`ShopifyWriter.plan` (validated against the schema in the
-tests, like the client's own documents)."""
-
-PLAN_VARIANTS = """
-query PlanVariants($ids: [ID!]!, $metafields: Int!, $keys: [String!], $levels: Int!) {
-  nodes(ids: $ids) {
-    ... on ProductVariant {
-      id sku
-      metafields(first: $metafields, keys: $keys) { nodes { namespace key value } }
-      inventoryItem {
-        inventoryLevels(first: $levels) {
-          nodes { location { id } quantities(names: ["available"]) { quantity } }
-        }
-      }
-    }
-  }
-}"""
-"""Variant metafields and stock per location, asked for only where a plan compares them: per variant they
-cost more than a product query can hold for 100 variants."""
 
 LOCATIONS = """
 query Locations($after: String) {
@@ -116,330 +87,6 @@ query Locations($after: String) {
 """The shop's active locations, to resolve the location names a mapping uses."""
 
 AMBIGUOUS = "?"  # a location name several locations share
-PLAN_COST_BUDGET = 900  # of the single-query limit (1000), with a margin for the server's own estimate
-
-
-# --- payloads (pure) ----------------------------------------------------------------------------------------
-
-
-def money(value: Decimal) -> str:
-    """Shopify's ``Money`` scalar: a decimal string without exponent."""
-    return format(value.normalize(), "f")
-
-
-def option_name(choice: OptionChoice) -> str:
-    return choice.option_name or choice.option_key.rsplit(":", 1)[-1]
-
-
-def value_name(choice: OptionChoice) -> str:
-    return choice.value_name or choice.value_key.rsplit(":", 1)[-1]
-
-
-def product_options(product: Product) -> list[tuple[str, list[str]]]:
-    """Option names with their values, in the order the variants first use them."""
-    options: dict[str, list[str]] = {}
-    for variant in product.variants:
-        for choice in variant.options:
-            values = options.setdefault(option_name(choice), [])
-            value = value_name(choice)
-            if value not in values:
-                values.append(value)
-    return list(options.items())
-
-
-def shop_price(variant: Variant) -> tuple[Decimal | None, Decimal | None]:
-    """(price, compareAtPrice) of a variant: its base price, the one from a quantity of one."""
-    price = next((p for p in variant.prices if p.min_quantity <= 1), None)
-    return (price.gross, price.list_gross) if price is not None else (None, None)
-
-
-LocationResolver = Callable[[str], str]
-
-
-def location_gid(location: str) -> str:
-    """A location the source names by GID; a name needs the shop's locations (:class:`ShopifyWriter`)."""
-    if location.startswith("gid://shopify/Location/"):
-        return location
-    raise PayloadError(f"location {location!r} is a name; it needs the shop's locations to resolve")
-
-
-def file_input(media: Media) -> dict[str, JsonValue]:
-    """``FileSetInput`` of an image by URL (Shopify fetches it)."""
-    return {"originalSource": media.url, "contentType": "IMAGE", "alt": media.alt}
-
-
-def media_digest(product: Product) -> str | None:
-    """What the product's images are (URLs, alt texts, order, which variant shows which): None without any.
-    Stored with the mapping, it tells whether ``files`` must be sent."""
-    if not product.media:
-        return None
-    images = [[m.url, m.alt] for m in sorted(product.media, key=lambda m: m.position)]
-    chosen = [[v.sku, *v.media_keys] for v in product.variants if v.media_keys]
-    return hashlib.sha256(orjson.dumps([images, chosen])).hexdigest()[:32]
-
-
-def variant_input(
-    variant: Variant,
-    options: Sequence[str],
-    *,
-    location_id: str | None = None,
-    variant_id: str | None = None,
-    locations: LocationResolver = location_gid,
-    file: dict[str, JsonValue] | None = None,
-) -> dict[str, JsonValue]:
-    if options == [DEFAULT_OPTION] and not variant.options:
-        option_values: list[JsonValue] = [{"optionName": DEFAULT_OPTION, "name": DEFAULT_VALUE}]
-    else:
-        chosen = {option_name(c): value_name(c) for c in variant.options}
-        missing = [name for name in options if name not in chosen]
-        if missing:
-            raise PayloadError(f"SKU {variant.sku}: no value for option {missing[0]}")
-        option_values = [{"optionName": name, "name": chosen[name]} for name in options]
-    price, compare_at = shop_price(variant)
-    doc: dict[str, JsonValue] = {
-        "optionValues": option_values,
-        "sku": variant.sku,
-        # Explicit nulls clear what an earlier version of the row set.
-        "barcode": variant.barcode or None,
-        "compareAtPrice": money(compare_at) if compare_at is not None else None,
-    }
-    if variant_id:
-        doc["id"] = variant_id
-    if price is not None:
-        doc["price"] = money(price)
-    item: dict[str, JsonValue] = {}
-    if variant.weight_kg is not None:
-        item["measurement"] = {"weight": {"value": float(variant.weight_kg), "unit": "KILOGRAMS"}}
-    quantities: list[JsonValue] = []
-    if variant.stock_by_location:
-        seen: set[str] = set()
-        for stock in variant.stock_by_location:
-            location = locations(stock.location)
-            if location in seen:
-                raise PayloadError(f"SKU {variant.sku}: stock for location {stock.location} given twice")
-            seen.add(location)
-            quantities.append({"locationId": location, "name": "available", "quantity": stock.quantity})
-    elif location_id:
-        quantities.append({"locationId": location_id, "name": "available", "quantity": variant.stock})
-    if quantities:
-        item["tracked"] = True
-        doc["inventoryQuantities"] = quantities
-    if item:
-        doc["inventoryItem"] = item
-    if variant.metafields:
-        # Like the product's: sent only when there are some (an empty list removes every metafield).
-        doc["metafields"] = [
-            {"namespace": m.namespace, "key": m.key, "type": m.type, "value": m.value}
-            for m in variant.metafields
-        ]
-    if file is not None:
-        doc["file"] = file
-    return doc
-
-
-def product_input(
-    product: Product,
-    *,
-    language: str | None = None,
-    location_id: str | None = None,
-    variant_ids: Mapping[str, str] | None = None,
-    files: bool = False,
-    locations: LocationResolver = location_gid,
-) -> dict[str, JsonValue]:
-    """``ProductSetInput`` of a canonical product. List fields replace what Shopify has, so the variants sent
-    are all the variants the product keeps; metafields are sent only when the product has some (an empty
-    list would remove other apps' metafields too). With ``files`` the images are sent in order (an empty list
-    removes the product's media) and each variant names its image; without, Shopify keeps the media."""
-    texts = (product.texts.get(language) if language else None) or next(iter(product.texts.values()), None)
-    if texts is None:
-        raise PayloadError("the product has no title")
-    if not product.variants:
-        raise PayloadError("the product has no variants")
-    if len(product.variants) > MAX_VARIANTS:
-        raise PayloadError(f"{len(product.variants)} variants; Shopify allows {MAX_VARIANTS}")
-    options = product_options(product)
-    if len(options) > MAX_OPTIONS:
-        raise PayloadError(f"{len(options)} options; Shopify allows {MAX_OPTIONS}")
-    if not options:
-        options = [(DEFAULT_OPTION, [DEFAULT_VALUE])]
-    names = [name for name, _ in options]
-    ids = variant_ids or {}
-    media = sorted(product.media, key=lambda m: m.position)
-    if len(media) > MAX_MEDIA:
-        raise PayloadError(f"{len(media)} images; Shopify allows {MAX_MEDIA} per product")
-    by_key = {m.key: file_input(m) for m in media} if files else {}
-    variant_docs = [
-        variant_input(
-            v,
-            names,
-            location_id=location_id,
-            variant_id=ids.get(v.sku),
-            locations=locations,
-            file=next((by_key[k] for k in v.media_keys if k in by_key), None) if by_key else None,
-        )
-        for v in product.variants
-    ]
-    quantities = sum(len(v.stock_by_location) or int(bool(location_id)) for v in product.variants)
-    if quantities > MAX_INVENTORY_QUANTITIES:
-        raise PayloadError(f"{quantities} inventory quantities; Shopify takes {MAX_INVENTORY_QUANTITIES}")
-    doc: dict[str, JsonValue] = {
-        "title": texts.name,
-        "descriptionHtml": texts.description,
-        "vendor": product.vendor,
-        "productType": product.product_type,
-        "tags": list(product.tags),
-        "status": "ACTIVE" if product.active else "DRAFT",
-        "productOptions": [
-            {"name": name, "position": position, "values": [{"name": v} for v in values]}
-            for position, (name, values) in enumerate(options, 1)
-        ],
-        "variants": variant_docs,
-    }
-    if files:
-        doc["files"] = [by_key[m.key] for m in media]
-    if product.metafields:
-        doc["metafields"] = [
-            {"namespace": m.namespace, "key": m.key, "type": m.type, "value": m.value}
-            for m in product.metafields
-        ]
-    return doc
-
-
-def removal_variables(action: Purpose, product_id: str) -> dict[str, JsonValue]:
-    """Variables retiring a product: ``productDelete``, or productSet of the archived / draft status."""
-    if action == "delete":
-        return {"input": {"id": product_id}}
-    return product_set_variables({"status": REMOVAL_STATUS[action]}, {"id": product_id})
-
-
-def payload_skus(payload: Mapping[str, JsonValue]) -> tuple[str, ...]:
-    """The SKUs of a canonical product's JSON, without validating the whole model."""
-    return tuple(str(v["sku"]) for v in payload.get("variants") or ())
-
-
-def describe_errors(user_errors: Sequence[UserError], errors: Sequence[str], skus: Sequence[str]) -> str:
-    """One line naming the SKU a Shopify error is about (from ``field``), else the product's SKUs."""
-    shown = ", ".join(skus[:3]) + (" …" if len(skus) > 3 else "")
-    parts = []
-    for error in user_errors:
-        path = error.field or []
-        index = path[2] if len(path) > 2 and path[:2] == ["input", "variants"] else None
-        where = (
-            f"SKU {skus[int(index)]}"
-            if index is not None and index.isdigit() and int(index) < len(skus)
-            else f"SKUs {shown}"
-        )
-        code = f" [{error.code}]" if error.code else ""
-        at = f" ({'.'.join(path)})" if path else ""
-        parts.append(f"{where}: {error.message}{code}{at}")
-    parts.extend(f"SKUs {shown}: {message}" for message in errors)
-    return "; ".join(parts) or f"SKUs {shown}: Shopify answered without a product"
-
-
-# --- comparing with what Shopify holds (plans) --------------------------------------------------------------
-
-
-def _decimal(value: JsonValue) -> Decimal | None:
-    return Decimal(str(value)) if value not in (None, "") else None
-
-
-def _keyed_metafields(metafields: JsonValue) -> dict[str, JsonValue]:
-    return {f"{m['namespace']}.{m['key']}": m["value"] for m in metafields or ()}
-
-
-def comparable_input(doc: Mapping[str, JsonValue], *, media: str | None = None) -> dict[str, JsonValue]:
-    """A productSet input in the shape :func:`comparable_current` gives Shopify's product: what the input
-    sets, and only that (stock per location and variant metafields where it sends them; ``media``, the
-    digest of its images, where it sends ``files``)."""
-    variants: dict[str, JsonValue] = {}
-    for v in doc["variants"]:
-        entry: dict[str, JsonValue] = {
-            "price": _decimal(v.get("price")),
-            "compareAtPrice": _decimal(v.get("compareAtPrice")),
-            "barcode": v.get("barcode") or None,
-            "options": {o["optionName"]: o["name"] for o in v["optionValues"]},
-        }
-        if v.get("inventoryQuantities"):
-            entry["inventory"] = {str(q["locationId"]): q["quantity"] for q in v["inventoryQuantities"]}
-        if v.get("metafields"):
-            entry["metafields"] = _keyed_metafields(v["metafields"])
-        variants[str(v["sku"])] = entry
-    out: dict[str, JsonValue] = {
-        "title": doc["title"],
-        "descriptionHtml": doc["descriptionHtml"],
-        "vendor": doc["vendor"],
-        "productType": doc["productType"],
-        "tags": sorted(doc["tags"]),
-        "status": doc["status"],
-        "options": {o["name"]: [v["name"] for v in o["values"]] for o in doc["productOptions"]},
-        "metafields": _keyed_metafields(doc.get("metafields")),
-        "variants": variants,
-    }
-    if "files" in doc:
-        files = doc["files"] or []
-        out["media"] = {"count": len(files), "alts": [f.get("alt") or "" for f in files], "source": media}
-    return out
-
-
-def comparable_current(
-    node: Mapping[str, JsonValue],
-    ours: Mapping[str, JsonValue],
-    *,
-    variant_details: Mapping[str, Mapping[str, JsonValue]] | None = None,
-    media: str | None = None,
-) -> dict[str, JsonValue]:
-    """Shopify's product (from :data:`PLAN_PRODUCTS`, its variants' metafields and stock from
-    :data:`PLAN_VARIANTS` by SKU) in the shape of ``ours`` (:func:`comparable_input`): only the metafields,
-    locations and media it sets are compared; ``media`` is the images' digest the mapping stored."""
-    details = variant_details or {}
-    metafields = _keyed_metafields(node["metafields"]["nodes"])
-    our_variants: Mapping[str, JsonValue] = ours["variants"]
-    variants: dict[str, JsonValue] = {}
-    for v in node["variants"]["nodes"]:
-        sku = str(v.get("sku") or "")
-        entry: dict[str, JsonValue] = {
-            "price": _decimal(v.get("price")),
-            "compareAtPrice": _decimal(v.get("compareAtPrice")),
-            "barcode": v.get("barcode") or None,
-            "options": {o["name"]: o["value"] for o in v["selectedOptions"]},
-        }
-        mine = our_variants.get(sku) or {}
-        detail = details.get(sku) or {}
-        if "inventory" in mine:
-            stocked = detail.get("inventory") or {}
-            entry["inventory"] = {location: stocked.get(location) for location in mine["inventory"]}
-        if "metafields" in mine:
-            present = detail.get("metafields") or {}
-            entry["metafields"] = {key: present.get(key) for key in mine["metafields"]}
-        variants[sku] = entry
-    out: dict[str, JsonValue] = {
-        "title": node["title"],
-        "descriptionHtml": node["descriptionHtml"],
-        "vendor": node["vendor"],
-        "productType": node["productType"],
-        "tags": sorted(node["tags"]),
-        "status": node["status"],
-        "options": {o["name"]: list(o["values"]) for o in node["options"]},
-        "metafields": {k: metafields.get(k) for k in ours["metafields"]},
-        "variants": variants,
-    }
-    if "media" in ours:
-        nodes = (node.get("media") or {}).get("nodes") or []
-        out["media"] = {"count": len(nodes), "alts": [n.get("alt") or "" for n in nodes], "source": media}
-    return out
-
-
-def variant_details(node: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
-    """A :data:`PLAN_VARIANTS` node as :func:`comparable_current` takes it: metafields by ``namespace.key``,
-    available stock by location GID."""
-    levels = ((node.get("inventoryItem") or {}).get("inventoryLevels") or {}).get("nodes") or []
-    return {
-        "metafields": _keyed_metafields((node.get("metafields") or {}).get("nodes")),
-        "inventory": {
-            str(level["location"]["id"]): next((q["quantity"] for q in level.get("quantities") or ()), None)
-            for level in levels
-        },
-    }
 
 
 # --- pending bulk operations --------------------------------------------------------------------------------

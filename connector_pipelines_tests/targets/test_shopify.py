@@ -30,19 +30,19 @@ from connector_pipelines.clients.shopify import (
 from connector_pipelines.clients.shopify import PRODUCT_SET as PRODUCT_SET_DOCUMENT
 from connector_pipelines.errors import PayloadError
 from connector_pipelines.schemas import shopify_schema
-from connector_pipelines.targets.shopify import (
-    LOCATIONS,
-    PLAN_PRODUCTS,
-    PLAN_VARIANTS,
-    Target,
-    choose_target,
-    comparable_current,
-    comparable_input,
+from connector_pipelines.targets.shopify import LOCATIONS, Target, choose_target
+from connector_pipelines.targets.shopify_payloads import (
     describe_errors,
     media_digest,
     money,
     product_input,
     removal_variables,
+)
+from connector_pipelines.targets.shopify_plan import (
+    PLAN_PRODUCTS,
+    PLAN_VARIANTS,
+    comparable_current,
+    comparable_input,
     variant_details,
 )
 
