@@ -257,6 +257,8 @@ def test_throttled_calls_wait_for_the_bucket(harness: Callable[..., Harness], th
     assert pacing.stats.rate_limit_waits >= 2  # waited before calls 2 and 3 instead of being throttled
     assert h.emulator.stats_snapshot()["throttled"] == 0
 
+    # Emptied, the bucket needs 5 s to hold the 513 points again: far more than the next call takes to arrive.
+    h.emulator.shops["acme"].bucket.charge(520)
     fresh = h.client()  # knows neither the bucket nor the cost yet: gets THROTTLED, then waits and retries
     assert fresh.product_set(product(9)).ok
     assert h.emulator.stats_snapshot()["throttled"] == 1
