@@ -54,7 +54,8 @@ from connector_pipelines.pipelines.erp_gateway.recipe import ErpGatewayRecipe, E
 from connector_pipelines.pipelines.runs import run_tags, sync_run_config
 from connector_pipelines.runner import RunSummary, dagster_instance, summarize
 from connector_pipelines.sandbox.recipe import Catalog, register_tenant
-from connector_pipelines.store.repositories import InboxDelivery, TenantStore, WebhookInboxRepository
+from connector_pipelines.store.repositories import TenantStore
+from connector_pipelines.store.service import InboxDelivery, WebhookInboxRepository
 from connector_pipelines.sync.erp_gateway import PIPELINE
 from connector_pipelines.sync.erp_gateway_stock import ERP_SOURCE, STOCK, STOCK_TOPIC
 from connector_pipelines.sync.runtime import SyncMode

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from connector_pipelines.pipelines.resources import ConnectorDatabase
 from connector_pipelines.pipelines.runs import run_tags, sync_run_config
 from connector_pipelines.redaction import redact
-from connector_pipelines.store.repositories import WebhookInboxRepository
+from connector_pipelines.store.service import WebhookInboxRepository
 from connector_pipelines.sync.runtime import ReadWindow, SyncMode
 from connector_pipelines.sync.spec import InboxSpec, PipelineSpec, PollSpec, ScheduleSpec
 from connector_pipelines.tenants.registry import TenantRegistry

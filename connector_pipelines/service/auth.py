@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from connector_pipelines.service.problems import ApiError
 from connector_pipelines.service.roles import ALL_TENANTS, Role
 from connector_pipelines.store.db import Database
-from connector_pipelines.store.repositories import SealedSigningKey, SigningKeyRepository
+from connector_pipelines.store.service import SealedSigningKey, SigningKeyRepository
 from connector_pipelines.tenants.crypto import Keyring, Sealed
 
 ALGORITHM = "HS256"

@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 
 from connector_pipelines.service.webhook_tenants import ERP, SHOPIFY, sealed_system
 from connector_pipelines.store.db import Database, normalize_url
-from connector_pipelines.store.repositories import WebhookInboxRepository, WebhookSecretRepository
+from connector_pipelines.store.service import WebhookInboxRepository, WebhookSecretRepository
 from connector_pipelines.tenants.crypto import Keyring, generate_key
 from connector_pipelines.tenants.registry import TenantRegistry
 

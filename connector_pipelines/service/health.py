@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from connector_pipelines.service.context import Ctx
 from connector_pipelines.service.dagster import DagsterRequestError, DagsterUnavailableError
 from connector_pipelines.store.db import ConnectionLostError
-from connector_pipelines.store.repositories import WebhookInboxRepository
+from connector_pipelines.store.service import WebhookInboxRepository
 
 router = APIRouter(tags=["health"])
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from connector_pipelines.redaction import redact
 from connector_pipelines.store.db import Database
-from connector_pipelines.store.repositories import DeliveryKey, InboxDelivery, WebhookInboxRepository
+from connector_pipelines.store.service import DeliveryKey, InboxDelivery, WebhookInboxRepository
 
 log = logging.getLogger(__name__)
 

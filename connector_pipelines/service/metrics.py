@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connector_pipelines.store.breakers import BreakerRepository
 from connector_pipelines.store.db import ConnectionLostError, Database
-from connector_pipelines.store.repositories import OperationsReport, WebhookInboxRepository
+from connector_pipelines.store.service import OperationsReport, WebhookInboxRepository
 
 log = logging.getLogger(__name__)
 

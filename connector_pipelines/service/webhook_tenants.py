@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from connector_pipelines.redaction import register_secrets
 from connector_pipelines.store.db import Database
-from connector_pipelines.store.repositories import WebhookSecretRepository
+from connector_pipelines.store.service import WebhookSecretRepository
 from connector_pipelines.tenants.crypto import DecryptionError, Keyring, Sealed
 from connector_pipelines.tenants.systems import ShopifyCredentials
 

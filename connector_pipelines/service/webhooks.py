@@ -36,7 +36,7 @@ from connector_pipelines.service.context import Services, get_services
 from connector_pipelines.service.inbox import InboxUnavailableError
 from connector_pipelines.service.problems import ApiError, problem_response, request_id
 from connector_pipelines.service.webhook_tenants import ERP, SHOPIFY, WebhookTenant
-from connector_pipelines.store.repositories import InboxDelivery
+from connector_pipelines.store.service import InboxDelivery
 from connector_pipelines.sync.inbox import seal_payload
 
 log = logging.getLogger(__name__)

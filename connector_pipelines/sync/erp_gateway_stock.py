@@ -36,12 +36,8 @@ from connector_pipelines.sources.erp_gateway.connector import (
     PriceEntry,
     StockLevel,
 )
-from connector_pipelines.store.repositories import (
-    InboxRow,
-    MappingRow,
-    TenantStore,
-    WebhookInboxRepository,
-)
+from connector_pipelines.store.repositories import MappingRow, TenantStore
+from connector_pipelines.store.service import InboxRow, WebhookInboxRepository
 from connector_pipelines.sync.erp_gateway import (
     PREVIEW_ROWS,
     ErpUse,

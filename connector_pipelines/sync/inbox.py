@@ -15,7 +15,7 @@ from datetime import datetime
 import orjson
 from pydantic import JsonValue
 
-from connector_pipelines.store.repositories import InboxRow, WebhookInboxRepository
+from connector_pipelines.store.service import InboxRow, WebhookInboxRepository
 from connector_pipelines.tenants.crypto import DecryptionError, Keyring, Sealed
 
 __all__ = ["Delivery", "open_payload", "seal_payload", "waiting_deliveries"]

@@ -45,7 +45,7 @@ from connector_pipelines.sources.shopify import (
 from connector_pipelines.store.ingestion.bulk import WriteCounts
 from connector_pipelines.store.ingestion.keys import PiiUnavailableError
 from connector_pipelines.store.ingestion.repository import IngestionRepository, RedactionRecord
-from connector_pipelines.store.repositories import WebhookInboxRepository
+from connector_pipelines.store.service import WebhookInboxRepository
 from connector_pipelines.sync.inbox import Delivery, waiting_deliveries
 from connector_pipelines.sync.runtime import Step, StepContext, StepReport
 from connector_pipelines.sync.shopify_ingestion import (

@@ -37,7 +37,7 @@ from connector_pipelines.sandbox.shopware6_schema import SYSTEM_LANGUAGE_ID
 from connector_pipelines.sources.erp_gateway.logo import LogoConnector
 from connector_pipelines.sources.erp_gateway.netsis import NetsisConnector
 from connector_pipelines.store.models import SystemBreaker
-from connector_pipelines.store.repositories import InboxDelivery, WebhookInboxRepository
+from connector_pipelines.store.service import InboxDelivery, WebhookInboxRepository
 from connector_pipelines.sync.breaker import breaker_states
 from connector_pipelines.sync.erp_gateway import poll_due
 from connector_pipelines.sync.erp_gateway_orders import ORDER_STAGE

@@ -16,7 +16,7 @@ from connector_pipelines.pipelines.plytix_webflow.spec import SPEC
 from connector_pipelines.pipelines.resources import ConnectorDatabase, SyncRun
 from connector_pipelines.pipelines.triggers import PRIORITY_TAG, InboxCursor
 from connector_pipelines.store.db import Database
-from connector_pipelines.store.repositories import InboxDelivery, WebhookInboxRepository
+from connector_pipelines.store.service import InboxDelivery, WebhookInboxRepository
 from connector_pipelines.sync.spec import InboxSpec
 from connector_pipelines.tenants.registry import TenantRegistry
 

@@ -34,7 +34,7 @@ from connector_pipelines.sandbox.shopify import ShopifyEmulator
 from connector_pipelines.sandbox.shopify_rest_payloads import customer_json, order_json
 from connector_pipelines.service.app import create_app
 from connector_pipelines.service.settings import ServiceSettings
-from connector_pipelines.store.repositories import WebhookInboxRepository
+from connector_pipelines.store.service import WebhookInboxRepository
 from connector_pipelines.sync.runtime import SyncMode
 from connector_pipelines.sync.shopify_ingestion import ingestion_repository
 from connector_pipelines.sync.shopify_webhooks import export_path, forget_tenant

@@ -24,7 +24,7 @@ from connector_pipelines.service.context import Services
 from connector_pipelines.service.roles import Role
 from connector_pipelines.service.settings import ServiceSettings
 from connector_pipelines.service.webhook_tenants import ERP, sealed_system
-from connector_pipelines.store.repositories import WebhookSecretRepository
+from connector_pipelines.store.service import WebhookSecretRepository
 from connector_pipelines.tenants.registry import TenantRegistry
 
 PIPELINE = "erp_files_shopify"

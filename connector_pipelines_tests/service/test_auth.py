@@ -146,7 +146,7 @@ def test_rotation_keeps_issued_tokens_until_their_key_is_retired(acme: Service) 
 
 
 def test_keys_are_sealed_in_the_database(acme: Service) -> None:
-    from connector_pipelines.store.repositories import SigningKeyRepository
+    from connector_pipelines.store.service import SigningKeyRepository
 
     kid, secret = acme.services.signing_keys.current(create=True)
     (stored,) = SigningKeyRepository(acme.services.db).keys()

@@ -17,7 +17,7 @@ from connector_pipelines.service import inbox as inbox_module
 from connector_pipelines.service.inbox import InboxUnavailableError, InboxWriter
 from connector_pipelines.store.db import Database
 from connector_pipelines.store.models import Tenant, WebhookInbox
-from connector_pipelines.store.repositories import DeliveryKey, InboxDelivery, WebhookInboxRepository
+from connector_pipelines.store.service import DeliveryKey, InboxDelivery, WebhookInboxRepository
 from connector_pipelines_tests.service.conftest import Service, product_update, shopify_headers
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from connector_pipelines.service.ratelimit import TenantLimiter
 from connector_pipelines.store.models import WebhookInbox
-from connector_pipelines.store.repositories import InboxRow
+from connector_pipelines.store.service import InboxRow
 from connector_pipelines.sync.inbox import open_payload
 from connector_pipelines.tenants.crypto import DecryptionError
 from connector_pipelines_tests.service.conftest import (

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from connector_pipelines.store.db import Database
-from connector_pipelines.store.repositories import InboxDelivery, WebhookInboxRepository
+from connector_pipelines.store.service import InboxDelivery, WebhookInboxRepository
 from connector_pipelines.sync.inbox import seal_payload, waiting_deliveries
 from connector_pipelines.tenants.crypto import DecryptionError, Keyring, generate_key
 from connector_pipelines.tenants.registry import TenantRegistry

@@ -18,7 +18,7 @@ from connector_pipelines.service.auth import AnyAdmin, Principal
 from connector_pipelines.service.context import Ctx, Services
 from connector_pipelines.service.problems import request_id
 from connector_pipelines.store.db import ConnectionLostError
-from connector_pipelines.store.repositories import AuditLogRepository, AuditRecord
+from connector_pipelines.store.service import AuditLogRepository, AuditRecord
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/audit", tags=["audit"])

@@ -23,7 +23,7 @@ from connector_pipelines.service.api.common import Page, PageParams, answers
 from connector_pipelines.service.auth import Operator, Viewer
 from connector_pipelines.service.context import Ctx, Services
 from connector_pipelines.service.problems import ApiError
-from connector_pipelines.store.repositories import MappingVersionConflictError, MappingVersionRepository
+from connector_pipelines.store.service import MappingVersionConflictError, MappingVersionRepository
 
 if TYPE_CHECKING:
     from connector_pipelines.sources.erp_mapping.config import MappingConfig

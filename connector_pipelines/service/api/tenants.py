@@ -18,7 +18,7 @@ from connector_pipelines.service.auth import Admin, AnyAdmin, AnyViewer, Operato
 from connector_pipelines.service.context import Ctx, Services
 from connector_pipelines.service.problems import ApiError
 from connector_pipelines.service.webhook_tenants import ERP, sealed_system
-from connector_pipelines.store.repositories import WebhookSecretRepository
+from connector_pipelines.store.service import WebhookSecretRepository
 from connector_pipelines.tenants.registry import (
     RemovalSummary,
     TenantInfo,
