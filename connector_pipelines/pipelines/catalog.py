@@ -4,6 +4,7 @@ CLI, the run-failure sensor, the demo and the benchmarks use it)."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,14 +19,21 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-def _declared(module: str) -> list[Any]:
-    """``pipelines/<name>/<module>.py`` of every pipeline folder, imported, in the order of the names."""
+def _folders(module: str) -> list[str]:
+    """The modules ``pipelines/<name>/<module>.py`` of the pipeline folders that have one, in the order of the
+    names, found without importing them."""
     package = importlib.import_module(__package__ or "connector_pipelines.pipelines")
-    return [
-        importlib.import_module(f"{package.__name__}.{found.name}.{module}")
+    names = [
+        f"{package.__name__}.{found.name}.{module}"
         for found in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name)
         if found.ispkg
     ]
+    return [name for name in names if importlib.util.find_spec(name) is not None]
+
+
+def _declared(module: str) -> list[Any]:
+    """``pipelines/<name>/<module>.py`` of every pipeline folder, imported, in the order of the names."""
+    return [importlib.import_module(name) for name in _folders(module)]
 
 
 @cache
@@ -59,8 +67,20 @@ def pipeline_recipes() -> dict[str, SandboxRecipe]:
     return {recipe.pipeline: recipe for recipe in recipes}
 
 
+def recipe_names() -> tuple[str, ...]:
+    """The pipelines that have a sandbox recipe (a pipeline's folder is named after it), none imported: a
+    recipe imports its emulators, which a command that uses one pipeline must not pay for all of them."""
+    return tuple(name.split(".")[-2] for name in _folders("recipe"))
+
+
 def pipeline_recipe(name: str) -> SandboxRecipe:
-    return _named(pipeline_recipes(), name, "sandbox recipe of pipeline")
+    """The recipe of ``name``, importing that pipeline's recipe alone."""
+    _named(dict.fromkeys(recipe_names()), name, "sandbox recipe of pipeline")
+    package = __package__ or "connector_pipelines.pipelines"
+    recipe: SandboxRecipe = importlib.import_module(f"{package}.{name}.recipe").RECIPE
+    if recipe.pipeline != name:
+        raise LookupError(f"the recipe in pipelines/{name}/ is of pipeline '{recipe.pipeline}'")
+    return recipe
 
 
 def _named(found: dict[str, T], name: str, what: str) -> T:
