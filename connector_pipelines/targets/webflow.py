@@ -12,7 +12,9 @@ product gone from the source is archived (or drafted), a SKU gone from it is set
 A product's mapping keeps its Webflow id and, in ``extra``, the properties and enum ids Webflow holds, each
 SKU's id and the hash of what was sent. A create is written down before it is sent (``PENDING`` with the SKUs
 it carries): a run killed while it was in flight is followed by one that finds the product by its SKUs and
-adopts it instead of creating a twin.
+adopts it instead of creating a twin. An update is written down too (``UNCONFIRMED``): an update that landed
+without an answer is followed by one that reads the product from Webflow instead of trusting the mapping's
+memory, so a source that went back to the mapped version is still sent.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from connector_pipelines.store.repositories import MappingRow, TenantStore
 from connector_pipelines.sync.publish import (
     DEACTIVATED,
     PENDING,
+    UNCONFIRMED,
     FieldChange,
     PlanEntry,
     PublishItem,
@@ -360,8 +363,10 @@ class WebflowProductWriter:
         outcome = WriteOutcome()
         intents = [
             MappingRow(i.key, "", PENDING, {"pending_skus": _skus_of(i.payload)})
-            for i in items
             if i.published is None
+            else MappingRow(i.key, i.published.target_id, UNCONFIRMED, i.published.extra)
+            for i in items
+            if i.published is None or i.published.content_hash not in (PENDING, UNCONFIRMED)
         ]
         self.store.put_mappings(self.kind, intents)
         for item in items:
@@ -387,7 +392,7 @@ class WebflowProductWriter:
         the product read by its id or found by its SKUs; ``None``: it is not there."""
         if row is None:
             return None
-        if row.content_hash != PENDING:
+        if row.content_hash not in (PENDING, UNCONFIRMED):
             return _State.of(row)
         product_id = row.target_id or self._product_of_skus(want.order)
         held = self.client.get_product(self.ctx.site_id, product_id) if product_id else None

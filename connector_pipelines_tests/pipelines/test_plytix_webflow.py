@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from connector_pipelines.clients.http import TransientError
+from connector_pipelines.clients.webflow import WebflowClient
 from connector_pipelines.definitions import defs
 from connector_pipelines.pipelines.plytix_webflow.spec import SPEC
 from connector_pipelines.sandbox.hub import SandboxHub
@@ -302,4 +304,30 @@ def test_an_unpriced_variant_fails_the_price_check_and_is_named(tenant: Tenant) 
     tenant.plytix.set_attribute(str(unpriced["sku"]), "price", 12.5)
     again = _ok(tenant.sync(SyncMode.DELTA))
     assert again.checks["plytix_products:every_sku_priced"] is True
+    converged(tenant)
+
+
+def test_an_update_that_landed_unanswered_is_sent_again_when_the_source_goes_back(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run dies after Webflow took the new price and before it heard back; then Plytix goes back to the
+    # mapped price. The mapping must not vouch for a version Webflow may no longer hold.
+    sku = str(tenant.variants_of(tenant.parents()[0])[1]["sku"])
+    tenant.plytix.set_attribute(sku, "price", 41)
+    _ok(tenant.sync(SyncMode.FULL))
+    landed = WebflowClient.update_sku
+
+    def unanswered(self: WebflowClient, *args: Any, **kwargs: Any) -> Any:
+        landed(self, *args, **kwargs)
+        raise TransientError("webflow", "PATCH", "/skus", None, "connection lost before the answer")
+
+    monkeypatch.setattr(WebflowClient, "update_sku", unanswered)
+    tenant.plytix.set_attribute(sku, "price", 51)
+    tenant.sync(SyncMode.DELTA)
+    held = next(s for s in tenant.webflow_product(sku)["skus"] if s["fieldData"]["sku"] == sku)
+    assert held["fieldData"]["price"]["value"] == 5100, "the update landed"
+
+    monkeypatch.setattr(WebflowClient, "update_sku", landed)
+    tenant.plytix.set_attribute(sku, "price", 41)
+    _ok(tenant.sync(SyncMode.DELTA))
     converged(tenant)
