@@ -102,25 +102,21 @@ def interruptible(call: Callable[[], T]) -> T:
     return outcome[0]
 
 
-class SandboxProcess:
-    """`connector-pipelines sandbox serve` in a child process, so the emulators get their own core."""
+# `connector-pipelines sandbox serve` on a free port, its readiness as one JSON line on stdout.
+SANDBOX_SERVE = (sys.executable, "-m", "connector_pipelines", "sandbox", "serve", "--port", "0", "--json")
 
-    def __init__(self, args: Sequence[str]) -> None:
+
+class SandboxProcess:
+    """A sandbox in a child process, so the emulators get their own core: ``command`` (by default
+    `connector-pipelines sandbox serve`) with ``--accounts-file FILE`` and ``args``, which writes the accounts
+    to FILE and then prints one JSON line with its ``base_url``."""
+
+    def __init__(self, args: Sequence[str], command: Sequence[str] = SANDBOX_SERVE) -> None:
         self._dir = tempfile.TemporaryDirectory(prefix="connector-bench-")
         self.accounts_file = Path(self._dir.name) / "accounts.json"
-        command = [
-            sys.executable,
-            "-m",
-            "connector_pipelines",
-            "sandbox",
-            "serve",
-            "--port",
-            "0",
-            "--json",
-        ]
-        command += ["--accounts-file", str(self.accounts_file), *args]
+        argv = [*command, "--accounts-file", str(self.accounts_file), *args]
         self._process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
         assert self._process.stdout is not None
         line = self._process.stdout.readline()

@@ -11,7 +11,8 @@ from collections.abc import Generator, Iterator
 
 import pytest
 
-from connector_pipelines_tests.topology.processes import Topology, running_topology, wait_for
+from connector_pipelines.bench.processes import wait_for
+from connector_pipelines_tests.topology.processes import Topology, running_topology
 from connector_pipelines_tests.topology.proxy import caddy_binary
 from connector_pipelines_tests.topology.runs import runs
 

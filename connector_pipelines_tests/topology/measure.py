@@ -17,7 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from connector_pipelines_tests.topology.processes import Topology, running_topology, wait_for
+from connector_pipelines.bench.processes import wait_for
+from connector_pipelines_tests.topology.processes import Topology, running_topology
 from connector_pipelines_tests.topology.runs import median_timings, runs, timings
 
 ADMIN_DSN = os.environ.get("CONNECTOR_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")

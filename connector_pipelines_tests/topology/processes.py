@@ -15,16 +15,14 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import dagster as dg
 import httpx
@@ -32,6 +30,7 @@ import psycopg
 import yaml
 from psycopg.conninfo import conninfo_to_dict
 
+from connector_pipelines.bench.processes import Service, start_service, wait_for
 from connector_pipelines.pools import asset_pools
 from connector_pipelines.tenants.crypto import generate_key
 from connector_pipelines_tests.topology.proxy import Proxy, start_proxy
@@ -40,75 +39,6 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 LOCATION = "connector_pipelines"
 PIPELINE = "plenty_shopware"
-T = TypeVar("T")
-
-
-@dataclass
-class Service:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self, grace_s: float = 10.0) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(grace_s)
-        # Run workers can outlive the code server that spawned them; they are still in its group.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-
-    def tail(self, lines: int = 40) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def start_service(
-    name: str, argv: Sequence[str], env: dict[str, str], logs: Path, pass_fds: Sequence[int] = ()
-) -> Service:
-    log = logs / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            list(argv),
-            env=env,
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            pass_fds=tuple(pass_fds),
-        )
-    return Service(name, process, log)
-
-
-def wait_for(
-    probe: Callable[[], T | None],
-    *,
-    timeout_s: float,
-    what: str,
-    services: Sequence[Service] = (),
-    interval_s: float = 0.5,
-) -> T:
-    """Poll until ``probe`` returns something other than None; fail early when a service died."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value is not None:
-            return value
-        for service in services:
-            if not service.running():
-                raise RuntimeError(f"{service.name} exited while waiting for {what}:\n{service.tail()}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(interval_s)
 
 
 def free_port() -> int:
@@ -375,7 +305,7 @@ def running_topology(
             extra_env: dict[str, str] | None = None,
             pass_fds: Sequence[int] = (),
         ) -> Service:
-            service = start_service(name, argv, {**env, **(extra_env or {})}, logs, pass_fds)
+            service = start_service(name, argv, {**env, **(extra_env or {})}, logs, pass_fds, cwd=REPO)
             topology.services.append(service)
             stack.callback(service.stop)
             return service

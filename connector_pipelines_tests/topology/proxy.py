@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from connector_pipelines_tests.topology.processes import Service
+    from connector_pipelines.bench.processes import Service
 
 REPO = Path(__file__).resolve().parents[2]
 CADDYFILE = REPO / "deploy" / "caddy" / "Caddyfile"

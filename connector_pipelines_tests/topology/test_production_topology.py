@@ -11,9 +11,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from connector_pipelines.bench.processes import wait_for
 from connector_pipelines.pipelines.registry_sensor import REGISTRY_SENSOR_NAME
 from connector_pipelines_tests.topology.conftest import TENANTS
-from connector_pipelines_tests.topology.processes import PIPELINE, Topology, wait_for
+from connector_pipelines_tests.topology.processes import PIPELINE, Topology
 from connector_pipelines_tests.topology.runs import (
     DELTA_SCHEDULE,
     Run,

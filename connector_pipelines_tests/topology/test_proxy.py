@@ -11,9 +11,10 @@ import httpx
 import orjson
 import pytest
 
+from connector_pipelines.bench.processes import wait_for
 from connector_pipelines.service.webhooks import erp_signature
 from connector_pipelines_tests.topology.conftest import TENANTS
-from connector_pipelines_tests.topology.processes import LOCATION, Topology, wait_for
+from connector_pipelines_tests.topology.processes import LOCATION, Topology
 from connector_pipelines_tests.topology.proxy import Proxy
 
 pytestmark = [pytest.mark.topology, pytest.mark.postgres, pytest.mark.xdist_group("topology")]
