@@ -11,9 +11,14 @@ out. Stock goes per location (``inventoryQuantities``): the locations the mappin
 looked up once per run), else the ``location_id`` setting.
 
 Many changes go through one bulk mutation (a staged JSONL file of productSet variables), few through direct
-productSet calls. Both are written to the connector database before they are sent: a killed run's successor
-adopts what they did (:meth:`ShopifyWriter.adopt`) instead of sending the lines again, and a product created
-by a call whose answer never came is mapped, so it is deleted there if the source drops it, never orphaned.
+productSet calls. The products a failed bulk operation never ran are sent once more (bulk or direct, by
+their number); any still not run are left for the next run, neither confirmed nor failed: the operation
+failed, not the records, so they count no attempt towards a dead letter. Both ways are written to the
+connector database before they are sent: a killed run's successor adopts what they did
+(:meth:`ShopifyWriter.adopt`) instead of sending the lines again, and a product created by a call whose answer
+never came is mapped, so it is deleted there if the source drops it, never orphaned.
+An update marks its product's mapping ``UNCONFIRMED`` before it is sent: one that landed unanswered is sent
+again, even after the source went back to the version the mapping named.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from connector_pipelines.store.repositories import MappingRow, TenantStore
 from connector_pipelines.sync.publish import (
     DEACTIVATED,
     PENDING,
+    UNCONFIRMED,
     Action,
     PlanEntry,
     PublishItem,
@@ -229,6 +235,8 @@ class _Result:
     confirmed: MappingRow | None = None
     failure: RecordFailure | None = None
     stale: bool = False  # failed because a stored GID no longer exists in Shopify
+    # Never run: the bulk operation failed before this line (neither confirmed nor failed).
+    not_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -250,6 +258,7 @@ class WriterStats:
     skus_looked_up: int = 0
     matched_by_sku: int = 0
     stale_retries: int = 0
+    bulk_lines_not_run: int = 0  # lines failed bulk operations never ran (sent again, or left for a run)
 
     def metadata(self) -> dict[str, int | list[str]]:
         return {
@@ -261,6 +270,7 @@ class WriterStats:
             "skus_looked_up": self.skus_looked_up,
             "matched_by_sku": self.matched_by_sku,
             "stale_retries": self.stale_retries,
+            "bulk_lines_not_run": self.bulk_lines_not_run,
         }
 
 
@@ -357,17 +367,36 @@ class ShopifyWriter:
 
     def upsert(self, items: Sequence[PublishItem]) -> WriteOutcome:
         lines, failures = self._lines(items, self._targets(items, use_mappings=True))
+        self._mark_updates(items, lines)
         results = self._run("upsert", lines)
         stale = {r.failure.key for r in results if r.stale and r.failure is not None}
-        if stale:
-            # A product or variant deleted in Shopify since it was mapped: look its SKUs up afresh, once.
-            retry = [item for item in items if item.key in stale]
+        unrun = {line.key for line, r in zip(lines, results, strict=True) if r.not_run}
+        if stale or unrun:
+            # Sent once more, their SKUs looked up afresh: a product or variant deleted in Shopify since it
+            # was mapped, and the lines a failed bulk operation never ran (a create that ran unreported is
+            # then updated, not twinned). Lines still not run are left for the next run.
+            retry = [item for item in items if item.key in stale | unrun]
             with self._lock:
-                self.stats.stale_retries += len(retry)
+                self.stats.stale_retries += len(stale)
             retry_lines, retry_failures = self._lines(retry, self._targets(retry, use_mappings=False))
-            results = [r for r in results if not r.stale] + self._run("upsert", retry_lines)
+            results = [r for r in results if not (r.stale or r.not_run)] + self._run("upsert", retry_lines)
             failures += retry_failures
         return self._outcome(results, failures)
+
+    def _mark_updates(self, items: Sequence[PublishItem], lines: Sequence[_Line]) -> None:
+        """The mappings of the products about to be updated, ``UNCONFIRMED`` (as Shopware's and Webflow's
+        are): an update that lands unanswered then leaves no mapping naming the version before, which a
+        source going back to it would match, so that the record is sent again whatever comes next."""
+        sent = {line.key for line in lines}
+        rows = [
+            MappingRow(item.key, item.published.target_id, UNCONFIRMED, item.published.extra)
+            for item in items
+            if item.key in sent
+            and item.published is not None
+            and item.published.content_hash not in (PENDING, UNCONFIRMED)
+        ]
+        if rows:
+            self.store.put_mappings(self.mapping_kind, rows)
 
     def remove(self, mappings: Sequence[MappingRow]) -> WriteOutcome:
         action: Purpose = self.settings.missing_sku_action
@@ -570,6 +599,7 @@ class ShopifyWriter:
     # --- sending --------------------------------------------------------------------------------------
 
     def _run(self, purpose: Purpose, lines: Sequence[_Line]) -> list[_Result]:
+        """Send ``lines`` (bulk from ``bulk_threshold`` on); the results in the order of the lines."""
         if not lines:
             return []
         if len(lines) >= self.settings.bulk_threshold:
@@ -664,17 +694,14 @@ class ShopifyWriter:
                 len(answers),
                 len(lines),
             )
-        results = []
-        for number, line in enumerate(lines):
-            answer = answers.get(number)
-            if answer is None:
-                code = f" ({operation.error_code})" if operation.error_code else ""
-                reason = f"bulk operation {operation_id} ended {operation.status}{code} before this line ran"
-                results.append(
-                    _Result(failure=RecordFailure(line.key, reason, {"skus": list(line.skus[:20])}))
-                )
-            else:
-                results.append(self._settle(purpose, line, _bulk_answer(answer)))
+        results = [
+            self._settle(purpose, line, _bulk_answer(answers[number]))
+            if number in answers
+            else _Result(not_run=True)
+            for number, line in enumerate(lines)
+        ]
+        with self._lock:
+            self.stats.bulk_lines_not_run += sum(1 for r in results if r.not_run)
         return results
 
     def _settle(self, purpose: Purpose, line: _Line, answer: _Answer) -> _Result:

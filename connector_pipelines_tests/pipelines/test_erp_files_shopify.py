@@ -47,10 +47,11 @@ from connector_pipelines.sandbox.recipe import Catalog, TenantConfig, register_c
 from connector_pipelines.sandbox.shopify import ShopifyEmulator, ShopifySettings
 from connector_pipelines.sources.erp_mapping.config import write_mapping
 from connector_pipelines.store.db import Database
+from connector_pipelines.store.repositories import DEAD_LETTER_VAR
 from connector_pipelines.sync.erp_files_shopify import READ_STAGE
 from connector_pipelines.sync.publish import DEACTIVATED
 from connector_pipelines.sync.runtime import SyncMode
-from connector_pipelines.targets.shopify import PENDING_KIND, BulkLedger, PendingOperation
+from connector_pipelines.targets.shopify import PENDING_KIND, BulkLedger, PendingOperation, ShopifyWriter
 from connector_pipelines.tenants.registry import TenantRegistry
 from connector_pipelines_tests.pipelines.conftest import SandboxTenant, sandbox_tenant
 
@@ -280,21 +281,46 @@ def test_products_already_in_shopify_are_matched_by_sku(
 # --- failures, throttling, a killed run ---------------------------------------------------------------------
 
 
-def test_a_failed_bulk_operation_keeps_what_ran_and_retries_the_rest(tenant: ErpTenant) -> None:
+def test_a_failed_bulk_operation_keeps_what_ran_and_sends_the_rest_again(tenant: ErpTenant) -> None:
     tenant.emulator.fail_next_bulk_operation("INTERNAL_SERVER_ERROR", after_lines=4)
     first = _ok(tenant.sync(SyncMode.FULL))
     counts = first.counts("shopify_products")
-    assert (counts["created"], counts["failed"]) == (4, PRODUCTS - 4), "the partial results are kept"
-    assert first.checks["shopify_products:open_record_errors"] is False
-    error = tenant.store().open_errors()[0]
-    assert "FAILED (INTERNAL_SERVER_ERROR) before this line ran" in error.reason
-    assert tenant.emulator.product_count() == 4
-
-    retry = _ok(tenant.sync())
-    assert retry.counts("erp_file_products")["skipped"] is True
-    assert retry.counts("shopify_products")["created"] == PRODUCTS - 4
-    assert retry.counts("shopify_products")["resolved_errors"] == PRODUCTS - 4
+    assert (counts["created"], counts["failed"]) == (PRODUCTS, 0), "what ran is kept, the rest sent again"
+    assert (counts["bulk_operations"], counts["bulk_lines_not_run"]) == (2, PRODUCTS - 4)
+    assert tenant.emulator.product_count() == PRODUCTS, "sent again, not twinned"
     assert tenant.store().count_open_errors() == 0
+    _converged(tenant)
+
+
+def test_bulk_operations_failing_run_after_run_make_no_dead_letter(
+    tenant: ErpTenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chaos seed 3 of the long version: bulk operations failed in five runs, each time before the lines of
+    the same products ran; every such line counted as a failed attempt of its record, the records became dead
+    letters, and the clean full sync at the end left them out (products missing, old prices kept)."""
+    monkeypatch.setenv(DEAD_LETTER_VAR, "2")
+    faults = tenant.emulator.bulk_faults
+    take = faults.take_fail_next
+
+    def every_operation_fails() -> Any:
+        tenant.emulator.fail_next_bulk_operation("INTERNAL_SERVER_ERROR", after_lines=0)
+        return take()
+
+    with monkeypatch.context() as outage:
+        outage.setattr(faults, "take_fail_next", every_operation_fails)
+        runs = [_ok(tenant.sync(mode)) for mode in (SyncMode.FULL, SyncMode.DELTA, SyncMode.DELTA)]
+    assert [e for e in tenant.store().open_errors() if e.dead] == [], (
+        "no record failed, none is a dead letter"
+    )
+    for run in runs:
+        counts = run.counts("shopify_products")
+        assert (counts["created"], counts["failed"]) == (0, 0), "the operations failed, not the records"
+        assert counts["bulk_lines_not_run"] == 2 * PRODUCTS, "each line twice: once more after a failure"
+    assert tenant.store().open_errors() == []
+    assert tenant.emulator.product_count() == 0
+
+    recovered = _ok(tenant.sync())
+    assert recovered.counts("shopify_products")["created"] == PRODUCTS
     _converged(tenant)
 
 
@@ -381,6 +407,34 @@ def test_a_product_whose_create_answer_was_lost_is_mapped_then_deleted_with_its_
     counts = after.counts("shopify_products")
     assert counts["adopted_operations"] == 1 and counts["deleted"] == 1
     assert tenant.store().get_cursor(PENDING_KIND) == "[]"
+    _converged(tenant)
+
+
+@pytest.mark.parametrize("path", ["direct", "bulk"])
+def test_an_update_that_landed_unanswered_is_sent_again_after_the_source_reverts(
+    tenant: ErpTenant, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """The writer answered, the run died before it stored the mappings (the chaos suite's kill point): the
+    prices went back to what the mappings name, and the mappings must not make every later run skip them."""
+    tenant.configure(bulk_threshold=1000 if path == "direct" else 5)
+    _ok(tenant.sync(SyncMode.FULL))
+    mapped = tenant.file.read_bytes()
+    change_prices(tenant.file, tenant.layout, fraction=1.0, seed=5)
+    tenant.bump()
+    written = ShopifyWriter.upsert
+
+    def dies_after_writing(writer: ShopifyWriter, items: Any) -> Any:
+        written(writer, items)
+        raise RuntimeError("killed: Shopify took the batch, the run never heard back")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ShopifyWriter, "upsert", dies_after_writing)
+        assert not tenant.sync(SyncMode.FULL).success
+    _converged(tenant)  # the new prices landed, though the run never heard back
+
+    tenant.file.write_bytes(mapped)
+    tenant.bump()
+    _ok(tenant.sync())
     _converged(tenant)
 
 
