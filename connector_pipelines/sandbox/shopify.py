@@ -53,6 +53,7 @@ from connector_pipelines.sandbox.shopify_bulk import (
     RequestContext,
     UploadError,
     _FailNext,
+    idempotency_keys,
     line_predicate,
 )
 from connector_pipelines.sandbox.shopify_bulk_query import BulkExports
@@ -63,7 +64,6 @@ from connector_pipelines.sandbox.shopify_gql import (
     InputCoercion,
     Json,
     coerce_variables,
-    literal_value,
 )
 from connector_pipelines.sandbox.shopify_gql_cost import CostCalculator
 from connector_pipelines.sandbox.shopify_gql_errors import ErrorDict
@@ -438,7 +438,7 @@ class ShopifyEmulator(CommerceControls):
             base_url,
             version,
             exports=self.exports,
-            idempotency_keys=_idempotency_keys(operation, variables),
+            idempotency_keys=idempotency_keys(operation, variables),
         )
         with shop.lock:
             data, field_errors = self.executor.execute(prepared, operation, variables, ctx)
@@ -605,23 +605,6 @@ def _newer_root_fields(operation: OperationDefinitionNode, version: str) -> list
                 error["locations"] = [{"line": position.line, "column": position.column}]
             errors.append(error)
     return errors
-
-
-def _idempotency_keys(operation: OperationDefinitionNode, variables: Mapping[str, Json]) -> dict[str, str]:
-    """``@idempotent(key:)`` of the root fields, by response key."""
-    keys: dict[str, str] = {}
-    for selection in operation.selection_set.selections:
-        if not isinstance(selection, FieldNode):
-            continue
-        for directive in selection.directives:
-            if directive.name.value != "idempotent":
-                continue
-            for argument in directive.arguments:
-                if argument.name.value == "key":
-                    value = literal_value(argument.value, variables)
-                    if isinstance(value, str):
-                        keys[(selection.alias or selection.name).value] = value
-    return keys
 
 
 def _base_url(request: Request) -> str:

@@ -1,8 +1,10 @@
 """Bulk import for the Shopify emulator: staged uploads, ``bulkOperationRunMutation`` and its JSONL results.
 
-The mutation document is parsed and validated once when the operation starts; each JSONL line then only has
-its variables coerced (compiled coercers) and the mutation executed, so 10,000 lines take a second or two.
-Operations run on their own thread, one line at a time under the shop lock (contract §7).
+Any mutation of the schema runs in bulk, as on Shopify, except the bulk operation mutations themselves (no
+recursive bulk operations); the mutation may select at most one connection field (contract §7.3). The
+document is parsed and validated once when the operation starts; each JSONL line then only has its variables
+coerced (compiled coercers) and the mutation executed, so 10,000 lines take a second or two. Operations run
+on their own thread, one line at a time under the shop lock (contract §7).
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import orjson
-from graphql import GraphQLSchema
-from graphql.language import FieldNode, OperationDefinitionNode, OperationType
+from graphql import GraphQLSchema, TypeInfo, TypeInfoVisitor, get_named_type, visit
+from graphql.language import FieldNode, OperationDefinitionNode, OperationType, Visitor
 
 from connector_pipelines.sandbox.shopify_gql import (
     DocumentCache,
@@ -31,6 +33,7 @@ from connector_pipelines.sandbox.shopify_gql import (
     Json,
     Prepared,
     coerce_variables,
+    literal_value,
 )
 from connector_pipelines.sandbox.shopify_settings import ShopifySettings
 from connector_pipelines.sandbox.shopify_store import (
@@ -45,9 +48,7 @@ from connector_pipelines.sandbox.shopify_store import (
 if TYPE_CHECKING:
     from connector_pipelines.sandbox.shopify_bulk_query import BulkExports
 
-BULK_MUTATIONS = frozenset({"productSet", "productDelete"})
-"""Mutations the emulator runs in bulk; Shopify allows more, the emulator implements these."""
-
+RECURSIVE_PREFIX = "bulkOperation"  # bulkOperationRunMutation, bulkOperationRunQuery, bulkOperationCancel
 ACTIVE = frozenset({"CREATED", "RUNNING", "CANCELING"})
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELED", "EXPIRED"})
 INTERNAL_ERROR = "Internal error. Looks like something went wrong on our end."
@@ -339,11 +340,10 @@ class BulkService:
         roots = [s for s in operation.selection_set.selections if isinstance(s, FieldNode)]
         if len(roots) != 1 or len(operation.selection_set.selections) != 1:
             return "The bulk mutation must contain exactly one top-level field."
-        name = roots[0].name.value
-        if name.startswith("bulkOperation"):
+        if roots[0].name.value.startswith(RECURSIVE_PREFIX):
             return "Bulk mutations cannot run other bulk operations."
-        if name not in BULK_MUTATIONS:
-            return f"Mutation '{name}' is not supported in bulk by the Shopify emulator."
+        if _connections(self.schema, prepared) > 1:
+            return "Bulk mutations cannot contain more than 1 connection."
         return None
 
     def cancel(self, op: BulkOperationRecord) -> list[dict[str, Json]]:
@@ -425,6 +425,7 @@ class BulkService:
         if errors:
             return {"errors": errors, "__lineNumber": number}
         ctx.now, ctx.monotonic = time.time(), time.monotonic()
+        ctx.idempotency_keys = idempotency_keys(operation, coerced)  # a line is one request
         with shop.lock:
             result, errors = self.executor.execute(prepared, operation, coerced, ctx)
         line: dict[str, Json] = {"data": result, "__lineNumber": number}
@@ -507,6 +508,44 @@ class BulkService:
         deadline = time.monotonic() + timeout_s
         for thread in list(self._threads):
             thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def idempotency_keys(operation: OperationDefinitionNode, variables: Mapping[str, Json]) -> dict[str, str]:
+    """``@idempotent(key:)`` of the root fields, by response key."""
+    keys: dict[str, str] = {}
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode):
+            continue
+        for directive in selection.directives:
+            if directive.name.value != "idempotent":
+                continue
+            for argument in directive.arguments:
+                if argument.name.value == "key":
+                    value = literal_value(argument.value, variables)
+                    if isinstance(value, str):
+                        keys[(selection.alias or selection.name).value] = value
+    return keys
+
+
+class _ConnectionCounter(Visitor):
+    def __init__(self, types: TypeInfo) -> None:
+        super().__init__()
+        self.types = types
+        self.count = 0
+
+    def enter_field(self, *_: object) -> None:
+        named = get_named_type(self.types.get_type())
+        if named is not None and named.name.endswith("Connection"):
+            self.count += 1
+
+
+def _connections(schema: GraphQLSchema, prepared: Prepared) -> int:
+    """Connection fields the document selects (fragments included: each spread is counted where defined)."""
+    assert prepared.document is not None
+    types = TypeInfo(schema)
+    counter = _ConnectionCounter(types)
+    visit(prepared.document, TypeInfoVisitor(types, counter))
+    return counter.count
 
 
 def _error(path: list[str] | None, message: str, code: str | None) -> dict[str, Json]:

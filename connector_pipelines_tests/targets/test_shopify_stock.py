@@ -227,6 +227,25 @@ def test_prices_go_per_product_on_the_shops_basis(client: ShopifyClient) -> None
     }
 
 
+def test_many_products_go_as_one_bulk_mutation(emulator: ShopifyEmulator, client: ShopifyClient) -> None:
+    skus = [f"SKU-{p:06d}-01" for p in range(1, 6)]
+    stock = ShopifyStock(client, bulk_threshold=2, bulk_poll_interval_s=0.01)
+    stock.current_stock_and_prices(skus)  # the variants known: the write itself makes no read
+    emulator.fail_bulk_lines([1])  # the line of the second product fails as a whole
+
+    report = stock.write_prices(
+        PriceUpdate(sku=sku, price=Decimal(f"{i + 1}.50"), currency="EUR", includes_vat=False)
+        for i, sku in enumerate(skus)
+    )
+
+    assert report.requests == 1  # the bulk mutation
+    assert sorted(report.written) == [s for s in skus if s != "SKU-000002-01"]
+    assert [(f.sku, f.code) for f in report.failed] == [("SKU-000002-01", "REJECTED")]
+    expected = {sku: Decimal(f"{i + 1}.50") for i, sku in enumerate(skus) if sku != "SKU-000002-01"}
+    found = shop_state(client, list(expected))
+    assert {sku: Decimal(price) for sku, (_, price) in found.items()} == expected
+
+
 def test_many_products_fall_back_to_direct_calls_when_the_bulk_operation_fails(
     emulator: ShopifyEmulator, client: ShopifyClient
 ) -> None:
@@ -239,7 +258,8 @@ def test_many_products_fall_back_to_direct_calls_when_the_bulk_operation_fails(
         for i, sku in enumerate(skus)
     )
 
-    assert sorted(report.written) == skus and report.requests == 5  # one productVariantsBulkUpdate each
+    # the failed bulk operation, then one productVariantsBulkUpdate a product
+    assert sorted(report.written) == skus and report.requests == 6
     assert {sku: Decimal(price) for sku, (_, price) in shop_state(client, skus).items()} == {
         sku: Decimal(f"{i + 1}.50") for i, sku in enumerate(skus)
     }
