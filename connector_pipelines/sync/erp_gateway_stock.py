@@ -79,7 +79,11 @@ ITEMS_MAX_AGE = timedelta(hours=24)  # a delta reads the items again when its ca
 OVERLAP = timedelta(minutes=10)  # a delta reads back this far before its cursor (clock skew, late commits)
 DRIFTED = "drifted"  # published hash of a value the shop no longer holds: written again
 BATCH = 500
+# Records a write gets, by shop: Shopify writes the prices of a batch as one bulk mutation, whose staging,
+# start and polling take seconds whatever its size, so it gets few large batches.
+SHOP_BATCH = {"shopify": 10_000}
 INBOX_PAGE = 1000
+VAT_PAGE = 2000  # prices whose items' VAT rates are looked up together
 PARITY_SAMPLE = 20
 STOCK_PARITY = "stock_parity"
 
@@ -147,10 +151,10 @@ def _split(found: Iterable[BaseModel | ErpRowError], problems: list[ErpRowError]
             yield record
 
 
-def item_vats(store: TenantStore) -> dict[str, Decimal]:
-    """SKU -> VAT rate from the item cache."""
+def item_vats(store: TenantStore, skus: Iterable[str]) -> dict[str, Decimal]:
+    """SKU -> VAT rate from the item cache, for these SKUs."""
     found: dict[str, Decimal] = {}
-    for record in store.iter_records(ITEMS, batch=5000):
+    for record in store.iter_records(ITEMS, keys=skus, batch=VAT_PAGE):
         rate = record.payload.get("vat_rate")
         if rate is not None:
             found[record.key] = Decimal(str(rate))
@@ -168,16 +172,24 @@ def _reader(
                 yield found if isinstance(found, ErpRowError) else StockRecord.of(found)
 
         return stock
-    vats: dict[str, Decimal] | None = None
 
     def prices(since: datetime | None) -> Iterator[BaseModel | ErpRowError]:
-        nonlocal vats
-        if vats is None:
-            vats = item_vats(store)
+        # The VAT rates of a page of prices at a time: a delta reads few of the cached items.
+        page: list[PriceEntry | ErpRowError] = []
         for found in connector.prices(settings.price_list_code, since):
-            yield found if isinstance(found, ErpRowError) else _price_record(found, vats)
+            page.append(found)
+            if len(page) >= VAT_PAGE:
+                yield from _priced(store, page)
+                page = []
+        yield from _priced(store, page)
 
     return prices
+
+
+def _priced(store: TenantStore, page: list[PriceEntry | ErpRowError]) -> Iterator[BaseModel | ErpRowError]:
+    vats = item_vats(store, [f.sku for f in page if not isinstance(f, ErpRowError)])
+    for found in page:
+        yield found if isinstance(found, ErpRowError) else _price_record(found, vats)
 
 
 def _price_record(entry: PriceEntry, vats: dict[str, Decimal]) -> PriceRecord:
@@ -593,7 +605,7 @@ def _shop_step(ctx: StepContext, side: ShopSide) -> StepReport:
                 writer,
                 side.spec,
                 run_id=ctx.run_id,
-                batch_size=BATCH,
+                batch_size=SHOP_BATCH.get(shop.shop.system, BATCH),
                 dry_run=plan,
                 exclude=dead,
                 progress=log.info if ctx.mode == SyncMode.FULL else None,
@@ -626,25 +638,18 @@ def parity_check(ctx: StepContext) -> CheckOutcome:
     if shop.skipped is not None:
         return CheckOutcome(False, {"sampled": 0, "skipped": 1}, shop.skipped)
     store = ctx.store
-    hashes = store.record_hashes(STOCK)
-    confirmed = [
-        key
-        for key, row in store.mappings(STOCK).items()
-        if not _absent(row) and hashes.get(key) == row.content_hash
-    ]
-    sample = sorted(random.sample(confirmed, min(PARITY_SAMPLE, len(confirmed))))
+    sample = _confirmed_sample(store, PARITY_SAMPLE)
     if not sample:
         return CheckOutcome(True, {"sampled": 0}, "_no SKU confirmed by the shop yet_")
     with shop.breaker.watch():
         held = shop.shop.current_stock_and_prices(sample)
-    price_hashes = store.record_hashes(PRICES)
     price_rows = store.mappings_for(PRICES, sample)
     differ: list[str] = []
     for target, kind in ((STOCK_TARGET, STOCK), (PRICE_TARGET, PRICES)):
         for record in store.iter_records(kind, keys=sample):
             if kind == PRICES:
                 row = price_rows.get(record.key)
-                if row is None or _absent(row) or price_hashes.get(record.key) != row.content_hash:
+                if row is None or _absent(row) or record.content_hash != row.content_hash:
                     continue  # not confirmed yet: the next run writes it
             listing = held.get(record.key)
             if listing is None or not target.holds(record.payload, listing):
@@ -654,3 +659,23 @@ def parity_check(ctx: StepContext) -> CheckOutcome:
                 )
     preview = "\n".join(f"- {d}" for d in differ[:PREVIEW_ROWS])
     return CheckOutcome(not differ, {"sampled": len(sample), "differ": len(differ)}, preview)
+
+
+def _confirmed_sample(store: TenantStore, size: int) -> list[str]:
+    """Up to ``size`` random SKUs whose current stock the shop confirmed (not absent there). Candidates come
+    from the published hashes alone, their records and rows are read for a few at a time: a check after a
+    run that changed nothing reads no snapshot whole."""
+    published = list(store.mapping_hashes(STOCK).items())
+    random.shuffle(published)
+    confirmed: list[str] = []
+    start, chunk = 0, 2 * size
+    while len(confirmed) < size and start < len(published):
+        candidates = dict(published[start : start + chunk])
+        start, chunk = start + chunk, 2 * chunk  # mostly absent SKUs: fewer, larger reads
+        rows = store.mappings_for(STOCK, list(candidates))
+        confirmed += [
+            record.key
+            for record in store.iter_records(STOCK, keys=list(candidates))
+            if record.content_hash == candidates[record.key] and not _absent(rows.get(record.key))
+        ]
+    return sorted(random.sample(confirmed, min(size, len(confirmed))))

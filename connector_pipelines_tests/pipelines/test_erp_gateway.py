@@ -232,8 +232,12 @@ def test_a_full_run_repairs_what_drifted_in_the_shop_and_skips_skus_the_shop_doe
     )
     extra = tenant.csv.add_item(seed=9)  # an item the shop does not sell
 
-    assert _written(_ok(tenant.run("stock_prices")), "shop_stock") == 0, "a poll trusts what it confirmed"
+    poll = _ok(tenant.run("stock_prices"))
+    assert _written(poll, "shop_stock") == 0, "a poll trusts what it confirmed"
+    assert poll.checks["shop_stock:stock_parity"] is False, "the sample (every SKU of 8) finds the drift"
     full = _ok(tenant.sync(SyncMode.FULL))
+    # the SKU the shop does not sell is not sampled: the shop has nothing to compare
+    assert full.checks["shop_stock:stock_parity"] is True
     stock = full.counts("shop_stock")
     assert stock["drifted"] == 1 and stock["updated"] == 1 and stock["written"] == 1
     assert stock["not_in_shop"] == 1 and stock["failed"] == 0
