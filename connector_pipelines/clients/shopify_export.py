@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import sqlite3
 import tempfile
 import threading
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Literal, Unpack
+from typing import IO, BinaryIO, Literal, Unpack
 
 import httpx
 import orjson
@@ -242,13 +242,87 @@ class Exported:
 class BulkResultFile:
     """A downloaded bulk result, joined: each top-level line with its nested lines, in file order.
 
-    The index (a temporary SQLite file next to the result) holds offsets and parent ids, never the data."""
+    A first pass reads the file once and notes, per top-level line, its id, and per run of nested lines
+    naming the same parent, that parent and how many lines it has (numbers in arrays: a few bytes a line).
+    When the runs name their parents in the parents' order, each parent's lines together (Shopify writes
+    them so, whether right after each parent or all after the last one), two sequential readers join the
+    file, one over the parents and one over the nested lines. Otherwise (``groupObjects: false`` does not
+    promise that order) an index (a temporary SQLite file next to the result, holding offsets and parent
+    ids, never the data) joins it."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lines = 0
         self.parents = 0
         self._index = path.with_suffix(".index.sqlite")
+
+    def __iter__(self) -> Iterator[Exported]:
+        scan = self._scan()
+        if scan is not None and _follows(scan[0], scan[1]):
+            yield from self._merged(scan)
+        else:
+            yield from self._indexed()
+
+    def _scan(self) -> tuple[array[int], array[int], array[int]] | None:
+        """(parent ids in file order, the parent of each run of nested lines, each run's length); None when
+        the ids are not all numbers of one kind of GID (such a file is joined through the index)."""
+        self.lines = self.parents = 0
+        parents, runs, sizes = array("q"), array("q"), array("q")
+        prefix: bytes | None = None
+        with self.path.open("rb", buffering=_BUFFER) as stream:
+            for line in stream:
+                body = line.rstrip(b"\r\n")
+                if not body:
+                    continue
+                self.lines += 1
+                at = body.rfind(_PARENT_KEY)
+                if at >= 0:
+                    start = at + len(_PARENT_KEY)
+                    parent = body[start : body.index(b'"', start)]
+                    number = _gid_number(parent, prefix)
+                    if number is None:
+                        return None
+                    if runs and runs[-1] == number:
+                        sizes[-1] += 1
+                    else:
+                        runs.append(number)
+                        sizes.append(1)
+                    continue
+                gid = orjson.loads(body).get("id")
+                if not isinstance(gid, str):
+                    raise ValueError(f"line {self.lines} of the bulk result has no id")
+                raw = gid.encode()
+                prefix = prefix or raw[: raw.rfind(b"/") + 1]
+                number = _gid_number(raw, prefix)
+                if number is None:
+                    return None
+                parents.append(number)
+                self.parents += 1
+        return parents, runs, sizes
+
+    def _merged(self, scan: tuple[array[int], array[int], array[int]]) -> Iterator[Exported]:
+        parents, runs, sizes = scan
+        with (
+            self.path.open("rb", buffering=_BUFFER) as parent_stream,
+            self.path.open("rb", buffering=_BUFFER) as child_stream,
+        ):
+            nested = (
+                body
+                for body in (line.rstrip(b"\r\n") for line in child_stream)
+                if body and body.rfind(_PARENT_KEY) >= 0
+            )
+            tops = (
+                body
+                for body in (line.rstrip(b"\r\n") for line in parent_stream)
+                if body and body.rfind(_PARENT_KEY) < 0
+            )
+            run = 0
+            for number, node in zip(parents, tops, strict=True):
+                children: list[bytes] = []
+                if run < len(runs) and runs[run] == number:
+                    children = [next(nested) for _ in range(sizes[run])]
+                    run += 1
+                yield Exported(node, children)
 
     def _build_index(self) -> sqlite3.Connection:
         self._index.unlink(missing_ok=True)
@@ -263,7 +337,8 @@ class BulkResultFile:
         parents: list[tuple[int, str, int, int]] = []
         children: list[tuple[str, int, int]] = []
         offset = 0
-        with self.path.open("rb") as stream:
+        self.lines = self.parents = 0
+        with self.path.open("rb", buffering=_BUFFER) as stream:
             for line in stream:
                 size = len(line)
                 body = line.rstrip(b"\r\n")
@@ -294,9 +369,12 @@ class BulkResultFile:
         db.commit()
         return db
 
-    def __iter__(self) -> Iterator[Exported]:
+    def _indexed(self) -> Iterator[Exported]:
         db = self._build_index()
-        fd = os.open(self.path, os.O_RDONLY)
+        # Parents and children are each read in file order, mostly: two buffered readers (one per kind)
+        # read on without a system call per line, where a read at an offset would make one.
+        parents_file = self.path.open("rb", buffering=_BUFFER)
+        children_file = self.path.open("rb", buffering=_BUFFER)
         try:
             orphans = db.execute(
                 "SELECT count(*) FROM children c "
@@ -317,15 +395,45 @@ class BulkResultFile:
                 if seq != current:
                     if current is not None:
                         yield Exported(node, children)
-                    current, node, children = seq, os.pread(fd, size, off), []
+                    current, node, children = seq, _read_at(parents_file, off, size), []
                 if child_off is not None:
-                    children.append(os.pread(fd, child_size, child_off))
+                    children.append(_read_at(children_file, child_off, child_size))
             if current is not None:
                 yield Exported(node, children)
         finally:
-            os.close(fd)
+            parents_file.close()
+            children_file.close()
             db.close()
             self._index.unlink(missing_ok=True)
+
+
+_BUFFER = 1 << 16
+
+
+def _gid_number(gid: bytes, prefix: bytes | None) -> int | None:
+    """``gid://shopify/Order/123`` -> 123 when the GID starts with ``prefix`` and ends in a plain number."""
+    if prefix is None or not gid.startswith(prefix):
+        return None
+    digits = gid[len(prefix) :]
+    return int(digits) if digits.isdigit() and len(digits) <= 18 else None
+
+
+def _follows(parents: array[int], runs: array[int]) -> bool:
+    """Each run names a parent, in the parents' order, none twice: the runs join by reading on."""
+    at, count = 0, len(parents)
+    for number in runs:
+        while at < count and parents[at] != number:
+            at += 1
+        if at == count:
+            return False
+        at += 1
+    return True
+
+
+def _read_at(stream: BinaryIO, offset: int, size: int) -> bytes:
+    if stream.tell() != offset:
+        stream.seek(offset)
+    return stream.read(size)
 
 
 # --- client -------------------------------------------------------------------------------------------------

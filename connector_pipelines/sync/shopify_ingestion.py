@@ -260,28 +260,31 @@ def _adoptable(cursor: ObjectCursor, digest: str) -> bool:
     )
 
 
-def prefetch_next(
+def prefetch_rest(
     client: ShopifyExportClient, repo: IngestionRepository, tenant: str, run: str | None, after: ObjectName
-) -> ObjectName | None:
-    """A backfill starts the next object's export as soon as this one's is ready: while this object is
-    written, Shopify prepares the next (one at a time, so each is ready as early as it can be). It is noted as
-    pending in its object's cursor, where that object's own read adopts it. Returns the object whose export
-    started, if any: none when the next object was read by this run already or its export waits."""
+) -> list[ObjectName]:
+    """A backfill starts the exports of the objects after this one once this one's result is downloaded:
+    while this object is written, Shopify prepares the others (up to five bulk queries per shop run at once
+    from 2026-01, so the longest export, orders, does not wait for the object before it to be written). Each
+    is noted as pending in its object's cursor, where that object's own read adopts it. Returns the objects
+    whose export started: not those read by this run already, nor those with an export pending; none past
+    the shop's limit (that object's step submits its own)."""
+    started: list[ObjectName] = []
     for obj in PREFETCH_ORDER[PREFETCH_ORDER.index(after) + 1 :]:
         cursor = ObjectCursor.of(repo, tenant, obj)
         if run is not None and cursor.run == run:
             continue
         digest = _query_hash(client, obj, None)
         if _adoptable(cursor, digest):
-            return None
+            continue
         try:
             operation = client.start_export(OBJECTS[obj], None)
         except BulkOperationInProgress:
-            return None  # the shop runs as many as it may: the object's step submits its own
+            break
         pending = PendingExport(operation=operation.id, query=digest, created_at=_created_at(operation))
         cursor.model_copy(update={"pending": pending}).save(repo, tenant, obj)
-        return obj
-    return None
+        started.append(obj)
+    return started
 
 
 def run_export(
@@ -331,7 +334,7 @@ def _read(
     ahead: Callable[[], object] | None = None,
 ) -> Iterator[Record]:
     """The records of ``plan`` (through a bulk export, or pages when few changed) and those of ``retry``;
-    ``ahead`` is called once the export is ready (to start the next one)."""
+    ``ahead`` is called once the export's result is downloaded (to start the next ones)."""
     obj = OBJECTS[read.obj]
     search = plan.search
     read.stats.started = datetime.now(UTC)
@@ -339,9 +342,9 @@ def _read(
     if changed is None or changed >= settings.bulk_threshold:
         operation = run_export(client, settings, read.obj, search, cursor, note)
         read.stats.how, read.stats.started = "bulk", _created_at(operation)
-        if ahead is not None:
-            ahead()
         with client.bulk_result(operation) as items:
+            if ahead is not None:
+                ahead()  # once the result is here: the shop's work on the next ones slows no download
             yield from read.records(items)
     elif changed:
         read.stats.how = "pages"
@@ -352,10 +355,11 @@ def _read(
             yield from read.records(client.read_pages(obj, _ids_search(batch)))
 
 
-def in_background(items: Iterator[T], *, batch: int = 500, depth: int = 4) -> Iterator[T]:
+def in_background(items: Iterator[T], *, batch: int = 100, depth: int = 4) -> Iterator[T]:
     """``items`` produced in a thread of their own (``streams.prefetch``), ``batch`` at a time and at most
     ``depth`` batches ahead: downloading and mapping the next records overlaps with the writes of these
-    (their round trips to the database, the database's own work). Batches keep the hand-over cheap."""
+    (their round trips to the database, the database's own work). Batches keep the hand-over cheap; few
+    of them keep the records in flight few (a canonical product with its variants is ~12 KB in memory)."""
     for chunk in prefetch(chunks(items, batch), depth=depth):
         yield from chunk
 
@@ -423,7 +427,7 @@ def sync_object(
         note = None if mode == "dry_run" else (lambda c: c.save(repo, ctx.tenant, obj))
         ahead = None
         if plan.full and ctx.mode == SyncMode.FULL and mode != "dry_run":
-            ahead = functools.partial(prefetch_next, client, repo, ctx.tenant, ctx.run_id, obj)
+            ahead = functools.partial(prefetch_rest, client, repo, ctx.tenant, ctx.run_id, obj)
         read = ObjectRead(obj)
         records = in_background(_read(client, settings, read, plan, cursor, note, retry, ahead))
         written = _write(repo, ctx.tenant, obj, records, mode)
@@ -441,10 +445,13 @@ def sync_object(
             )
             failing = {p.key for p in problems}
             open_keys = [e.record_key for e in ctx.store.open_errors(stage)]
-            kind = obj.removesuffix("s")
-            gone_through = {f"shopify:{kind}:{i}" for i in read.seen}
             ctx.store.resolve_errors(
-                stage, [k for k in open_keys if k not in failing and (plan.full or k in gone_through)]
+                stage,
+                [
+                    k
+                    for k in open_keys
+                    if k not in failing and (plan.full or _read_through(obj, k, read.seen))
+                ],
             )
             since = read.stats.started if plan.moves_cursor else cursor.since
             ObjectCursor(since=since, run=ctx.run_id).save(repo, ctx.tenant, obj)
@@ -461,6 +468,12 @@ def sync_object(
         report.checks[MATCHES_SHOPIFY] = matches_shopify_count(client, repo, ctx.store, ctx.tenant, obj)
         report.preview = _preview(obj, written, deleted, problems)
     return report
+
+
+def _read_through(obj: ObjectName, key: str, seen: set[int]) -> bool:
+    """Whether the record of an error's key (``shopify:order:42``) was read this time."""
+    kind, _, ident = key.removeprefix("shopify:").rpartition(":")
+    return kind == obj.removesuffix("s") and ident.isdigit() and int(ident) in seen
 
 
 def _counts(read: ObjectRead, written: WriteCounts, deleted: WriteCounts, failed: int) -> dict[str, int]:

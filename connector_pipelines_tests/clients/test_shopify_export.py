@@ -216,3 +216,81 @@ def test_throttled_calls_are_retried_and_clients_of_a_shop_share_its_bucket(
         assert third.stats.by_status.get(throttled_status, 0) >= 1 and third.stats.retries >= 1
     finally:
         shop.close()
+
+
+def _line(gid: str, parent: str | None = None) -> bytes:
+    body: dict[str, Any] = {"id": gid}
+    if parent is not None:
+        body["__parentId"] = parent
+    return orjson.dumps(body)
+
+
+def _joined(path: Path, lines: list[bytes]) -> list[tuple[str, list[str]]]:
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return [
+        (
+            str(orjson.loads(item.node)["id"]),
+            [str(orjson.loads(child)["id"]) for child in item.children if isinstance(child, bytes)],
+        )
+        for item in BulkResultFile(path)
+        if isinstance(item.node, bytes)
+    ]
+
+
+ORDER_1, ORDER_2, ORDER_3 = (f"gid://shopify/Order/{n}" for n in (11, 7, 30))
+LINE_A, LINE_B, LINE_C = (f"gid://shopify/LineItem/{n}" for n in (1, 2, 3))
+JOINED = [(ORDER_1, [LINE_A, LINE_B]), (ORDER_2, []), (ORDER_3, [LINE_C])]
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # nested lines after all parents (the default from 2026-01), in the parents' order
+        [
+            _line(ORDER_1),
+            _line(ORDER_2),
+            _line(ORDER_3),
+            _line(LINE_A, ORDER_1),
+            _line(LINE_B, ORDER_1),
+            _line(LINE_C, ORDER_3),
+        ],
+        # grouped: each parent's lines right after it
+        [
+            _line(ORDER_1),
+            _line(LINE_A, ORDER_1),
+            _line(LINE_B, ORDER_1),
+            _line(ORDER_2),
+            _line(ORDER_3),
+            _line(LINE_C, ORDER_3),
+        ],
+        # nested lines after all parents, not in the parents' order
+        [
+            _line(ORDER_1),
+            _line(ORDER_2),
+            _line(ORDER_3),
+            _line(LINE_C, ORDER_3),
+            _line(LINE_A, ORDER_1),
+            _line(LINE_B, ORDER_1),
+        ],
+        # in no promised order: a parent's lines apart and before their parent
+        [
+            _line(LINE_C, ORDER_3),
+            _line(LINE_A, ORDER_1),
+            _line(ORDER_1),
+            _line(ORDER_2),
+            _line(ORDER_3),
+            _line(LINE_B, ORDER_1),
+        ],
+    ],
+    ids=["children_last", "grouped", "children_last_reordered", "unordered"],
+)
+def test_a_bulk_result_joins_parents_and_nested_lines_in_any_order(
+    tmp_path: Path, lines: list[bytes]
+) -> None:
+    assert _joined(tmp_path / "result.jsonl", lines) == JOINED
+
+
+def test_a_nested_line_without_its_parent_in_the_result_is_an_error(tmp_path: Path) -> None:
+    lines = [_line(ORDER_1), _line(LINE_A, ORDER_1), _line(LINE_B, "gid://shopify/Order/99")]
+    with pytest.raises(ValueError, match="name a parent it does not hold"):
+        _joined(tmp_path / "result.jsonl", lines)

@@ -153,7 +153,18 @@ def _stored(conn: Connection, spec: ObjectTable, tenant: str, ids: Sequence[int]
     columns = [t.c.shopify_id, t.c.updated_at, t.c.content_hash, t.c.deleted_at]
     if spec.redactable:
         columns.append(t.c.redacted_at)
-    result = conn.execute(select(*columns).where(t.c.tenant == tenant, ids_in(conn, t.c.shopify_id, ids)))
+    if conn.dialect.name == "postgresql":
+        # One primary-key lookup per id, whatever the statistics say: a table filled by this very backfill
+        # (never analysed, or analysed before the tenant's rows came) is estimated to hold few rows of the
+        # tenant, and ``shopify_id = ANY(...)`` is then answered by reading all of them, once per chunk.
+        listed = ", ".join(c.name for c in columns)
+        lookup = text(
+            f"SELECT found.* FROM unnest(CAST(:ids AS BIGINT[])) AS wanted(id), LATERAL (SELECT {listed} "
+            f"FROM {t.name} WHERE tenant = :tenant AND shopify_id = wanted.id LIMIT 1) AS found"
+        )
+        result = conn.execute(lookup, {"ids": list(ids), "tenant": tenant})
+    else:
+        result = conn.execute(select(*columns).where(t.c.tenant == tenant, t.c.shopify_id.in_(ids)))
     return {row[0]: _Stored(row[1], row[2], row[3], row[4] if spec.redactable else None) for row in result}
 
 
