@@ -241,6 +241,16 @@ class ObjectRead:
             self.seen.add(record.id)
             yield record
 
+    def unreadable_ids(self) -> set[int] | None:
+        """The ids of the records met but not readable; ``None`` when one of them had no id to tell."""
+        ids: set[int] = set()
+        for key in self.problems:
+            ident = key.rsplit(":", 1)[-1]
+            if not ident.isdigit():
+                return None
+            ids.add(int(ident))
+        return ids
+
 
 def _query_hash(client: ShopifyExportClient, obj: ObjectName, search: str | None) -> str:
     text = f"{client.base_url}\n{OBJECTS[obj].bulk_query(search)}"
@@ -364,10 +374,11 @@ def in_background(items: Iterator[T], *, batch: int = 100, depth: int = 4) -> It
         yield from chunk
 
 
-def _failed_ids(store: TenantStore, stage: str) -> list[int]:
-    """The source ids of the records whose last read failed (dead letters wait for an operator)."""
+def _failed_ids(store: TenantStore, stage: str, *, dead: bool | None = False) -> list[int]:
+    """The source ids of the records whose last read failed (by default not the dead letters: they wait for
+    an operator)."""
     ids: list[int] = []
-    for error in store.open_errors(stage, dead=False):
+    for error in store.open_errors(stage, dead=dead):
         ident = error.record_key.rsplit(":", 1)[-1]
         if ident.isdigit():
             ids.append(int(ident))
@@ -388,11 +399,19 @@ def _deletions(
     client: ShopifyExportClient, repo: IngestionRepository, tenant: str, read: ObjectRead, plan: ReadPlan
 ) -> Iterator[Deletion]:
     """A full read's: every stored live record it did not see, as of the export. Otherwise the shop's
-    ``destroy`` events since the read's start."""
+    ``destroy`` events since the read's start.
+
+    A record the full read met but could not read is in the shop: deleted as of the export, it could not come
+    back once readable, as its next read is no newer than that tombstone when the shop has not changed it. A
+    record it could not even identify could be any of them: that read deletes nothing."""
     if plan.full:
+        unreadable = read.unreadable_ids()
+        if unreadable is None:
+            log.warning("%s: a record without an id could not be read: no deletion from absence", read.obj)
+            return
         at = read.stats.started or datetime.now(UTC)
         for stored in repo.iter_ids(tenant, read.obj):
-            if stored not in read.seen:
+            if stored not in read.seen and stored not in unreadable:
                 yield Deletion(id=stored, deleted_at=at)
         return
     for node in client.destroy_events(OBJECTS[read.obj], plan.since):
@@ -520,11 +539,13 @@ def matches_shopify_count(
     client: ShopifyExportClient, repo: IngestionRepository, store: TenantStore, tenant: str, obj: ObjectName
 ) -> CheckOutcome:
     """The live rows of the object's table against Shopify's own count (customersCount, ordersCount,
-    productsCount), records waiting with a read error allowed for (their own check reports them). The
-    object's step evaluates it, in every mode: it is about the table, whatever the run wrote."""
+    productsCount), records waiting with a read error allowed for (their own check reports them) unless the
+    table holds them live (in the version read before). The object's step evaluates it, in every mode: it is
+    about the table, whatever the run wrote."""
     shopify = client.count(OBJECTS[obj])
     stored = repo.count(tenant, obj)
-    waiting = store.count_open_errors(STEPS[obj])
+    stored_failing = repo.live_ids(tenant, obj, _failed_ids(store, STEPS[obj], dead=None))
+    waiting = store.count_open_errors(STEPS[obj]) - len(stored_failing)
     counts = {"shopify": shopify, "stored": stored, "waiting_with_errors": waiting}
     preview = "" if stored + waiting == shopify else f"Shopify holds {shopify} {obj}, the table {stored}"
     return CheckOutcome(stored + waiting == shopify, counts, preview)

@@ -24,6 +24,7 @@ Public API (``object`` is ``"customers"``, ``"orders"`` or ``"products"``)::
     repo.orders_without_lines(tenant) -> OrphanOrders(count, sample)
     repo.last_updated(tenant, object) -> datetime | None          # newest updated_at stored (freshness)
     repo.iter_ids(tenant, object, include_deleted=False) -> Iterator[int]   # a full read's deletions
+    repo.live_ids(tenant, object, ids) -> set[int]                # those of ids stored live
     repo.iter_customers(tenant) / iter_orders(tenant) / iter_products(tenant)  # live rows, canonical
     repo.find_customers_by_email(tenant, email) -> list[int]     # keyed hash; nothing decrypted
 
@@ -333,6 +334,22 @@ class IngestionRepository:
             if len(ids) < _READ_CHUNK:
                 return
             after = ids[-1]
+
+    def live_ids(self, tenant: str, name: ObjectName, ids: Iterable[int]) -> set[int]:
+        """Those of ``ids`` the table holds live."""
+        t = _object(name).table
+        wanted = sorted(set(ids))
+        found: set[int] = set()
+        for start in range(0, len(wanted), _READ_CHUNK):
+            query = select(t.c.shopify_id).where(
+                t.c.tenant == tenant,
+                t.c.shopify_id.in_(wanted[start : start + _READ_CHUNK]),
+                t.c.deleted_at.is_(None),
+                _has_data(t),
+            )
+            with self.db.session() as session:
+                found.update(session.execute(query).scalars())
+        return found
 
     def iter_customers(self, tenant: str) -> Iterator[Customer]:
         """The live customers, ascending by id, personal data opened (empty for a redacted customer)."""
