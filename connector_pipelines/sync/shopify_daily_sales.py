@@ -2,6 +2,9 @@
 from its orders table (``store/ingestion/sales.py``: orders, revenue, average order value, new and returning
 customers, guest orders), shown as a table in the materialization's metadata.
 
+pandas runs in a child process of its own: with numpy it weighs about 60 MB, which the run's process (that
+may have just streamed half a million rows within its memory bound) never takes on.
+
 The figures are computed again only when the orders table changed since they were last computed (a
 fingerprint of its rows: how many, the newest update, the newest write); otherwise the last figures, kept in
 the connector database, are shown again. A run that wrote no order so costs one aggregate query.
@@ -9,34 +12,18 @@ the connector database, are shown again. A run that wrote no order so costs one 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
-from typing import TYPE_CHECKING
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
-from pydantic import BaseModel
 from sqlalchemy import func, select
 
 from connector_pipelines.store.ingestion import models
 from connector_pipelines.store.ingestion.repository import IngestionRepository
+from connector_pipelines.store.ingestion.sales import SalesSnapshot, sales_snapshot
 from connector_pipelines.sync.runtime import Step, StepContext, StepReport
 from connector_pipelines.sync.shopify_ingestion import ingestion_repository
 
-# pandas (about 50 MB) is imported when sales are computed, not with the code location.
-if TYPE_CHECKING:
-    import pandas as pd
-
-SHOWN_DAYS = 30
 SALES_CURSOR = "daily_sales"
-Row = dict[str, str | int]
-
-
-class SalesSnapshot(BaseModel):
-    """The last computed figures and the state of the orders table they were computed from."""
-
-    fingerprint: str
-    days: int
-    orders: int
-    totals: dict[str, Row]
-    daily_sales: list[Row]  # the newest days, newest first
 
 
 def orders_fingerprint(repo: IngestionRepository, tenant: str) -> str:
@@ -50,43 +37,6 @@ def orders_fingerprint(repo: IngestionRepository, tenant: str) -> str:
     return f"{count}|{updated}|{synced}"
 
 
-def _row(values: Mapping[Hashable, object]) -> Row:
-    """A row of the sales table, money with two decimals."""
-    return {
-        "day": str(values["day"]),
-        "currency": str(values["currency"]),
-        "orders": int(str(values["orders"])),
-        "revenue": f"{float(str(values['revenue'])):.2f}",
-        "average_order_value": f"{float(str(values['average_order_value'])):.2f}",
-        "new_customers": int(str(values["new_customers"])),
-        "returning_customers": int(str(values["returning_customers"])),
-        "guest_orders": int(str(values["guest_orders"])),
-    }
-
-
-def summarize(table: pd.DataFrame, fingerprint: str, shown_days: int = SHOWN_DAYS) -> SalesSnapshot:
-    """The sales table as figures to show: totals per currency, and the newest ``shown_days`` days."""
-    totals: dict[str, Row] = {}
-    for currency, rows in table.groupby("currency"):
-        orders = int(rows["orders"].sum())
-        revenue = float(rows["revenue"].sum())
-        totals[str(currency)] = {
-            "orders": orders,
-            "revenue": f"{revenue:.2f}",
-            "average_order_value": f"{revenue / orders:.2f}" if orders else "0.00",
-        }
-    days = sorted({str(day) for day in table["day"]}, reverse=True)
-    newest = set(days[:shown_days])
-    shown = [_row(record) for record in table.to_dict("records") if str(record["day"]) in newest]
-    return SalesSnapshot(
-        fingerprint=fingerprint,
-        days=len(days),
-        orders=int(table["orders"].sum()) if len(table) else 0,
-        totals=totals,
-        daily_sales=sorted(shown, key=lambda r: (str(r["day"]), str(r["currency"])), reverse=True),
-    )
-
-
 def markdown(snapshot: SalesSnapshot) -> str:
     """The shown days as a markdown table (what the UI renders for the materialization)."""
     if not snapshot.daily_sales:
@@ -95,6 +45,13 @@ def markdown(snapshot: SalesSnapshot) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in snapshot.daily_sales]
     return "\n".join(lines)
+
+
+def computed_in_child(url: str, tenant: str, fingerprint: str) -> SalesSnapshot:
+    """The figures of ``tenant`` from the tables at ``url``, computed by a fresh interpreter (spawned, so it
+    shares nothing with this process's threads and connections); its errors are raised here."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(sales_snapshot, url, tenant, fingerprint).result()
 
 
 def sales_step(ctx: StepContext) -> StepReport:
@@ -107,9 +64,9 @@ def sales_step(ctx: StepContext) -> StepReport:
         snapshot = SalesSnapshot.model_validate_json(raw) if raw else None
         recomputed = snapshot is None or snapshot.fingerprint != fingerprint
         if snapshot is None or recomputed:
-            from connector_pipelines.store.ingestion.sales import daily_sales
-
-            snapshot = summarize(daily_sales(repo, ctx.tenant), fingerprint)
+            snapshot = computed_in_child(
+                repo.db.engine.url.render_as_string(hide_password=False), ctx.tenant, fingerprint
+            )
             ctx.store.set_cursor(SALES_CURSOR, snapshot.model_dump_json())
         report.counts = {"days": snapshot.days, "orders": snapshot.orders}
         report.extra.update(recomputed=recomputed, totals=snapshot.totals, daily_sales=snapshot.daily_sales)

@@ -1,15 +1,20 @@
-"""Daily sales per currency from the ingested orders, computed with pandas."""
+"""Daily sales per currency from the ingested orders, computed with pandas (imported by the functions that
+compute: the step module imports this one, and the code location must not pay for pandas)."""
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Hashable, Mapping
+from typing import TYPE_CHECKING, Final
 
-import pandas as pd
-from sqlalchemy import Engine, false, or_, select
+from pydantic import BaseModel
+from sqlalchemy import Engine, create_engine, false, or_, select
 
 from connector_pipelines.store.ingestion.db import IngestionDatabase
 from connector_pipelines.store.ingestion.models import Order, table_of
 from connector_pipelines.store.ingestion.repository import IngestionRepository
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS: Final = (
     "day",
@@ -22,6 +27,8 @@ COLUMNS: Final = (
     "guest_orders",
 )
 READ_CHUNK = 50_000
+SHOWN_DAYS = 30
+Row = dict[str, str | int]
 _ORDERS = table_of(Order)
 
 
@@ -42,6 +49,8 @@ def daily_sales(
     is a float rounded to four places (the stored scale). The orders are read ``chunk_rows`` at a time;
     what is kept between chunks is one row per day and currency, and per customer and day.
     """
+    import pandas as pd
+
     engine = source.db.engine if isinstance(source, IngestionRepository) else _engine(source)
     o = _ORDERS.c
     query = select(o.customer_id, o.currency, o.total_price, o.processed_at).where(
@@ -92,6 +101,8 @@ def _engine(source: IngestionDatabase | Engine) -> Engine:
 
 
 def _empty() -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(
         {
             "day": pd.Series(dtype="object"),
@@ -104,3 +115,59 @@ def _empty() -> pd.DataFrame:
             "guest_orders": pd.Series(dtype="int64"),
         }
     )
+
+
+class SalesSnapshot(BaseModel):
+    """The last computed figures and the state of the orders table they were computed from."""
+
+    fingerprint: str
+    days: int
+    orders: int
+    totals: dict[str, Row]
+    daily_sales: list[Row]  # the newest days, newest first
+
+
+def _row(values: Mapping[Hashable, object]) -> Row:
+    """A row of the sales table, money with two decimals."""
+    return {
+        "day": str(values["day"]),
+        "currency": str(values["currency"]),
+        "orders": int(str(values["orders"])),
+        "revenue": f"{float(str(values['revenue'])):.2f}",
+        "average_order_value": f"{float(str(values['average_order_value'])):.2f}",
+        "new_customers": int(str(values["new_customers"])),
+        "returning_customers": int(str(values["returning_customers"])),
+        "guest_orders": int(str(values["guest_orders"])),
+    }
+
+
+def summarize(table: pd.DataFrame, fingerprint: str, shown_days: int = SHOWN_DAYS) -> SalesSnapshot:
+    """The sales table as figures to show: totals per currency, and the newest ``shown_days`` days."""
+    totals: dict[str, Row] = {}
+    for currency, rows in table.groupby("currency"):
+        orders = int(rows["orders"].sum())
+        revenue = float(rows["revenue"].sum())
+        totals[str(currency)] = {
+            "orders": orders,
+            "revenue": f"{revenue:.2f}",
+            "average_order_value": f"{revenue / orders:.2f}" if orders else "0.00",
+        }
+    days = sorted({str(day) for day in table["day"]}, reverse=True)
+    newest = set(days[:shown_days])
+    shown = [_row(record) for record in table.to_dict("records") if str(record["day"]) in newest]
+    return SalesSnapshot(
+        fingerprint=fingerprint,
+        days=len(days),
+        orders=int(table["orders"].sum()) if len(table) else 0,
+        totals=totals,
+        daily_sales=sorted(shown, key=lambda r: (str(r["day"]), str(r["currency"])), reverse=True),
+    )
+
+
+def sales_snapshot(url: str, tenant: str, fingerprint: str, shown_days: int = SHOWN_DAYS) -> SalesSnapshot:
+    """The figures of ``tenant`` from the tables at ``url`` (what the step's child process runs)."""
+    engine = create_engine(url)
+    try:
+        return summarize(daily_sales(engine, tenant), fingerprint, shown_days)
+    finally:
+        engine.dispose()
