@@ -31,7 +31,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
-import paramiko
 from pydantic import BaseModel, ConfigDict
 
 from connector_pipelines import errors
@@ -42,6 +41,7 @@ from connector_pipelines.tenants.systems import (
 )
 
 if TYPE_CHECKING:
+    import paramiko
     from _typeshed import WriteableBuffer
 
 logger = logging.getLogger(__name__)
@@ -348,6 +348,7 @@ class FtpFileSource(FileSource):
             raise FileSourceError(f"cannot load the CA bundle {ca_bundle}: {exc}") from None
 
     def _connect(self) -> ftplib.FTP:
+
         user = self.credentials.username or "anonymous"
         password = self.credentials.password.get_secret_value() if self.credentials.password else ""
         timeout = self.settings.timeout_s
@@ -593,6 +594,8 @@ class _SftpReader(io.RawIOBase):
 
 
 def _load_private_key(text: str, passphrase: str | None) -> paramiko.PKey:
+    import paramiko  # SFTP only: not imported with the code location
+
     for key_class in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
         try:
             key: paramiko.PKey = key_class.from_private_key(io.StringIO(text), password=passphrase)
@@ -636,6 +639,8 @@ class SftpFileSource(FileSource):
             )
 
     def _connect(self) -> paramiko.SFTPClient:
+        import paramiko  # SFTP only: not imported with the code location
+
         timeout = self.settings.timeout_s
         user = self.credentials.username
         try:
@@ -694,6 +699,8 @@ class SftpFileSource(FileSource):
         directory, wanted, is_glob = _split_target(self.settings)
         remote_dir = _remote_path(self.settings.root, directory)
         sftp = self._client()
+        import paramiko
+
         try:
             entries = sftp.listdir_attr(remote_dir)
         except FileNotFoundError:
@@ -715,6 +722,8 @@ class SftpFileSource(FileSource):
     def open_binary(self, path: str) -> Iterator[BinaryIO]:
         remote = _remote_path(self.settings.root, self._checked(path))
         sftp = self._client()
+        import paramiko
+
         try:
             handle = sftp.open(remote, "rb")
             size: int = handle.stat().st_size or 0
