@@ -6,20 +6,19 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connector_pipelines import config, errors
 from connector_pipelines.store.models import VERSION_TABLE
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -96,15 +95,24 @@ def create_db_engine(url: str) -> Engine:
     return engine
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine, migrations: Path = MIGRATIONS) -> Config:
+    # alembic (about 10 MB and a quarter of a second) is imported only where migrations are read or run.
+    from alembic.config import Config
+
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(migrations))
     cfg.attributes["engine"] = engine
     return cfg
 
 
 class Database:
     """One connector database: engine, session factory and schema upgrades."""
+
+    MIGRATIONS: ClassVar[Path] = MIGRATIONS
+    VERSION_TABLE: ClassVar[str] = VERSION_TABLE
+    # The newest migration (a test holds it to the scripts): every open compares the database with it by
+    # one query, without reading the scripts through alembic.
+    HEAD: ClassVar[str] = "0003"
 
     def __init__(self, url: str | None = None, *, upgrade: bool = True) -> None:
         self.url = normalize_url(url or config.database_url())
@@ -119,18 +127,24 @@ class Database:
 
     def current_revision(self) -> str | None:
         with self.engine.connect() as conn:
-            return MigrationContext.configure(
-                conn, opts={"version_table": VERSION_TABLE}
-            ).get_current_revision()
+            if not inspect(conn).has_table(self.VERSION_TABLE):
+                return None
+            found = conn.execute(text(f"SELECT version_num FROM {self.VERSION_TABLE}")).scalar()
+            return None if found is None else str(found)
 
     def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(alembic_config(self.engine)).get_current_head()
+        """The newest revision of the migration scripts, as alembic reads them."""
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(alembic_config(self.engine, self.MIGRATIONS)).get_current_head()
 
     def upgrade(self) -> None:
-        command.upgrade(alembic_config(self.engine), "head")
+        from alembic import command
+
+        command.upgrade(alembic_config(self.engine, self.MIGRATIONS), "head")
 
     def upgrade_if_needed(self) -> None:
-        if self.current_revision() != self.head_revision():
+        if self.current_revision() != self.HEAD:
             self.upgrade()
 
     @contextmanager

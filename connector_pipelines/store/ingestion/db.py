@@ -11,11 +11,6 @@ import os
 import threading
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-
 from connector_pipelines import config
 from connector_pipelines.store.db import Database, normalize_url
 from connector_pipelines.store.ingestion.models import VERSION_TABLE
@@ -31,26 +26,12 @@ def ingestion_database_url() -> str:
 class IngestionDatabase(Database):
     """One ingestion database; ``upgrade`` brings only the ingestion tables to their head revision."""
 
+    MIGRATIONS = MIGRATIONS
+    VERSION_TABLE = VERSION_TABLE
+    HEAD = "0001"
+
     def __init__(self, url: str | None = None, *, upgrade: bool = True) -> None:
         super().__init__(url or ingestion_database_url(), upgrade=upgrade)
-
-    def _alembic_config(self) -> Config:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.attributes["engine"] = self.engine
-        return cfg
-
-    def current_revision(self) -> str | None:
-        with self.engine.connect() as conn:
-            return MigrationContext.configure(
-                conn, opts={"version_table": VERSION_TABLE}
-            ).get_current_revision()
-
-    def head_revision(self) -> str | None:
-        return ScriptDirectory.from_config(self._alembic_config()).get_current_head()
-
-    def upgrade(self) -> None:
-        command.upgrade(self._alembic_config(), "head")
 
 
 _cache: dict[str, IngestionDatabase] = {}

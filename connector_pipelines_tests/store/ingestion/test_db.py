@@ -53,3 +53,14 @@ def test_one_database_per_url_in_a_process(monkeypatch: pytest.MonkeyPatch, data
         dispose_ingestion_database(database_url)
     assert get_ingestion_database(database_url) is not first
     dispose_ingestion_database(database_url)
+
+
+@pytest.mark.parametrize("kind", [Database, IngestionDatabase])
+def test_the_head_every_open_compares_with_is_the_newest_migration_script(
+    kind: type[Database], database_url: str
+) -> None:
+    db = kind(database_url)
+    try:
+        assert db.HEAD == db.head_revision() == db.current_revision()
+    finally:
+        db.engine.dispose()
