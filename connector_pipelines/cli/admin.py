@@ -48,10 +48,16 @@ def db() -> None:
 @db.command("upgrade")
 @user_errors
 def db_upgrade() -> None:
-    """Create the connector database, or apply its migrations (also done automatically by every command)."""
+    """Create the connector database and the ingestion tables (shopify_ingestion's, in the database of
+    CONNECTOR_INGESTION_DATABASE_URL, by default the connector database), or apply their migrations (also
+    done automatically by every command; a deployment's init step runs this once before anything starts)."""
     from connector_pipelines import config
     from connector_pipelines.store.db import Database
+    from connector_pipelines.store.ingestion.db import IngestionDatabase
 
     database = Database(upgrade=False)
     database.upgrade()
     click.echo(f"database at revision {database.current_revision()} ({config.database_location()})")
+    ingestion = IngestionDatabase(upgrade=False)
+    ingestion.upgrade()
+    click.echo(f"ingestion tables at revision {ingestion.current_revision()}")
