@@ -6,7 +6,7 @@ Public API (``object`` is ``"customers"``, ``"orders"`` or ``"products"``)::
     repo = IngestionRepository(get_ingestion_database(), PiiKeys.from_env())  # tenants.pii.PiiKeys
 
     # writes: iterables of canonical records (catalog.commerce), streamed in chunks of ``chunk_size``
-    # (default 2000, one transaction each); mode "write" | "dry_run" (classify only) | "skip_existing"
+    # (default 500, one transaction each); mode "write" | "dry_run" (classify only) | "skip_existing"
     repo.upsert_customers(tenant, customers, mode="write") -> WriteCounts
     repo.upsert_orders(tenant, orders, mode="write") -> WriteCounts      # lines replaced with the order
     repo.upsert_products(tenant, products, mode="write") -> WriteCounts  # variants replaced with the product
@@ -106,7 +106,7 @@ from connector_pipelines.store.ingestion.rows import (
 
 ObjectName = Literal["customers", "orders", "products"]
 TableName = Literal["customers", "orders", "products", "order_lines", "variants", "customer_addresses"]
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 500  # records per transaction: the backfill stays within 200 MB; 2,000 took 25 MB more
 MAX_CHUNK_SIZE = 10_000
 _READ_CHUNK = 2000
 StoredRow = Row[*tuple[Any, ...]]
