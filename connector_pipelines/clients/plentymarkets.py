@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 MAX_PAGE_SIZE = 250
 ITEMS_PATH = "/rest/items"
 VARIATIONS_PATH = "/rest/items/variations"
-_ID_CHUNK = 100  # ids per request for id-list filters, keeps URLs far below server limits
+ID_CHUNK = 100  # ids per request for id-list filters, keeps URLs far below server limits
 # Units of the short window a call costs (contract §6: "some calls cost 2 units").
 PLENTY_CALL_COSTS = frozenset({1, 2})
 # A call leaves Plenty's window a period after Plenty counted it, which was before its answer came; waiting
@@ -714,7 +714,7 @@ def _id_chunks(params: Params, *filters: tuple[str, Sequence[int] | None]) -> It
     """``params`` once per combination of id chunks; nothing at all when a given id list is empty."""
     given = [(name, ids) for name, ids in filters if ids is not None]
     chunked = [
-        [(name, _comma(ids[i : i + _ID_CHUNK])) for i in range(0, len(ids), _ID_CHUNK)] for name, ids in given
+        [(name, _comma(ids[i : i + ID_CHUNK])) for i in range(0, len(ids), ID_CHUNK)] for name, ids in given
     ]
     for combination in itertools.product(*chunked):
         yield {**params, **dict(combination)}

@@ -18,7 +18,8 @@ from pydantic.alias_generators import to_camel
 
 
 def _blank_to_none(value: object) -> object:
-    if isinstance(value, str) and not value.strip():
+    # Called for every numeric field of every record: isspace() spares strip()'s copy.
+    if isinstance(value, str) and (not value or value.isspace()):
         return None
     return value
 

@@ -36,7 +36,12 @@ from connector_pipelines.catalog.models import (
     source_key,
 )
 from connector_pipelines.clients import plentymarkets_models as plenty
-from connector_pipelines.clients.plentymarkets import ITEMS_PATH, PlentymarketsClient, VariationRelation
+from connector_pipelines.clients.plentymarkets import (
+    ID_CHUNK,
+    ITEMS_PATH,
+    PlentymarketsClient,
+    VariationRelation,
+)
 from connector_pipelines.streams import prefetch
 
 SYSTEM = "plentymarkets"
@@ -53,6 +58,10 @@ VARIATION_RELATIONS: tuple[VariationRelation, ...] = (
     "stock",
     "images",
 )
+
+# Parts of item pages (``ID_CHUNK`` items with their variations) read ahead of translation: under a rate
+# limit the read spends each window as early as it can, so the last window opens (and the run ends) sooner.
+READ_AHEAD = 16
 
 
 def key(kind: str, ident: int) -> str:
@@ -334,13 +343,10 @@ def _tier_prices(variation: plenty.SyncVariation, rules: PriceRules, tax_rate: D
     )
 
 
-def _stock(variation: plenty.SyncVariation, ctx: ProductContext) -> int:
-    total = sum(
-        s.net_stock
-        for s in variation.stock
-        if ctx.sales_warehouses is None or s.warehouse_id in ctx.sales_warehouses
-    )
-    return max(_whole(total, "stock", key("variation", variation.id)), 0)
+def _stock(variation: plenty.SyncVariation, ctx: ProductContext, variation_key: str) -> int:
+    warehouses = ctx.sales_warehouses
+    total = sum(s.net_stock for s in variation.stock if warehouses is None or s.warehouse_id in warehouses)
+    return max(_whole(total, "stock", variation_key), 0)
 
 
 def _barcode(variation: plenty.SyncVariation, ctx: ProductContext) -> str:
@@ -355,24 +361,26 @@ def _weight_kg(variation: plenty.SyncVariation) -> Decimal | None:
     return (Decimal(str(grams)) / 1000).normalize() if grams else None
 
 
-def _mm(value: float | None, variation: plenty.SyncVariation) -> int | None:
-    return _whole(value, "a dimension", key("variation", variation.id)) if value else None
+def _mm(value: float | None, variation_key: str) -> int | None:
+    return _whole(value, "a dimension", variation_key) if value else None
 
 
 def to_variant(
     variation: plenty.SyncVariation, ctx: ProductContext, tax_rate: Decimal, rules: PriceRules | None = None
 ) -> Variant:
     """``rules``: the context's price rules, when the caller has them already (:meth:`PriceRules.of`)."""
+    variation_key = key("variation", variation.id)
     if not variation.number:
-        raise TranslationError(key("variation", variation.id), "variation has no number (SKU)")
+        raise TranslationError(variation_key, "variation has no number (SKU)")
+    rules = rules or PriceRules.of(ctx)
     return Variant(
-        key=key("variation", variation.id),
+        key=variation_key,
         sku=str(variation.number),
         active=variation.is_active,
         barcode=_barcode(variation, ctx),
-        prices=_prices(variation, rules or PriceRules.of(ctx), tax_rate),
-        tier_prices=_tier_prices(variation, rules or PriceRules.of(ctx), tax_rate),
-        stock=_stock(variation, ctx),
+        prices=_prices(variation, rules, tax_rate),
+        tier_prices=_tier_prices(variation, rules, tax_rate),
+        stock=_stock(variation, ctx, variation_key),
         options=tuple(
             OptionChoice(
                 option_key=key("attribute", a.attribute_id), value_key=key("attribute_value", a.value_id)
@@ -380,10 +388,10 @@ def to_variant(
             for a in sorted(variation.variation_attribute_values, key=lambda a: a.attribute_id)
         ),
         weight_kg=_weight_kg(variation),
-        width_mm=_mm(variation.width_mm, variation),
-        height_mm=_mm(variation.height_mm, variation),
-        length_mm=_mm(variation.length_mm, variation),
-        position=_whole(variation.position, "position", key("variation", variation.id)),
+        width_mm=_mm(variation.width_mm, variation_key),
+        height_mm=_mm(variation.height_mm, variation_key),
+        length_mm=_mm(variation.length_mm, variation_key),
+        position=_whole(variation.position, "position", variation_key),
         media_keys=tuple(key("image", i.id) for i in variation.images),
     )
 
@@ -507,7 +515,7 @@ def _broken_items(
             owners = [int(record.record_id)] if record.record_id and record.record_id.isdigit() else []
             errors.incomplete |= not owners
         else:
-            # A variation that names no item could belong to any item of the page.
+            # A variation that names no item could belong to any item its request asked for.
             owners = [record.item_id] if record.item_id is not None else [i.id for i in chunk]
         for item_id in owners:
             errors.add(key("item", item_id), reason, {"itemId": item_id})
@@ -570,7 +578,7 @@ class PlentyReader:
         if item_ids is not None and not item_ids:
             return
         rules = PriceRules.of(ctx)
-        for chunk, by_item, invalid in prefetch(self._pages(item_ids), depth=2):
+        for chunk, by_item, invalid in prefetch(self._pages(item_ids), depth=READ_AHEAD):
             broken = _broken_items(chunk, invalid, errors)
             for item in chunk:
                 if item.id not in by_item or item.id in broken:
@@ -587,28 +595,35 @@ class PlentyReader:
 
     def _pages(self, item_ids: Sequence[int] | None) -> Iterator[Page]:
         """Chunks of items with their variations, and the malformed records Plenty sent for them (the
-        client skips those; the marks into its list run on this one producing thread)."""
+        client skips those; the marks into its list run on this one producing thread).
+
+        A page of items is handed on in the parts whose variations the client asks for in one filter
+        (``ID_CHUNK`` items), each as soon as its variations are in: the same requests, but what is left to
+        translate and publish after Plenty's last answer is one part, not a whole page of items."""
         items = self.client.iter_items(
             lang=self._langs(), ids=item_ids, with_=("itemImages",), model=plenty.SyncItem
         )
         invalid = self.client.invalid_records
         while True:
             mark = len(invalid)
-            chunk = list(islice(items, self.client.page_size))
-            if not chunk:
+            page = list(islice(items, self.client.page_size))
+            if not page:
                 if len(invalid) > mark:
                     yield [], {}, invalid[mark:]
                 return
-            by_item: dict[int, list[plenty.SyncVariation]] = defaultdict(list)
-            for variation in self.client.iter_variations(
-                model=plenty.SyncVariation,
-                with_=VARIATION_RELATIONS,
-                item_ids=[i.id for i in chunk],
-                lang=self._langs(),
-                plenty_id=self.plenty_id,
-            ):
-                by_item[variation.item_id].append(variation)
-            yield chunk, by_item, invalid[mark:]
+            for start in range(0, len(page), ID_CHUNK):
+                chunk = page[start : start + ID_CHUNK]
+                by_item: dict[int, list[plenty.SyncVariation]] = defaultdict(list)
+                for variation in self.client.iter_variations(
+                    model=plenty.SyncVariation,
+                    with_=VARIATION_RELATIONS,
+                    item_ids=[i.id for i in chunk],
+                    lang=self._langs(),
+                    plenty_id=self.plenty_id,
+                ):
+                    by_item[variation.item_id].append(variation)
+                yield chunk, by_item, invalid[mark:]
+                mark = len(invalid)
 
     def changed_item_ids(self, since: datetime, until: datetime) -> set[int]:
         """Items touched since ``since``: item texts, variation fields, related data (prices, categories,

@@ -58,7 +58,13 @@ from connector_pipelines.sync.runtime import (
     StepReport,
     SyncMode,
 )
-from connector_pipelines.sync.snapshot import SnapshotResult, read_progress, snapshot_from, update_snapshot
+from connector_pipelines.sync.snapshot import (
+    SnapshotResult,
+    Written,
+    read_progress,
+    snapshot_from,
+    update_snapshot,
+)
 from connector_pipelines.targets.shopware6 import (
     MediaFile,
     MediaWriter,
@@ -95,6 +101,10 @@ CURSOR_KIND = "products"
 STREAMED_CURSOR = "products_published_while_reading"
 # Fingerprint of the product mappings the media queue was last derived from.
 MEDIA_SOURCE_CURSOR = "media_queue_source"
+# The products the required-data check names, kept by every read from the records it writes, so that the
+# check need not parse every stored product again (a second and more after a full read); "" while unknown.
+INCOMPLETE_CURSOR = "products_missing_price_or_category"
+REQUIRED_CURRENCY = "EUR"
 
 log = logging.getLogger(__name__)
 
@@ -237,6 +247,11 @@ def snapshot_products(
             report.extra["delta_since"] = since.isoformat()
         progress = read_progress("products", log)
         read = ProductRead(store, reader, ctx, errors, ids)
+        incomplete = remembered_incomplete(store)
+        if incomplete is None and not store.record_hashes(PRODUCTS):
+            incomplete = set()  # nothing stored yet, so nothing lacks data
+        store.set_cursor(INCOMPLETE_CURSOR, "")  # unknown until this read has written all it reads
+        lacking: set[str] = set()
         media = MediaQueueKeeper(store) if stream is not None else None
         publisher = (
             StreamPublisher(
@@ -252,6 +267,12 @@ def snapshot_products(
             if stream is not None
             else None
         )
+
+        def written(batch: list[Written]) -> None:
+            lacking.update(k for k, _, record in batch if lacks_required_data(record, REQUIRED_CURRENCY))
+            if publisher is not None:
+                publisher.send(batch)
+
         try:
             result = snapshot_from(
                 store,
@@ -259,7 +280,7 @@ def snapshot_products(
                 read,
                 complete=full,
                 progress=progress,
-                on_written=publisher.send if publisher is not None else None,
+                on_written=written,
                 batch=stream.batch_size if stream is not None else SNAPSHOT_BATCH,
             )
         finally:
@@ -270,6 +291,7 @@ def snapshot_products(
                 report.extra["published_while_reading"] = streamed.created + streamed.updated
                 if publisher.stopped:
                     report.extra["publishing_stopped"] = publisher.stopped
+        remember_incomplete(store, incomplete, result, lacking)
         read_keys = set(result.changed) | ({key("item", i) for i in ids} if ids is not None else set())
         store.record_errors(SOURCE_STAGE, errors.items, run_id)
         if ids is None:
@@ -556,8 +578,44 @@ def shopware_product_count(client: Shopware6Client) -> int:
     return client.search("product", Criteria(limit=1, total_count_mode=TotalCountMode.EXACT)).total
 
 
+def lacks_required_data(product: BaseModel, currency: str) -> bool:
+    """What :meth:`TenantStore.incomplete_products` finds in the stored record: no category, or a variant
+    without a price in ``currency``."""
+    return isinstance(product, Product) and (
+        not product.category_keys
+        or any(all(p.currency != currency for p in v.prices) for v in product.variants)
+    )
+
+
+class _Incomplete(BaseModel):
+    currency: str
+    keys: list[str]
+
+
+def remembered_incomplete(store: TenantStore) -> set[str] | None:
+    """The product keys the last read left lacking required data; None when unknown."""
+    raw = store.get_cursor(INCOMPLETE_CURSOR)
+    if not raw:
+        return None
+    kept = _Incomplete.model_validate_json(raw)
+    return set(kept.keys) if kept.currency == REQUIRED_CURRENCY else None
+
+
+def remember_incomplete(
+    store: TenantStore, before: set[str] | None, result: SnapshotResult, lacking: set[str]
+) -> None:
+    """After a read: those lacking data before that it neither rewrote nor removed, and those it wrote."""
+    if before is None:
+        keys = set(store.incomplete_products(PRODUCTS, REQUIRED_CURRENCY))
+    else:
+        keys = (before - set(result.changed) - set(result.removed)) | lacking
+    kept = _Incomplete(currency=REQUIRED_CURRENCY, keys=sorted(keys))
+    store.set_cursor(INCOMPLETE_CURSOR, kept.model_dump_json())
+
+
 def products_missing_price_or_category(store: TenantStore, default_currency: str) -> list[str]:
-    return store.incomplete_products(PRODUCTS, default_currency)
+    kept = remembered_incomplete(store) if default_currency == REQUIRED_CURRENCY else None
+    return sorted(kept) if kept is not None else store.incomplete_products(PRODUCTS, default_currency)
 
 
 # --- the steps as the pipeline spec declares them --------------------------------------------------------
@@ -652,6 +710,6 @@ def reconciliation_check(ctx: StepContext) -> CheckOutcome:
 
 
 def required_data_check(ctx: StepContext) -> CheckOutcome:
-    missing = products_missing_price_or_category(ctx.store, "EUR")
+    missing = products_missing_price_or_category(ctx.store, REQUIRED_CURRENCY)
     preview = "\n".join(f"- `{k}`" for k in missing[:20])
     return CheckOutcome(not missing, {"products_missing_data": len(missing)}, preview)

@@ -14,6 +14,7 @@ kept); :class:`MediaWriter` uploads the files by URL, one request each.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -73,6 +74,11 @@ CENT = Decimal("0.01")
 # validating every nested JSON value again cost a tenth of a full sync.
 
 
+@functools.lru_cache(maxsize=65536)
+def _shared_id(tenant: str, source_key: str) -> str:
+    return shopware_id(tenant, source_key)
+
+
 @dataclass(frozen=True)
 class ShopwareContext:
     """Facts about one tenant's Shopware, looked up once per run."""
@@ -96,6 +102,11 @@ class ShopwareContext:
 
     def id_for(self, source_key: str) -> str:
         return shopware_id(self.tenant, source_key)
+
+    def shared_id(self, source_key: str) -> str:
+        """:meth:`id_for` of a record many products name (a category, manufacturer, unit or option value),
+        remembered: a full sync would work each out again for every product or variant naming it."""
+        return _shared_id(self.tenant, source_key)
 
     @property
     def currency_names(self) -> dict[str, str]:
@@ -441,14 +452,15 @@ def advanced_prices(
         return []
     regular = {p.currency: p for p in variant.prices if p.currency in ctx.currency_ids}
     rows: list[dict[str, JsonValue]] = []
+    own = {t.customer_group or "" for t in variant.tier_prices if t.currency in ctx.currency_ids}
     for group, rule_id in sorted(ctx.rules.items()):
+        if group not in own:
+            continue
         tiers = [
             t
             for t in variant.tier_prices
             if t.currency in ctx.currency_ids and (t.customer_group or "") in {"", group}
         ]
-        if not any((t.customer_group or "") == group for t in tiers):
-            continue
         currencies = sorted({*regular, *(t.currency for t in tiers)})
         plain = tuple(regular[c] for c in currencies if c in regular)
         ranges: list[tuple[int, tuple[Price, ...]]] = []
@@ -503,7 +515,8 @@ def media_file(media: Media, ctx: ShopwareContext) -> MediaFile:
     if not dot:
         stem, suffix = name, ""
     safe = _UNSAFE_NAME.sub("-", stem).strip("-")[:80] or "image"
-    return MediaFile(
+    # Built from strings worked out here, not read from anywhere: nothing to validate.
+    return MediaFile.model_construct(
         key=ctx.id_for(f"media:{identity}"),
         url=media.url,
         file_name=f"{safe}-{identity[:8]}",
@@ -636,14 +649,16 @@ def product_payload(
     tax_id = ctx.tax_ids.get(product.tax_rate.normalize())
     if tax_id is None:
         raise PayloadError(f"{product.key}: Shopware has no tax with rate {product.tax_rate}%")
-    categories = [c for c in product.category_keys if c in mapped_references.get("category", set())]
+    category_ids = [
+        ctx.shared_id(c) for c in product.category_keys if c in mapped_references.get("category", set())
+    ]
     texts, languages = _texts(product, ctx)
     parent: dict[str, JsonValue] = {
         "id": product_id,
         **texts,
         "taxId": tax_id,
         "active": product.active,
-        "categories": [{"id": ctx.id_for(c)} for c in categories],
+        "categories": [{"id": c} for c in category_ids],
         "visibilities": [
             {
                 "id": shopware_id(product_id, ctx.sales_channel_id),
@@ -660,13 +675,13 @@ def product_payload(
         if ref is not None:
             if ref not in mapped_references.get(kind, set()):
                 raise PayloadError(f"{product.key}: {kind} {ref} is not in Shopware yet")
-            parent[field_name] = ctx.id_for(ref)
+            parent[field_name] = ctx.shared_id(ref)
     if product.unit_content is not None:
         parent["purchaseUnit"] = float(product.unit_content)
     gallery = _Gallery(ctx)
     gallery.attach(parent, product.media)
     first = product.variants[0]
-    extra: dict[str, Any] = {"categories": [ctx.id_for(c) for c in categories], "languages": languages}
+    extra: dict[str, Any] = {"categories": category_ids, "languages": languages}
     if is_single(product):
         parent.update(_variant_fields(first))
         parent["price"] = _price_payload(first.prices, ctx, product.tax_rate, f"{product.key} ({first.sku})")
@@ -689,7 +704,7 @@ def product_payload(
             raise PayloadError(
                 f"{product.key} ({variant.sku}): option value(s) {', '.join(missing)} not in Shopware yet"
             )
-        child_options = [ctx.id_for(c.value_key) for c in variant.options]
+        child_options = [ctx.shared_id(c.value_key) for c in variant.options]
         for position, option_id in enumerate(child_options):
             option_ids.setdefault(option_id, position)
         child_id = ctx.id_for(variant.key)

@@ -12,9 +12,12 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from connector_pipelines.clients.plentymarkets import ID_CHUNK, PlentymarketsClient
 from connector_pipelines.errors import TransientError
 from connector_pipelines.pipelines.plenty_shopware.recipe import DEALER_RULE
 from connector_pipelines.sandbox.convergence import expected_products
@@ -289,6 +292,27 @@ def test_products_are_published_while_plenty_is_still_read(
     products = full.counts("shopware_products")
     assert (products["created"], products["unchanged"], products["failed"]) == (12, 0, 0), "the run's"
     assert tenant.convergence().converged, tenant.convergence().describe()
+
+
+def test_each_part_of_an_item_page_goes_on_as_soon_as_its_variations_are_in(hub: SandboxHub) -> None:
+    account = hub.add_plenty("parts", products=ID_CHUNK * 2 + 7, variants=2)
+    client = PlentymarketsClient(f"{hub.url}/plentymarkets/parts", account.username, account.password)
+    variation_requests: list[str] = []
+    request = client.request
+
+    def noting_request(method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if path.endswith("/items/variations"):
+            variation_requests.append(path)
+        return request(method, path, **kwargs)
+
+    client.request = noting_request  # type: ignore[method-assign]
+    parts: list[tuple[int, int]] = []  # (items of the part, variation requests made when it came)
+    with client:
+        for chunk, by_item, invalid in PlentyReader(client, lang="de")._pages(None):
+            assert set(by_item) == {i.id for i in chunk} and not invalid
+            parts.append((len(chunk), len(variation_requests)))
+    # One page of items (the client's page size is larger), handed on in the parts of one filter each.
+    assert parts == [(ID_CHUNK, 1), (ID_CHUNK, 2), (7, 3)]
 
 
 def test_a_failing_publication_leaves_the_read_whole_and_the_rest_to_shopware_products(

@@ -1,21 +1,32 @@
 """The engine under plenty_shopware's streaming: the snapshot hands each written batch over, a
 :class:`StreamPublisher` publishes while the read goes on, and ``publish`` finishes (versions, exclusions,
-deadlines); the media queue kept while products are confirmed. A recording writer stands in for Shopware."""
+deadlines); the media queue kept while products are confirmed, and the products lacking required data
+kept by each read. A recording writer stands in for Shopware."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from connector_pipelines.catalog.models import Product, Texts
+from connector_pipelines.catalog.models import Price, Product, Texts, Variant
 from connector_pipelines.pipelines.catalog import tenant_registry
 from connector_pipelines.store.db import Database
 from connector_pipelines.store.repositories import MappingRow, TenantStore
-from connector_pipelines.sync.plenty_shopware import MEDIA_SOURCE_CURSOR, MediaQueueKeeper, media_queue
+from connector_pipelines.sync.plenty_shopware import (
+    MEDIA_SOURCE_CURSOR,
+    REQUIRED_CURRENCY,
+    MediaQueueKeeper,
+    lacks_required_data,
+    media_queue,
+    products_missing_price_or_category,
+    remember_incomplete,
+    remembered_incomplete,
+)
 from connector_pipelines.sync.publish import (
     PlanEntry,
     PublishItem,
@@ -179,3 +190,43 @@ def test_the_media_queue_grows_with_the_products_shopware_confirms(store: Tenant
     assert sorted(store.record_hashes("media")) == ["a" * 32, "b" * 32, "c" * 32], "a was dropped"
     media_queue(store)  # which no product links any more: derived again, and gone
     assert sorted(store.record_hashes("media")) == ["b" * 32, "c" * 32]
+
+
+def _priced(i: int, *, category: bool = True, currency: str = "EUR") -> Product:
+    variant = Variant(key=f"v{i:03d}", sku=f"S-{i}", prices=(Price(currency=currency, gross=Decimal(9)),))
+    return Product(
+        key=f"p{i:03d}",
+        texts={"de": Texts(name=f"product {i}")},
+        category_keys=("c1",) if category else (),
+        variants=(variant,),
+    )
+
+
+def _read(store: TenantStore, products: list[Product], *, complete: bool) -> None:
+    """One read of ``products`` as the products step keeps the products lacking required data."""
+    before = remembered_incomplete(store)
+    lacking: set[str] = set()
+
+    def written(batch: list[Written]) -> None:
+        lacking.update(k for k, _, p in batch if lacks_required_data(p, REQUIRED_CURRENCY))
+
+    result = update_snapshot(store, "product", products, complete=complete, on_written=written)
+    remember_incomplete(store, before, result, lacking)
+
+
+def test_the_products_lacking_required_data_are_kept_by_each_read_as_the_store_finds_them(
+    store: TenantStore,
+) -> None:
+    _read(
+        store, [_priced(0), _priced(1, category=False), _priced(2, currency="CHF"), _priced(3)], complete=True
+    )
+    assert remembered_incomplete(store) == {"p001", "p002"}, "worked out from the store the first time"
+    # A delta: one fixed, one broken, the others not read at all.
+    _read(store, [_priced(1), _priced(3, category=False)], complete=False)
+    assert products_missing_price_or_category(store, REQUIRED_CURRENCY) == ["p002", "p003"]
+    # A complete read that no longer finds one of them, and a new product without a price in EUR.
+    _read(
+        store, [_priced(0), _priced(1), _priced(3, category=False), _priced(4, currency="CHF")], complete=True
+    )
+    kept = products_missing_price_or_category(store, REQUIRED_CURRENCY)
+    assert kept == ["p003", "p004"] == store.incomplete_products("product", REQUIRED_CURRENCY)
