@@ -275,6 +275,10 @@ class NetsisEmulator:
         with self.store.db.lock:
             return self.store.stock_levels(int(warehouse))
 
+    def available(self, warehouse: str | int) -> dict[str, Decimal]:
+        """What may be sold per SKU in one warehouse: Netsis keeps no reservations, so the balance."""
+        return self.stock_levels(warehouse)
+
     def price_levels(self, price_list: str) -> dict[str, Decimal]:
         with self.store.db.lock:
             return self.store.price_levels(price_list)

@@ -87,9 +87,12 @@ class ErpDriver(Protocol):
 
 
 @dataclass(frozen=True)
-class LogoDriver:
-    emulator: LogoEmulator
+class EmulatorDriver:
+    """A Logo firm or a Netsis company: the same moves on either, with its price list and item code style."""
+
+    emulator: LogoEmulator | NetsisEmulator
     price_list: str
+    code_separator: str  # Logo's codes read NEW.000123, Netsis's NEW-000123
 
     def skus(self) -> list[str]:
         return self.emulator.skus()
@@ -110,54 +113,12 @@ class LogoDriver:
 
     def add_item(self, seed: int) -> str:
         rng = random.Random(seed)
-        code = f"NEW.{rng.randrange(10**6):06d}"
-        warehouse, price_list = self.emulator.warehouses[0], self.price_list
+        code = f"NEW{self.code_separator}{rng.randrange(10**6):06d}"
         self.emulator.add_item(
             code,
             name=f"Yeni ürün {code}",
-            stock={warehouse: Decimal(rng.randrange(1, 100))},
-            prices={price_list: Decimal(rng.randrange(100, 10_000)) / 100},
-        )
-        return code
-
-    def delete_item(self, sku: str) -> None:
-        self.emulator.delete_item(sku)
-
-    def ship(self, order_number: str, tracking: str) -> str:
-        return self.emulator.ship(order_number, tracking, CARRIER)
-
-
-@dataclass(frozen=True)
-class NetsisDriver:
-    emulator: NetsisEmulator
-
-    def skus(self) -> list[str]:
-        return self.emulator.skus()
-
-    def available(self) -> dict[str, Decimal]:
-        """Netsis keeps no reservations: the balance is what may be sold."""
-        return self.emulator.stock_levels(self.emulator.warehouses[0])
-
-    def prices(self) -> dict[str, Decimal]:
-        return self.emulator.price_levels(self.emulator.price_lists[0])
-
-    def change(self, fraction: float, seed: int) -> list[str]:
-        stock = self.emulator.change_stock(fraction, seed)
-        prices = self.emulator.change_prices(fraction, seed + 1, self.emulator.price_lists[0])
-        return sorted({*stock, *prices})
-
-    def set_stock(self, sku: str, quantity: int) -> None:
-        self.emulator.set_stock(sku, self.emulator.warehouses[0], quantity)
-
-    def add_item(self, seed: int) -> str:
-        rng = random.Random(seed)
-        code = f"NEW-{rng.randrange(10**6):06d}"
-        warehouse, price_list = self.emulator.warehouses[0], self.emulator.price_lists[0]
-        self.emulator.add_item(
-            code,
-            name=f"Yeni ürün {code}",
-            stock={warehouse: Decimal(rng.randrange(1, 100))},
-            prices={price_list: Decimal(rng.randrange(100, 10_000)) / 100},
+            stock={self.emulator.warehouses[0]: Decimal(rng.randrange(1, 100))},
+            prices={self.price_list: Decimal(rng.randrange(100, 10_000)) / 100},
         )
         return code
 
@@ -361,9 +322,10 @@ class ErpGatewayRecipe(SandboxRecipe):
     def erp_of(self, hub: SandboxHub, account: str) -> ErpDriver:
         if self.erp == "logo":
             emulator = hub.logo[account].emulator
-            return LogoDriver(emulator, emulator.price_lists[1 if self.net else 0])
+            return EmulatorDriver(emulator, emulator.price_lists[1 if self.net else 0], ".")
         if self.erp == "netsis":
-            return NetsisDriver(hub.netsis[account].emulator)
+            netsis = hub.netsis[account].emulator
+            return EmulatorDriver(netsis, netsis.price_lists[0], "-")
         return CsvDriver(hub.erp_csv[account])
 
     def shop_of(self, hub: SandboxHub, account: str) -> ShopDriver:
