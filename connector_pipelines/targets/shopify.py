@@ -59,6 +59,7 @@ from connector_pipelines.sync.publish import (
     RecordFailure,
     WriteOutcome,
     field_changes,
+    in_flight,
     new_fields,
 )
 from connector_pipelines.targets.shopify_payloads import (
@@ -389,7 +390,7 @@ class ShopifyWriter:
         source going back to it would match, so that the record is sent again whatever comes next."""
         sent = {line.key for line in lines}
         rows = [
-            MappingRow(item.key, item.published.target_id, UNCONFIRMED, item.published.extra)
+            in_flight(item, item.published.target_id, None)
             for item in items
             if item.key in sent
             and item.published is not None

@@ -50,6 +50,7 @@ from connector_pipelines.sync.publish import (
     PublishItem,
     RecordFailure,
     WriteOutcome,
+    in_flight,
 )
 from connector_pipelines.tenants.systems import WebflowSettings
 
@@ -364,7 +365,7 @@ class WebflowProductWriter:
         intents = [
             MappingRow(i.key, "", PENDING, {"pending_skus": _skus_of(i.payload)})
             if i.published is None
-            else MappingRow(i.key, i.published.target_id, UNCONFIRMED, i.published.extra)
+            else in_flight(i, i.published.target_id, None)
             for i in items
             if i.published is None or i.published.content_hash not in (PENDING, UNCONFIRMED)
         ]
