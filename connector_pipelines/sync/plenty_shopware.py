@@ -69,10 +69,10 @@ from connector_pipelines.targets.shopware6 import (
     MediaFile,
     MediaWriter,
     ProductWriter,
-    ReferenceWriter,
     ShopwareContext,
     load_context,
 )
+from connector_pipelines.targets.shopware6_reference import ReferenceWriter
 from connector_pipelines.tenants.connections import PLENTYMARKETS, SHOPWARE6
 from connector_pipelines.tenants.systems import PlentymarketsSettings, Shopware6Settings
 

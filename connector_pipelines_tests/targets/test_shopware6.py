@@ -36,12 +36,14 @@ from connector_pipelines.targets.shopware6 import (
     ProductWriter,
     ShopwareContext,
     advanced_prices,
-    category_payload,
     load_context,
     media_file,
     product_payload,
-    property_group_payload,
     stale_link_operations,
+)
+from connector_pipelines.targets.shopware6_reference import (
+    category_payload,
+    property_group_payload,
     unit_payload,
 )
 
