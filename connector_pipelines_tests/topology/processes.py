@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -41,12 +42,24 @@ LOCATION = "connector_pipelines"
 PIPELINE = "plenty_shopware"
 
 
-def free_port() -> int:
-    """For the code server and the webserver, which only take a port number (0 is not "any" to them)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_ports(count: int) -> list[int]:
+    """For the code server and the webserver, which only take a port number (0 is not "any" to them).
+
+    Distinct free ports below the kernel's ephemeral range: a port the kernel hands out (bind to 0) may
+    become the local port of any outgoing connection before the server binds it ("address already in
+    use")."""
+    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    found: list[int] = []
+    for port in random.sample(range(10_000, ephemeral_low), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise RuntimeError(f"not {count} free ports between 10000 and {ephemeral_low}")
 
 
 def listening_socket() -> socket.socket:
@@ -282,7 +295,7 @@ def running_topology(
         home = work / "dagster_home"
         home.mkdir(exist_ok=True)
         shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-        grpc_port, web_port = free_port(), free_port()
+        grpc_port, web_port = free_ports(2)
         workspace = {
             "load_from": [
                 {"grpc_server": {"host": "127.0.0.1", "port": grpc_port, "location_name": LOCATION}}
