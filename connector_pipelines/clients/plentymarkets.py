@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -193,8 +194,9 @@ class _Window:
 
 @dataclass
 class _Spent:
-    """Units of the short window one of this client's calls took, and when its answer came."""
+    """Units of the short window one of this client's calls took, when it left and when its answer came."""
 
+    sent: float
     at: float
     units: int
 
@@ -206,20 +208,30 @@ class _ShortWindow:
     to a second late, and each window repeats the pace of the one before: over a long read the lateness adds
     up. A client alone on its token knows the calls in the window (its own) and, from the first call in an
     empty window, its length. Each answer checks that count against Plenty's; any mismatch (another client on
-    the budget) drops the record, and the reported seconds rule again until the window is empty once more."""
+    the budget) drops the record, and the reported seconds rule again until the window is empty once more.
+
+    Plenty counts a call when it arrives, and its count in the answer is as of that moment: a call of ours
+    that left the window while Plenty rendered the answer is still in it. So the check forgets only what had
+    surely left before the call was sent, and what Plenty may have dropped since is matched by the cost the
+    path took before."""
 
     def __init__(self) -> None:
         self.spent: deque[_Spent] = deque()
         self.period: float | None = None
         self.limit = 0
         self.reliable = False
+        self._costs: dict[str, int] = {}
 
-    def answered(self, now: float, limit: int, left: int, decay: float) -> None:
-        self._expire(now)
+    def answered(self, path: str, sent: float, now: float, limit: int, left: int, decay: float) -> None:
+        self._expire(sent)
         used = limit - left
         units = used - sum(s.units for s in self.spent)
-        # Plenty stamps a call before we see its answer: ours may have left the window a moment earlier.
-        while units < 1 and self.spent:
+        known = self._costs.get(path, 1)
+        # Our oldest calls Plenty may have dropped by the time it counted this one (never one sent later than
+        # a window before the answer).
+        while units < known and self.spent and self.period is not None:
+            if self.spent[0].sent + self.period > now:
+                break
             units += self.spent.popleft().units
         if not self.spent and units == used:
             self.period, self.limit, self.reliable = decay, limit, True  # the window holds this call alone
@@ -227,7 +239,8 @@ class _ShortWindow:
         if not self.reliable:
             self.spent.clear()
             return
-        self.spent.append(_Spent(now, units))
+        self._costs[path] = units
+        self.spent.append(_Spent(sent, now, units))
 
     def wait_for_room(self, now: float, margin: int) -> float | None:
         """Seconds until more than ``margin`` units are left, by this client's own calls; None: not known."""
@@ -292,6 +305,7 @@ class PlentymarketsClient(ApiClient):
         self._long: _Window | None = None
         self._routes: dict[str, _Window] = {}
         self._own = _ShortWindow()
+        self._sending = threading.local()  # when this thread's request left, after any pacing wait
 
     # --- authentication --------------------------------------------------------------------------------
 
@@ -386,7 +400,9 @@ class PlentymarketsClient(ApiClient):
         limit = _header_float(headers, "X-Plenty-Global-Short-Period-Limit")
         decay = _header_float(headers, "X-Plenty-Global-Short-Period-Decay")
         if short is not None and limit is not None and decay is not None:
-            self._own.answered(now, int(limit), short.calls_left, decay)
+            path = response.request.url.path
+            sent = getattr(self._sending, "at", now)
+            self._own.answered(path, min(sent, now), now, int(limit), short.calls_left, decay)
         self._short = short or self._short
         self._long = _window(headers, "X-Plenty-Global-Long-Period", now) or self._long
         route = _window(headers, "X-Plenty-Route", now)
@@ -406,6 +422,7 @@ class PlentymarketsClient(ApiClient):
             delays.append(short.resets_at - now if exact is None else min(exact, short.resets_at - now))
         delay = max(delays, default=0.0)
         if delay <= 0:
+            self._sending.at = now
             return
         if delay > self.retry.max_retry_after_s:
             raise RateLimitedError(
@@ -415,6 +432,7 @@ class PlentymarketsClient(ApiClient):
         self.wait(delay, rate_limit=True)
         self._short = self._long = None
         self._routes.pop(path, None)
+        self._sending.at = self.clock()
 
     def retry_delay(self, response: httpx.Response) -> float | None:
         retry_after = super().retry_delay(response)

@@ -994,14 +994,17 @@ def test_no_secret_in_repr_errors_or_logs(caplog: pytest.LogCaptureFixture) -> N
 
 class SlidingWindowPlenty:
     """Plenty's short window as the emulator keeps it: ``limit`` units per ``period`` seconds, sliding, the
-    decay rounded up to whole seconds; each call takes ``latency`` seconds of the fake clock. Without
-    ``with_limit`` it leaves out the Limit header (a client then cannot count the window's calls)."""
+    decay rounded up to whole seconds; a call arrives ``latency`` seconds of the fake clock after it was sent,
+    is counted then (the count in its answer is as of that moment) and answered ``render`` seconds later (the
+    renderings taken in turn: a page takes longer than another).
+    Without ``with_limit`` it leaves out the Limit header (a client then cannot count the window's calls)."""
 
     def __init__(
         self, clock: FakeClock, *, limit: int = 10, period: float = 20.0, with_limit: bool = True
     ) -> None:
         self.clock, self.limit, self.period, self.with_limit = clock, limit, period, with_limit
         self.latency = 0.1
+        self.render: Sequence[float] = (0.0,)
         self.calls: list[tuple[float, int]] = []
         self.rejected = 0
 
@@ -1022,13 +1025,17 @@ class SlidingWindowPlenty:
         }
         if self.with_limit:
             headers["X-Plenty-Global-Short-Period-Limit"] = str(self.limit)
+        self.clock.now += self.render[len(self.calls) % len(self.render)]
         return json_response(200, envelope([{"id": page, "itemId": page}], page, 40), headers)
 
 
-def _read_through_the_window(*, with_limit: bool = True) -> tuple[float, list[float], SlidingWindowPlenty]:
+def _read_through_the_window(
+    *, with_limit: bool = True, render: Sequence[float] = (0.0,)
+) -> tuple[float, list[float], SlidingWindowPlenty]:
     fake = FakePlenty()
     client, sleeps, clock = make_client(fake)
     plenty = SlidingWindowPlenty(clock, with_limit=with_limit)
+    plenty.render = render
     fake.routes["/rest/items/variations"] = plenty
     started = clock.now
     assert len(list(client.iter_variations(with_=()))) == 40
@@ -1045,6 +1052,19 @@ def test_pacing_by_its_own_calls_waits_no_longer_than_the_window_needs() -> None
     decayed, sleeps, plenty = _read_through_the_window(with_limit=False)
     assert plenty.rejected == 0 and all(s == int(s) for s in sleeps), "Plenty's whole seconds"
     assert decayed >= counted + 2.0
+
+
+def test_pacing_keeps_its_own_count_when_plenty_counts_a_call_before_answering_it() -> None:
+    """Plenty's count in an answer is as of the call's arrival: a call of ours that left the window while the
+    answer was rendered is still in that count. That is no other client's call: the client keeps pacing by
+    its own calls instead of falling back to Plenty's whole seconds."""
+    counted, _, plenty = _read_through_the_window(render=(0.1, 2.0))
+    assert plenty.rejected == 0
+    mean_trip = plenty.latency + sum(plenty.render) / len(plenty.render)
+    longest_trip = plenty.latency + max(plenty.render)
+    # Each of the 9 waits ends about a round trip late (the client counts from the answer); the last window's
+    # 4 calls take theirs. Falling back to Plenty's whole seconds took 208 s here.
+    assert counted <= 9 * (20.0 + mean_trip) + 4 * longest_trip
 
 
 def test_pacing_falls_back_to_plentys_decay_when_another_client_spends_the_budget() -> None:
