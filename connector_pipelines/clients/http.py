@@ -3,7 +3,9 @@ TLS settings and call statistics. System clients subclass :class:`ApiClient` and
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import random
 import ssl
 import time
@@ -89,6 +91,22 @@ class TlsSettings(BaseModel):
     """Verification is always on; a private CA can be trusted, checks cannot be turned off."""
 
     ca_bundle: str | None = Field(None, description="PEM file of an extra CA to trust (private PKI)")
+
+
+def _modified_ns(path: str | None) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns if path else None
+    except OSError:
+        return None  # ssl names the missing file when the context is made
+
+
+@functools.lru_cache(maxsize=8)
+def _verify_context(ca_bundle: str | None, modified_ns: int | None) -> ssl.SSLContext:
+    """One verifying context per CA bundle (and its version on disk) in the process: loading the trust store
+    takes about 50 ms, which every step's clients paid again."""
+    if ca_bundle:
+        return ssl.create_default_context(cafile=ca_bundle)
+    return httpx.create_ssl_context()
 
 
 class ClientOptions(TypedDict, total=False):
@@ -189,13 +207,10 @@ class ApiClient:
         self._rng = rng or random.Random()
         self._secrets: set[SecretStr] = set()  # SecretStr so that vars(client) shows no plain value
         tls = tls or TlsSettings()
-        verify: ssl.SSLContext | bool = True
-        if tls.ca_bundle:
-            verify = ssl.create_default_context(cafile=tls.ca_bundle)
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)),
-            verify=verify,
+            verify=_verify_context(tls.ca_bundle, _modified_ns(tls.ca_bundle)),
             transport=transport,
             headers=dict(self.default_headers),
             limits=httpx.Limits(max_keepalive_connections=8, max_connections=16),
