@@ -290,6 +290,17 @@ def showing_progress(stream: TextIO, views: ViewFactory | None = None) -> Iterat
 # --- running -----------------------------------------------------------------------------------------------
 
 
+def load_job(pipeline: str, mode: SyncMode) -> dg.JobDefinition:
+    """The job that runs ``pipeline`` in ``mode``, from the code location's definitions (imported on first
+    use, as a run worker loads the code location before its run starts)."""
+    from connector_pipelines.definitions import defs
+
+    job_name = pipeline_spec(pipeline).job_for(mode)
+    if job_name is None:
+        raise ValueError(f"pipeline '{pipeline}' has no '{mode.value}' mode")
+    return defs.resolve_job_def(job_name)
+
+
 def run_sync(
     tenant: str,
     pipeline: str,
@@ -309,13 +320,8 @@ def run_sync(
     ``product_ids`` are source product ids; a pipeline's own ids may be numbers (Plentymarkets item ids),
     and they travel as strings. Inside :func:`showing_progress`, the run shows its progress instead of
     Dagster's console log (its errors end up in the summary)."""
-    from connector_pipelines.definitions import defs
-
-    job_name = pipeline_spec(pipeline).job_for(mode)
-    if job_name is None:
-        raise ValueError(f"pipeline '{pipeline}' has no '{mode.value}' mode")
+    job = load_job(pipeline, mode)
     instance.add_dynamic_partitions(pipeline, [tenant])
-    job = defs.resolve_job_def(job_name)
     run_id = str(uuid.uuid4())
     views = _views.get()
     view = views(f"{tenant} {mode.value}") if views is not None else None
