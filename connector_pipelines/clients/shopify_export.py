@@ -38,13 +38,12 @@ from connector_pipelines.clients.http import ApiError, ClientOptions, JsonValue,
 from connector_pipelines.clients.shopify import (
     _BULK_OPERATION_FIELDS,
     SHOPIFY_API_VERSION,
-    BulkOperation,
     BulkOperationInProgress,
     ShopifyClient,
     ShopifyUserErrors,
-    UserError,
     _Bucket,
 )
+from connector_pipelines.clients.shopify_models import BulkOperation, UserError
 
 ObjectName = Literal["customers", "orders", "products"]
 _PARENT_KEY = b'"__parentId":"'

@@ -23,13 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from connector_pipelines.clients.http import ApiError, JsonValue
-from connector_pipelines.clients.shopify import (
-    BulkOperation,
-    BulkOperationInProgress,
-    ShopifyClient,
-    ShopifyUserErrors,
-    UserError,
-)
+from connector_pipelines.clients.shopify import BulkOperationInProgress, ShopifyClient, ShopifyUserErrors
+from connector_pipelines.clients.shopify_models import BulkOperation, UserError
 
 __all__ = [
     "BULK_QUERY",

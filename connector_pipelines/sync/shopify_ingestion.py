@@ -35,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from connector_pipelines.catalog.commerce import Customer, Deletion, Order, ProductRecord
 from connector_pipelines.clients.http import ApiError, JsonValue, TlsSettings
-from connector_pipelines.clients.shopify import BulkOperation, BulkOperationInProgress
+from connector_pipelines.clients.shopify import BulkOperationInProgress
 from connector_pipelines.clients.shopify_export import (
     OBJECTS,
     Exported,
@@ -43,6 +43,7 @@ from connector_pipelines.clients.shopify_export import (
     ShopifyExportClient,
     search_since,
 )
+from connector_pipelines.clients.shopify_models import BulkOperation
 from connector_pipelines.sources.shopify import (
     EventNode,
     UnreadableRecord,

@@ -38,11 +38,13 @@ from connector_pipelines.clients.http import ApiError, JsonValue
 from connector_pipelines.clients.shopify import (
     BULK_PRODUCT_DELETE,
     BULK_PRODUCT_SET,
-    BulkOperation,
     BulkOperationInProgress,
-    BulkResultLine,
     ShopifyClient,
     ShopifyGraphQLError,
+)
+from connector_pipelines.clients.shopify_models import (
+    BulkOperation,
+    BulkResultLine,
     UserError,
     VariantRef,
     product_set_variables,

@@ -13,10 +13,7 @@ import orjson
 
 from connector_pipelines.catalog.models import Media, OptionChoice, Product, Variant
 from connector_pipelines.clients.http import JsonValue
-from connector_pipelines.clients.shopify import (
-    UserError,
-    product_set_variables,
-)
+from connector_pipelines.clients.shopify_models import UserError, product_set_variables
 from connector_pipelines.errors import PayloadError
 
 log = logging.getLogger(__name__)

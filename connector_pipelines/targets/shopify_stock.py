@@ -25,11 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from connector_pipelines.clients.http import JsonValue
-from connector_pipelines.clients.shopify import (
-    BulkOperationInProgress,
-    ShopifyClient,
-    ShopifyUserErrors,
-)
+from connector_pipelines.clients.shopify import BulkOperationInProgress, ShopifyClient, ShopifyUserErrors
 from connector_pipelines.clients.shopify_orders import (
     INVENTORY_SET_QUANTITIES,
     MAX_QUANTITIES_PER_CALL,

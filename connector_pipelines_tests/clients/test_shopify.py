@@ -17,13 +17,11 @@ from connector_pipelines.clients.shopify import (
     BULK_PRODUCT_SET,
     DOCUMENTS,
     BulkOperationInProgress,
-    ProductIdentifier,
-    ProductInput,
     ShopifyClient,
     ShopifyGraphQLError,
     operation_name,
-    product_set_variables,
 )
+from connector_pipelines.clients.shopify_models import ProductIdentifier, ProductInput, product_set_variables
 from connector_pipelines.sandbox.server import EmulatorServer, FaultConfig
 from connector_pipelines.sandbox.shopify import ShopifyEmulator, ShopifySettings
 from connector_pipelines.schemas import shopify_schema

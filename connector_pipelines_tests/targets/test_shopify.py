@@ -20,14 +20,9 @@ from connector_pipelines.catalog.models import (
     Texts,
     Variant,
 )
-from connector_pipelines.clients.shopify import (
-    BULK_PRODUCT_DELETE,
-    BULK_PRODUCT_SET,
-    UserError,
-    VariantRef,
-    product_set_variables,
-)
+from connector_pipelines.clients.shopify import BULK_PRODUCT_DELETE, BULK_PRODUCT_SET
 from connector_pipelines.clients.shopify import PRODUCT_SET as PRODUCT_SET_DOCUMENT
+from connector_pipelines.clients.shopify_models import UserError, VariantRef, product_set_variables
 from connector_pipelines.errors import PayloadError
 from connector_pipelines.schemas import shopify_schema
 from connector_pipelines.targets.shopify import LOCATIONS, Target, choose_target
