@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    FromClause,
+    Select,
     Table,
     and_,
     case,
@@ -29,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from connector_pipelines import errors
 from connector_pipelines.store.db import Database
+from connector_pipelines.store.keyed import select_by_keys
 from connector_pipelines.store.models import (
     Mapping,
     Record,
@@ -140,6 +143,16 @@ class TenantStore:
 
     def _scope(self) -> dict[str, Any]:
         return {"tenant_id": self.tenant_id, "pipeline": self.pipeline}
+
+    def _by_keys(
+        self,
+        table: FromClause,
+        columns: Sequence[ColumnElement[Any]],
+        kind: str,
+        key: ColumnElement[Any],
+        keys: Sequence[str],
+    ) -> Select[Any]:
+        return select_by_keys(self.db.dialect, table, columns, {**self._scope(), "kind": kind}, key, keys)
 
     # --- cursors ------------------------------------------------------------------------------------------
 
@@ -358,17 +371,12 @@ class TenantStore:
     def mappings_for(self, kind: str, source_keys: Iterable[str]) -> dict[str, MappingRow]:
         keys = list(source_keys)
         out: dict[str, MappingRow] = {}
+        table = Mapping.__table__
+        columns = [table.c.source_key, table.c.target_id, table.c.content_hash, table.c.extra]
         with self.db.session() as s:
             for chunk in _chunks(keys):
-                rows = s.execute(
-                    select(Mapping.source_key, Mapping.target_id, Mapping.content_hash, Mapping.extra).where(
-                        Mapping.tenant_id == self.tenant_id,
-                        Mapping.pipeline == self.pipeline,
-                        Mapping.kind == kind,
-                        Mapping.source_key.in_(chunk),
-                    )
-                )
-                out.update({r[0]: MappingRow(r[0], r[1], r[2], r[3]) for r in rows})
+                lookup = self._by_keys(table, columns, kind, table.c.source_key, chunk)
+                out.update({r[0]: MappingRow(r[0], r[1], r[2], r[3]) for r in s.execute(lookup)})
         return out
 
     def put_mappings(self, kind: str, rows: Iterable[MappingRow]) -> None:
@@ -444,14 +452,11 @@ class TenantStore:
         if keys is not None:
             wanted = sorted(set(keys))
             for chunk in _chunks(wanted, batch):
+                table = Record.__table__
+                columns = [table.c.key, table.c.content_hash, table.c.payload]
+                lookup = self._by_keys(table, columns, kind, table.c.key, chunk)
                 with self.db.session() as s:
-                    found = list(
-                        s.execute(
-                            select(Record.key, Record.content_hash, Record.payload)
-                            .where(base, Record.key.in_(chunk))
-                            .order_by(Record.key)
-                        )
-                    )
+                    found = sorted(s.execute(lookup), key=lambda row: row[0])
                 # Yield outside the transaction: the consumer writes to the same database meanwhile.
                 yield from (StoredRecord(*r) for r in found)
             return

@@ -35,7 +35,6 @@ from sqlalchemy import (
     any_,
     delete,
     literal,
-    select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -43,6 +42,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from connector_pipelines.catalog.commerce import Deletion
 from connector_pipelines.store.ingestion.rows import Row, RowSet
+from connector_pipelines.store.keyed import select_by_keys
 
 WriteMode = Literal["write", "dry_run", "skip_existing"]
 SAMPLE_SIZE = 10
@@ -153,18 +153,9 @@ def _stored(conn: Connection, spec: ObjectTable, tenant: str, ids: Sequence[int]
     columns = [t.c.shopify_id, t.c.updated_at, t.c.content_hash, t.c.deleted_at]
     if spec.redactable:
         columns.append(t.c.redacted_at)
-    if conn.dialect.name == "postgresql":
-        # One primary-key lookup per id, whatever the statistics say: a table filled by this very backfill
-        # (never analysed, or analysed before the tenant's rows came) is estimated to hold few rows of the
-        # tenant, and ``shopify_id = ANY(...)`` is then answered by reading all of them, once per chunk.
-        listed = ", ".join(c.name for c in columns)
-        lookup = text(
-            f"SELECT found.* FROM unnest(CAST(:ids AS BIGINT[])) AS wanted(id), LATERAL (SELECT {listed} "
-            f"FROM {t.name} WHERE tenant = :tenant AND shopify_id = wanted.id LIMIT 1) AS found"
-        )
-        result = conn.execute(lookup, {"ids": list(ids), "tenant": tenant})
-    else:
-        result = conn.execute(select(*columns).where(t.c.tenant == tenant, t.c.shopify_id.in_(ids)))
+    result = conn.execute(
+        select_by_keys(conn.dialect.name, t, columns, {"tenant": tenant}, t.c.shopify_id, ids)
+    )
     return {row[0]: _Stored(row[1], row[2], row[3], row[4] if spec.redactable else None) for row in result}
 
 
