@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, func, literal, select, true
+from sqlalchemy import ColumnElement, FromClause, Select, String, func, literal, select, true
 from sqlalchemy.dialects import postgresql
 
 
@@ -26,7 +26,9 @@ def select_by_keys(
     where: list[ColumnElement[bool]] = [table.c[name] == value for name, value in scope.items()]
     if dialect != "postgresql":
         return select(*columns).where(*where, key.in_(keys))
-    listed = literal(list(keys), postgresql.ARRAY(key.type))
+    # Unbounded: a cast to VARCHAR(300)[] would cut a longer key down to one that may exist.
+    element = String() if isinstance(key.type, String) else key.type
+    listed = literal(list(keys), postgresql.ARRAY(element))
     wanted = func.unnest(listed).table_valued("key").render_derived(name="wanted")
     found = select(*columns).where(*where, key == wanted.c.key).limit(1).lateral("found")
     return select(*found.c).select_from(wanted).join(found, true())

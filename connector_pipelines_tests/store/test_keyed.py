@@ -32,6 +32,15 @@ def test_rows_are_found_by_their_keys_within_the_scope_only(db: Database) -> Non
         assert sorted(tuple(row) for row in s.execute(lookup)) == [("v1", "acme-1"), ("v7", "acme-7")]
 
 
+def test_a_key_longer_than_the_column_finds_nothing_rather_than_the_key_it_begins_with(db: Database) -> None:
+    tenant_registry(db).add("acme", "", [PIPELINE])
+    store = TenantStore(db, "acme", PIPELINE)
+    stored = "k" * 300  # as long as the column allows
+    store.put_mappings("product", [MappingRow(stored, "id", "h")])
+    assert store.mappings_for("product", [stored + "-longer"]) == {}
+    assert list(store.mappings_for("product", [stored])) == [stored]
+
+
 @pytest.mark.postgres
 def test_on_postgresql_each_key_is_a_primary_key_lookup_in_a_table_without_statistics(
     postgres_url: str,
