@@ -28,7 +28,7 @@ def select_by_keys(
         return select(*columns).where(*where, key.in_(keys))
     # Unbounded: a cast to VARCHAR(300)[] would cut a longer key down to one that may exist.
     element = String() if isinstance(key.type, String) else key.type
-    listed = literal(list(keys), postgresql.ARRAY(element))
+    listed = literal(list(dict.fromkeys(keys)), postgresql.ARRAY(element))  # a row per key, as `IN` gives
     wanted = func.unnest(listed).table_valued("key").render_derived(name="wanted")
     found = select(*columns).where(*where, key == wanted.c.key).limit(1).lateral("found")
     return select(*found.c).select_from(wanted).join(found, true())
