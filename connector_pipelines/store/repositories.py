@@ -451,9 +451,9 @@ class TenantStore:
         base = and_(Record.tenant_id == self.tenant_id, Record.pipeline == self.pipeline, Record.kind == kind)
         if keys is not None:
             wanted = sorted(set(keys))
+            table = Record.__table__
+            columns = [table.c.key, table.c.content_hash, table.c.payload]
             for chunk in _chunks(wanted, batch):
-                table = Record.__table__
-                columns = [table.c.key, table.c.content_hash, table.c.payload]
                 lookup = self._by_keys(table, columns, kind, table.c.key, chunk)
                 with self.db.session() as s:
                     found = sorted(s.execute(lookup), key=lambda row: row[0])
